@@ -1,0 +1,46 @@
+// The contract of the permission engine, used by the admin API, the gateways
+// and the CLI. Permission strings are parsed once at the edge; everything after
+// works on Permission values and CompiledGrant matchers.
+
+export type PolicyServiceKind = 'http' | 'postgres' | 'mcp' | 'latchkey';
+
+/** Knows the kind of each service, so permissions can be validated against it. */
+export interface ServiceCatalog {
+  kindOf(service: string): PolicyServiceKind | undefined;
+}
+
+export interface Permission {
+  readonly effect: 'allow' | 'deny';
+  readonly service: string;
+  readonly kind: PolicyServiceKind;
+  /** As written (`GET`, `read`, `select`, `call`, `tokens.create`, `*`). */
+  readonly action: string;
+  /** Undefined means every resource of the action. */
+  readonly resource: string | undefined;
+  /** Canonical text, `!` included for denies. */
+  readonly text: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly reason: 'allowed' | 'permission_denied';
+  /** The permission that decided: the allow that matched, or the deny that matched. */
+  readonly matched: string | null;
+  /** For a denial with no matching deny: the closest allow, and why it did not match. */
+  readonly nearest: string | null;
+  readonly explanation: string;
+}
+
+export interface CompiledGrant {
+  readonly permissions: readonly Permission[];
+  /** `segments` are the normalized path's segments, already percent-decoded. */
+  decideHttp(service: string, method: string, segments: readonly string[]): Decision;
+  decidePostgres(service: string, action: string, schema: string, table: string): Decision;
+  decideMcp(service: string, action: 'call' | 'read' | 'get', name: string): Decision;
+  /** The admin API: `tokens.create` and friends, optionally scoped to one environment. */
+  decideAdmin(action: string, env: string | undefined): Decision;
+}
+
+export type NormalizedPath =
+  | { readonly ok: true; readonly path: string; readonly segments: readonly string[] }
+  | { readonly ok: false; readonly detail: string };

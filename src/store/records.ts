@@ -1,0 +1,84 @@
+// The records Latchkey keeps. Times are milliseconds since the epoch.
+
+export type ServiceKind = 'http' | 'postgres' | 'mcp';
+export const SERVICE_KINDS: readonly ServiceKind[] = ['http', 'postgres', 'mcp'];
+
+export interface Environment {
+  readonly name: string;
+  /** Longest lifetime a token of this environment may be given. */
+  readonly maxTtlMs: number;
+  readonly createdAt: number;
+}
+
+/** How the gateway obtains the upstream secret. The secret itself is never stored in plaintext. */
+export type CredentialSource =
+  | { readonly from: 'none' }
+  | { readonly from: 'env'; readonly variable: string; readonly header: string; readonly scheme: string }
+  | { readonly from: 'file'; readonly path: string; readonly header: string; readonly scheme: string };
+
+export interface ServiceBinding {
+  readonly env: string;
+  /** `http://host:port/base`, `https://...`, or `unix:/path/to.sock:/base`. */
+  readonly upstream: string;
+  readonly credential: CredentialSource;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly kind: ServiceKind;
+  readonly bindings: readonly ServiceBinding[];
+  /** Header the client puts its Latchkey token in, when not `Authorization: Bearer`. */
+  readonly tokenHeader: string | null;
+  /** Largest request body forwarded, in bytes. */
+  readonly maxBodyBytes: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface Role {
+  readonly name: string;
+  readonly description: string;
+  readonly permissions: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type TokenStatus = 'active' | 'disabled' | 'revoked';
+
+export interface RateLimit {
+  readonly count: number;
+  readonly periodMs: number;
+}
+
+export interface TokenRecord {
+  readonly id: string;
+  /** HMAC-SHA256 of the plaintext under the server key, hex. */
+  readonly hash: string;
+  /** `lk_prod_…abcd`: all that is ever shown of the token after creation. */
+  readonly hint: string;
+  readonly name: string;
+  readonly env: string;
+  readonly owner: string;
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+  readonly expiresAt: number;
+  readonly notBefore: number | null;
+  readonly cidrs: readonly string[];
+  readonly rate: RateLimit | null;
+  readonly maxUses: number | null;
+  readonly status: TokenStatus;
+  readonly parentId: string | null;
+  readonly honey: boolean;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly updatedAt: number;
+}
+
+/** Who made an administrative change: a token, or the system itself (init, migrations). */
+export interface Actor {
+  readonly tokenId: string | null;
+  readonly name: string;
+}
+
+export const SYSTEM_ACTOR: Actor = { tokenId: null, name: 'system' };

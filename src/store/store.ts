@@ -1,0 +1,132 @@
+import type { AuditEvent, AuditEventInput } from '../audit/event.js';
+import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from './records.js';
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Opaque; pass back as `cursor` for the next page. Null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+export interface TokenFilter {
+  readonly env?: string;
+  readonly status?: TokenStatus;
+  readonly role?: string;
+  readonly owner?: string;
+  readonly parentId?: string;
+  /** Substring of the name. */
+  readonly nameContains?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface AuditFilter {
+  readonly kind?: 'decision' | 'admin';
+  readonly tokenId?: string;
+  readonly service?: string;
+  readonly decision?: 'allow' | 'deny';
+  readonly reason?: string;
+  readonly fromTime?: number;
+  readonly toTime?: number;
+  /** Events with seq greater than this. */
+  readonly afterSeq?: number;
+  readonly limit: number;
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** A status change of a token, as the change feed and the audit log see it. */
+/** A signed statement that the chain had this head at this time (see src/audit). */
+export interface AuditCheckpoint {
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: number;
+  /** Ed25519 signature, base64, over the canonical JSON of { seq, hash, time, keyId }. */
+  readonly signature: string;
+  readonly keyId: string;
+}
+
+/** What changed, as the change feed carries it: enough for a cache to drop or reload entries. */
+export type Change =
+  | { readonly type: 'token'; readonly ids: readonly string[] }
+  | { readonly type: 'role'; readonly name: string }
+  | { readonly type: 'service'; readonly name: string }
+  | { readonly type: 'environment'; readonly name: string };
+
+/** PostgreSQL NOTIFY channel carrying `Change` as JSON. */
+export const CHANGE_CHANNEL = 'latchkey_changes';
+
+export interface TokenStatusChange {
+  readonly ids: readonly string[];
+  readonly status: TokenStatus;
+}
+
+/**
+ * Everything Latchkey persists. Two implementations (SQLite, PostgreSQL) pass
+ * one contract suite. Every mutating method writes its admin audit event in the
+ * same transaction, so a change and its record commit or fail together; an
+ * error leaves the store unchanged.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations; safe to call twice and from two processes at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+
+  /**
+   * Calls listener after each change committed through this instance. The
+   * PostgreSQL store also sends each change with NOTIFY on CHANGE_CHANNEL inside
+   * the transaction, so other processes learn of it exactly when it commits.
+   */
+  onChange(listener: (change: Change) => void): () => void;
+
+  getMeta(key: string): Promise<string | undefined>;
+  /** Sets key only when it is unset; returns the value in force afterwards. */
+  initMeta(key: string, value: string): Promise<string>;
+
+  listEnvironments(): Promise<Environment[]>;
+  getEnvironment(name: string): Promise<Environment | undefined>;
+  /** Throws `conflict` when it exists. */
+  createEnvironment(env: Environment, actor: Actor): Promise<void>;
+
+  listServices(): Promise<Service[]>;
+  getService(name: string): Promise<Service | undefined>;
+  /** Throws `conflict` when it exists. */
+  createService(service: Service, actor: Actor): Promise<void>;
+  /** Replaces a service (its bindings, options); throws `not_found` when it does not exist. */
+  updateService(service: Service, actor: Actor): Promise<void>;
+  /** Throws `not_found` when it does not exist. */
+  removeService(name: string, actor: Actor): Promise<void>;
+
+  listRoles(): Promise<Role[]>;
+  getRole(name: string): Promise<Role | undefined>;
+  createRole(role: Role, actor: Actor): Promise<void>;
+  deleteRole(name: string, actor: Actor): Promise<void>;
+
+  createToken(token: TokenRecord, actor: Actor): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(filter: TokenFilter): Promise<Page<TokenRecord>>;
+  /**
+   * Sets the status of a token. Revoking also revokes every descendant, and
+   * revocation is final: a revoked token cannot be enabled again (`conflict`).
+   * Returns the ids whose status changed.
+   */
+  setTokenStatus(id: string, status: TokenStatus, actor: Actor): Promise<TokenStatusChange>;
+
+  /** Appends events after the current head, linking them into the hash chain, in one transaction. */
+  appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;
+  readAudit(filter: AuditFilter): Promise<AuditEvent[]>;
+  /** seq 0 and GENESIS_HASH for an empty chain; after pruning, the head is still the last event's. */
+  auditHead(): Promise<AuditHead>;
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Newest first. */
+  listCheckpoints(limit: number): Promise<AuditCheckpoint[]>;
+  /** Deletes events with seq < beforeSeq; returns how many. The caller keeps a checkpoint at beforeSeq - 1. */
+  pruneAudit(beforeSeq: number): Promise<number>;
+}
