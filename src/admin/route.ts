@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import type { AdminAction } from '../policy/admin-actions.js';
+import type { Principal } from './principal.js';
+import type { AdminContext } from './context.js';
+
+// One table of routes drives everything: the Fastify registrations, the
+// permission each route demands, and the OpenAPI document. A route cannot be
+// served without a declared permission.
+
+export interface RouteInput<B = unknown, Q = unknown> {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Q;
+  readonly body: B;
+  readonly principal: Principal;
+}
+
+export interface AdminRoute<B = unknown, Q = unknown> {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** OpenAPI form: `/v1/tokens/{id}`. */
+  readonly path: string;
+  readonly action: AdminAction;
+  readonly summary: string;
+  readonly tag: string;
+  readonly body?: z.ZodType<B>;
+  readonly query?: z.ZodType<Q>;
+  readonly status: 200 | 201 | 204;
+  /**
+   * The environment the action touches, for permissions scoped to one
+   * (`latchkey:tokens.create:dev`). Undefined: the action is not environment-scoped.
+   */
+  readonly envOf?: (input: Omit<RouteInput<B, Q>, 'principal'>, context: AdminContext) => Promise<string | undefined> | string | undefined;
+  readonly handle: (input: RouteInput<B, Q>, context: AdminContext) => Promise<unknown>;
+}
+
+/** Keeps the body and query types of each route while the table holds them all. */
+export function route<B = undefined, Q = undefined>(definition: AdminRoute<B, Q>): AdminRoute {
+  return definition as unknown as AdminRoute;
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { invalid, REASONS } from '../../errors/index.js';
+import { loadServiceCatalog, tokenRefusal } from '../../lifecycle/index.js';
+import { compileGrant, normalizePath, parsePermissions } from '../../policy/index.js';
+import { parseToken } from '../../token/index.js';
+import { effectivePermissions } from '../principal.js';
+import { permissionText } from '../input.js';
+import { route } from '../route.js';
+
+// "Would this be allowed, and why?" — the same decision the gateway makes,
+// explained, for a stored token or for a grant written out by hand.
+
+const body = z.strictObject({
+  token: z.string().max(128).optional(),
+  grant: z.array(permissionText).max(500).optional(),
+  method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an uppercase HTTP method'),
+  path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway'),
+});
+
+type CheckBody = z.infer<typeof body>;
+
+export const checkRoutes = [
+  route<CheckBody>({
+    method: 'POST', path: '/v1/check', action: 'check', tag: 'check', status: 200,
+    summary: 'Explain whether a token or a grant allows a request', body,
+    handle: async ({ body: input }, { store, hasher, now }) => {
+      if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
+      const queryless = input.path.split('?')[0]!;
+      const slash = queryless.indexOf('/', 1);
+      const service = slash === -1 ? queryless.slice(1) : queryless.slice(1, slash);
+      if (!queryless.startsWith('/') || service === '') throw invalid('path', 'must be /<service>/<rest>');
+      const normalized = normalizePath(slash === -1 ? '/' : queryless.slice(slash));
+      if (!normalized.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: normalized.detail };
+
+      let permissions;
+      if (input.grant !== undefined) {
+        permissions = parsePermissions(input.grant, await loadServiceCatalog(store), 'grant');
+      } else {
+        const record = parseToken(input.token!) === undefined ? undefined : await store.findTokenByHash(hasher.hash(input.token!));
+        const refusal = parseToken(input.token!) === undefined ? 'token_malformed' : tokenRefusal(record, now());
+        if (refusal !== undefined) return { allowed: false, reason: refusal, matched: null, nearest: null, explanation: REASONS[refusal].message };
+        permissions = await effectivePermissions(store, record!);
+      }
+      const started = process.hrtime.bigint();
+      const grant = compileGrant(permissions);
+      const decision = grant.decideHttp(service, input.method, normalized.segments);
+      const micros = Number(process.hrtime.bigint() - started) / 1000;
+      return {
+        allowed: decision.allowed,
+        reason: decision.reason,
+        matched: decision.matched,
+        nearest: decision.nearest,
+        explanation: decision.explanation,
+        service,
+        path: normalized.path,
+        serverMicros: micros,
+      };
+
+    },
+  }),
+];

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { invalid, notFound } from '../../errors/index.js';
+import type { CredentialSource, Service, ServiceBinding } from '../../store/records.js';
+import type { AdminContext } from '../context.js';
+import { envName, serviceName } from '../input.js';
+import { route } from '../route.js';
+import { serviceView } from '../views.js';
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name');
+const envVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name');
+
+const credential = z.discriminatedUnion('from', [
+  z.strictObject({ from: z.literal('none') }),
+  z.strictObject({ from: z.literal('env'), variable: envVariable, header: headerName.optional(), scheme: z.string().max(32).optional() }),
+  z.strictObject({ from: z.literal('file'), path: z.string().min(1).max(4096), header: headerName.optional(), scheme: z.string().max(32).optional() }),
+]);
+
+const binding = z.strictObject({
+  upstream: z.string().min(1).max(2048),
+  credential: credential.optional(),
+});
+
+const createBody = z.strictObject({
+  name: serviceName,
+  kind: z.enum(['http', 'postgres', 'mcp']),
+  tokenHeader: headerName.optional(),
+  maxBodyBytes: z.int().min(0).max(1024 * 1024 * 1024).optional(),
+  bindings: z.array(binding.extend({ env: envName })).max(64).default([]),
+});
+
+type BindingInput = z.infer<typeof binding>;
+
+/** `http(s)://host[:port][/base]` or `unix:/path/to.sock[:/base]`; postgres services take `postgres://host:port`. */
+export function checkUpstream(kind: Service['kind'], upstream: string, field: string): string {
+  if (upstream.startsWith('unix:')) {
+    const rest = upstream.slice(5);
+    const colon = rest.indexOf(':');
+    const socket = colon === -1 ? rest : rest.slice(0, colon);
+    const base = colon === -1 ? '' : rest.slice(colon + 1);
+    if (!socket.startsWith('/')) throw invalid(field, 'a unix socket path must be absolute: unix:/path/to.sock[:/base]');
+    if (base !== '' && !base.startsWith('/')) throw invalid(field, 'the base path after the socket must start with /');
+    return upstream;
+  }
+  let url: URL;
+  try {
+    url = new URL(upstream);
+  } catch {
+    throw invalid(field, 'must be a URL such as http://127.0.0.1:8080 or unix:/var/run/docker.sock');
+  }
+  const schemes = kind === 'postgres' ? ['postgres:', 'postgresql:'] : ['http:', 'https:'];
+  if (!schemes.includes(url.protocol)) throw invalid(field, `a ${kind} service needs a ${schemes.join(' or ')} upstream`);
+  if (url.username !== '' || url.password !== '') throw invalid(field, 'must not carry credentials; use --credential-env or --credential-file');
+  if (url.search !== '' || url.hash !== '') throw invalid(field, 'must not have a query or fragment');
+  return upstream.replace(/\/+$/, '');
+}
+
+function toCredential(input: BindingInput['credential']): CredentialSource {
+  if (input === undefined || input.from === 'none') return { from: 'none' };
+  const header = input.header ?? 'Authorization';
+  const scheme = input.scheme ?? (header.toLowerCase() === 'authorization' ? 'Bearer' : '');
+  return input.from === 'env'
+    ? { from: 'env', variable: input.variable, header, scheme }
+    : { from: 'file', path: input.path, header, scheme };
+}
+
+async function toBinding(kind: Service['kind'], env: string, input: BindingInput, field: string, { store }: AdminContext): Promise<ServiceBinding> {
+  if ((await store.getEnvironment(env)) === undefined) throw invalid(`${field}.env`, `environment ${env} does not exist`);
+  return { env, upstream: checkUpstream(kind, input.upstream, `${field}.upstream`), credential: toCredential(input.credential) };
+}
+
+async function mustGet(name: string, { store }: AdminContext): Promise<Service> {
+  const service = await store.getService(name);
+  if (service === undefined) throw notFound(`service ${name}`);
+  return service;
+}
+
+export const serviceRoutes = [
+  route({
+    method: 'GET', path: '/v1/services', action: 'services.read', tag: 'services', status: 200,
+    summary: 'List services',
+    handle: async (_input, { store }) => ({ items: (await store.listServices()).map(serviceView) }),
+  }),
+  route({
+    method: 'GET', path: '/v1/services/{name}', action: 'services.read', tag: 'services', status: 200,
+    summary: 'Show a service',
+    handle: async ({ params }, context) => serviceView(await mustGet(params.name!, context)),
+  }),
+  route<z.infer<typeof createBody>>({
+    method: 'POST', path: '/v1/services', action: 'services.write', tag: 'services', status: 201,
+    summary: 'Create a service with its upstream per environment', body: createBody,
+    handle: async ({ body, principal }, context) => {
+      const seen = new Set<string>();
+      const bindings: ServiceBinding[] = [];
+      for (const [index, input] of body.bindings.entries()) {
+        if (seen.has(input.env)) throw invalid(`bindings[${index}].env`, `environment ${input.env} is bound twice`);
+        seen.add(input.env);
+        bindings.push(await toBinding(body.kind, input.env, input, `bindings[${index}]`, context));
+      }
+      const now = context.now();
+      const service: Service = {
+        name: body.name,
+        kind: body.kind,
+        bindings,
+        tokenHeader: body.tokenHeader ?? null,
+        maxBodyBytes: body.maxBodyBytes ?? 10 * 1024 * 1024,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await context.store.createService(service, principal.actor);
+      return serviceView(service);
+    },
+  }),
+  route<BindingInput>({
+    method: 'PUT', path: '/v1/services/{name}/bindings/{env}', action: 'services.write', tag: 'services', status: 200,
+    summary: "Set a service's upstream for one environment", body: binding,
+    handle: async ({ params, body, principal }, context) => {
+      const service = await mustGet(params.name!, context);
+      const next = await toBinding(service.kind, params.env!, body, 'body', context);
+      const updated: Service = {
+        ...service,
+        bindings: [...service.bindings.filter((b) => b.env !== next.env), next],
+        updatedAt: context.now(),
+      };
+      await context.store.updateService(updated, principal.actor);
+      return serviceView(updated);
+    },
+  }),
+  route({
+    method: 'DELETE', path: '/v1/services/{name}', action: 'services.write', tag: 'services', status: 204,
+    summary: 'Remove a service',
+    handle: async ({ params, principal }, { store }) => {
+      await store.removeService(params.name!, principal.actor);
+      return undefined;
+    },
+  }),
+];

@@ -1,0 +1,132 @@
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { LatchkeyError } from '../errors/index.js';
+import { authorizeAnyEnv, authorizeEnv } from './authorize.js';
+import type { AdminContext } from './context.js';
+import { parseInput } from './input.js';
+import { buildOpenApi } from './openapi.js';
+import { authenticate, type Principal } from './principal.js';
+import type { AdminRoute } from './route.js';
+import { checkRoutes } from './routes/check.js';
+import { environmentRoutes } from './routes/environments.js';
+import { roleRoutes } from './routes/roles.js';
+import { serviceRoutes } from './routes/services.js';
+import { tokenRoutes } from './routes/tokens.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes];
+
+export interface AdminServerOptions {
+  readonly context: AdminContext;
+  readonly metrics?: Registry;
+  /** Routes contributed by other parts (audit, console) — same table, same guard. */
+  readonly extraRoutes?: readonly AdminRoute[];
+  readonly version?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    adminRoute?: AdminRoute;
+  }
+}
+
+function sendError(reply: FastifyReply, err: LatchkeyError): FastifyReply {
+  const body: Record<string, string> = { error: err.code, message: err.message };
+  if (err.field !== undefined) body.field = err.field;
+  return reply.code(err.status).type('application/json').send(body);
+}
+
+/** Fastify's own failures (body parsing, limits) in Latchkey's vocabulary. */
+function translate(err: FastifyError): LatchkeyError {
+  if (err instanceof LatchkeyError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new LatchkeyError('body_too_large', `the body exceeds ${BODY_LIMIT_BYTES} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new LatchkeyError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new LatchkeyError('invalid_request', 'body: empty JSON body', { field: 'body' });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new LatchkeyError('invalid_request', 'body: malformed JSON', { field: 'body' });
+    default:
+      if (err.statusCode === 400 || err instanceof SyntaxError) return new LatchkeyError('invalid_request', 'body: malformed JSON', { field: 'body' });
+      return new LatchkeyError('internal_error');
+  }
+}
+
+export type AdminServer = Awaited<ReturnType<typeof buildAdminServer>>;
+
+export async function buildAdminServer(options: AdminServerOptions) {
+  const { context } = options;
+  const routes = [...CORE_ROUTES, ...(options.extraRoutes ?? [])];
+  const openapi = buildOpenApi(routes, options.version ?? '0.1.0');
+  const app = Fastify({
+    loggerInstance: context.logger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  });
+  app.decorateRequest('principal', null);
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const translated = translate(err);
+    if (translated.code === 'internal_error') request.log.error({ err }, 'admin request failed');
+    return sendError(reply, translated);
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, new LatchkeyError('not_found', 'no such route')));
+
+  // Authentication first, before the body is read: an anonymous client gets 401 and nothing else.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (request.routeOptions.config.adminRoute === undefined) return;
+    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now());
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.config.adminRoute;
+    if (route === undefined) return;
+    request.log.info({ method: request.method, route: route.path, status: reply.statusCode, actor: request.principal?.actor.name ?? null }, 'admin request');
+  });
+
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.path.replace(/\{([a-z]+)\}/g, ':$1'),
+      config: { adminRoute: route },
+      handler: async (request, reply) => {
+        const principal = request.principal!;
+        authorizeAnyEnv(principal, route.action);
+        const params = request.params as Record<string, string>;
+        const query = route.query === undefined ? undefined : parseInput(route.query, request.query ?? {}, 'query');
+        if (route.body === undefined && request.body !== undefined && request.body !== null) {
+          throw new LatchkeyError('invalid_request', 'body: this route takes no body', { field: 'body' });
+        }
+        const body = route.body === undefined ? undefined : parseInput(route.body, request.body, 'body');
+        const env = route.envOf === undefined ? undefined : await route.envOf({ params, query, body }, context);
+        authorizeEnv(principal, route.action, env);
+        const result = await route.handle({ params, query, body, principal }, context);
+        reply.code(route.status);
+        return route.status === 204 ? reply.send() : result;
+      },
+    });
+  }
+
+  app.get('/v1/openapi.json', async () => openapi);
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await context.store.ping();
+      return { ok: true };
+    } catch {
+      return sendError(reply, new LatchkeyError('store_unavailable'));
+    }
+  });
+  if (options.metrics !== undefined) {
+    const registry = options.metrics;
+    app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  }
+  return app;
+}

@@ -1,0 +1,62 @@
+import { formatDuration } from '../config/index.js';
+import type { Environment, Role, Service, TokenRecord } from '../store/records.js';
+
+// What the admin API shows of each record. A token's hash is never shown;
+// its plaintext exists only in the response that created it.
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function environmentView(env: Environment) {
+  return { name: env.name, maxTtl: formatDuration(env.maxTtlMs), maxTtlMs: env.maxTtlMs, createdAt: iso(env.createdAt) };
+}
+
+export function serviceView(service: Service) {
+  return {
+    name: service.name,
+    kind: service.kind,
+    tokenHeader: service.tokenHeader,
+    maxBodyBytes: service.maxBodyBytes,
+    bindings: service.bindings.map((binding) => ({
+      env: binding.env,
+      upstream: binding.upstream,
+      // Where the secret comes from, never the secret.
+      credential: binding.credential,
+    })),
+    createdAt: iso(service.createdAt),
+    updatedAt: iso(service.updatedAt),
+  };
+}
+
+export function roleView(role: Role) {
+  return {
+    name: role.name,
+    description: role.description,
+    permissions: role.permissions,
+    createdAt: iso(role.createdAt),
+    updatedAt: iso(role.updatedAt),
+  };
+}
+
+export function tokenView(token: TokenRecord) {
+  return {
+    id: token.id,
+    name: token.name,
+    hint: token.hint,
+    env: token.env,
+    owner: token.owner,
+    status: token.status,
+    roles: token.roles,
+    permissions: token.permissions,
+    expiresAt: iso(token.expiresAt),
+    notBefore: token.notBefore === null ? null : iso(token.notBefore),
+    cidrs: token.cidrs,
+    rate: token.rate === null ? null : { count: token.rate.count, periodMs: token.rate.periodMs },
+    maxUses: token.maxUses,
+    parentId: token.parentId,
+    honey: token.honey,
+    metadata: token.metadata,
+    createdAt: iso(token.createdAt),
+    createdBy: token.createdBy,
+    updatedAt: iso(token.updatedAt),
+  };
+}

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { CliError } from '../client.js';
+import { block, table } from '../output.js';
+import { collect, contextOf } from '../context.js';
+
+interface CreateOptions {
+  name: string;
+  env: string;
+  role?: string[];
+  allow?: string[];
+  ttl?: string;
+  expires?: string;
+  notBefore?: string;
+  cidr?: string[];
+  rate?: string;
+  maxUses?: string;
+  owner?: string;
+  honey?: boolean;
+}
+
+const COLUMNS = ['id', 'name', 'env', 'status', 'hint', 'expiresAt', 'roles', 'permissions'];
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('scoped, short-lived tokens');
+  token.command('create')
+    .description('create a token; its plaintext is printed this once')
+    .requiredOption('--name <name>', 'what the token is for')
+    .requiredOption('--env <env>', 'the one environment the token works in')
+    .option('--role <role>', 'a role (repeatable)', collect)
+    .option('--allow <permission>', 'a permission (repeatable), e.g. orders:read:/v1/**', collect)
+    .option('--ttl <duration>', 'lifetime: 30m, 12h, 7d')
+    .option('--expires <time>', 'absolute expiry (ISO 8601) instead of --ttl')
+    .option('--not-before <time>', 'not valid before (ISO 8601)')
+    .option('--cidr <cidr>', 'client addresses allowed (repeatable)', collect)
+    .option('--rate <rate>', 'rate limit: 100/min, 10/s')
+    .option('--max-uses <n>', 'usage cap')
+    .option('--owner <owner>', 'who is responsible for it')
+    .option('--honey', 'a honeytoken: refused like an unknown token, its use is an alarm')
+    .action(async (options: CreateOptions, command: Command) => {
+      const { client, out } = contextOf(command);
+      if (options.ttl === undefined && options.expires === undefined) throw new CliError('every token needs an expiry: give --ttl (e.g. 1h) or --expires');
+      let maxUses: number | undefined;
+      if (options.maxUses !== undefined) {
+        maxUses = Number(options.maxUses);
+        if (!Number.isInteger(maxUses) || maxUses < 1) throw new CliError('--max-uses: expected a positive whole number');
+      }
+      const created = await client.call<Record<string, unknown> & { id: string; token: string }>('POST', '/v1/tokens', {
+        name: options.name,
+        env: options.env,
+        roles: options.role ?? [],
+        permissions: options.allow ?? [],
+        ...(options.ttl !== undefined && { ttl: options.ttl }),
+        ...(options.expires !== undefined && { expiresAt: options.expires }),
+        ...(options.notBefore !== undefined && { notBefore: options.notBefore }),
+        cidrs: options.cidr ?? [],
+        ...(options.rate !== undefined && { rate: options.rate }),
+        ...(maxUses !== undefined && { maxUses }),
+        ...(options.owner !== undefined && { owner: options.owner }),
+        honey: options.honey === true,
+      });
+      out.print({ ...created, id: created.id, token: created.token }, () =>
+        `${block({ id: created.id, name: created.name, env: created.env, expiresAt: created.expiresAt })}\n\n` +
+        `token (shown this once, store it now):\n${created.token}`);
+    });
+  token.command('list')
+    .description('list tokens')
+    .option('--env <env>').option('--status <status>').option('--role <role>').option('--owner <owner>')
+    .option('--name <text>', 'name contains')
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <cursor>', 'next page, from a previous listing')
+    .action(async (options: Record<string, string | undefined>, command: Command) => {
+      const { client, out } = contextOf(command);
+      const query = new URLSearchParams();
+      for (const key of ['env', 'status', 'role', 'owner', 'name', 'limit', 'cursor']) {
+        if (options[key] !== undefined) query.set(key, options[key]!);
+      }
+      const page = await client.call<{ items: Record<string, unknown>[]; nextCursor: string | null }>('GET', `/v1/tokens?${query}`);
+      out.print(page, () => table(page.items, COLUMNS) + (page.nextCursor === null ? '' : `\n(more: --cursor ${page.nextCursor})`));
+    });
+  token.command('show <id>')
+    .description('show a token (never its secret)')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { client, out } = contextOf(command);
+      const shown = await client.call('GET', `/v1/tokens/${encodeURIComponent(id)}`);
+      out.print(shown, () => block(shown));
+    });
+  for (const [verb, done, description] of [
+    ['revoke', 'revoked', 'revoke a token and every token derived from it, everywhere'],
+    ['disable', 'disabled', 'disable a token until it is enabled'],
+    ['enable', 'enabled', 'enable a disabled token'],
+  ] as const) {
+    token.command(`${verb} <id>`)
+      .description(description)
+      .action(async (id: string, _options: unknown, command: Command) => {
+        const { client, out } = contextOf(command);
+        const result = await client.call<{ changed: string[] }>('POST', `/v1/tokens/${encodeURIComponent(id)}/${verb}`);
+        const derived = result.changed.length > 1 ? ` and ${result.changed.length - 1} derived token(s)` : '';
+        out.print(result, () => (result.changed.length === 0 ? `${id} was already ${done}` : `${done} ${id}${derived}`));
+      });
+  }
+}

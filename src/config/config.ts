@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+// Configuration is read once at start from defaults, an optional file
+// (latchkey.yaml or latchkey.json) and LATCHKEY_* variables, validated, and
+// handed on as a typed value. Nothing re-reads it per request.
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parseListenAddress(text: string, what: string): ListenAddress {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:?([0-9]{1,5})$/.exec(text);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || port > 65535) throw new ConfigError(`${what}: expected HOST:PORT, got ${JSON.stringify(text)}`);
+  const host = match[1] === undefined ? '127.0.0.1' : match[1].replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const address = z.string().min(1);
+
+const fileSchema = z.strictObject({
+  dataDir: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
+  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  listen: z
+    .strictObject({ admin: address.optional(), gateway: address.optional(), postgres: address.optional() })
+    .optional(),
+  gateway: z
+    .strictObject({
+      maxStalenessMs: z.int().min(0).max(3_600_000).optional(),
+      trustedProxies: z.array(z.string()).optional(),
+      nodeName: z.string().min(1).max(128).optional(),
+    })
+    .optional(),
+  audit: z
+    .strictObject({
+      failMode: z.enum(['closed', 'open']).optional(),
+      file: z.string().min(1).optional(),
+      checkpointEvery: z.int().min(1).optional(),
+      checkpointIntervalMs: z.int().min(100).optional(),
+      checkpointFile: z.string().min(1).optional(),
+      webhook: z
+        .strictObject({ url: z.url(), secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) })
+        .optional(),
+    })
+    .optional(),
+});
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+export interface LatchkeyConfig {
+  readonly dataDir: string;
+  /** A SQLite file path or a postgres:// URL. */
+  readonly store: string;
+  readonly redis: string | undefined;
+  readonly logLevel: string;
+  readonly listen: { readonly admin: ListenAddress; readonly gateway: ListenAddress; readonly postgres: ListenAddress };
+  readonly gateway: { readonly maxStalenessMs: number; readonly trustedProxies: readonly string[]; readonly nodeName: string };
+  readonly audit: {
+    readonly failMode: 'closed' | 'open';
+    readonly file: string | undefined;
+    readonly checkpointEvery: number;
+    readonly checkpointIntervalMs: number;
+    readonly checkpointFile: string | undefined;
+    readonly webhook: { readonly url: string; readonly secretEnv: string } | undefined;
+  };
+  /** LATCHKEY_SECRET, when set: the token hashing key shared by nodes that share no disk. */
+  readonly secret: string | undefined;
+}
+
+export interface ConfigOverrides {
+  readonly configFile?: string;
+  readonly dataDir?: string;
+  readonly store?: string;
+  readonly admin?: string;
+  readonly gateway?: string;
+  readonly postgres?: string;
+  readonly redis?: string;
+}
+
+function readConfigFile(path: string): ConfigFile {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    throw new ConfigError(`${path}: ${where}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function findConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const named = explicit ?? env.LATCHKEY_CONFIG;
+  if (named !== undefined && named !== '') {
+    if (!existsSync(named)) throw new ConfigError(`config file ${named} does not exist`);
+    return named;
+  }
+  return ['latchkey.yaml', 'latchkey.yml', 'latchkey.json'].find((name) => existsSync(name));
+}
+
+/** Precedence: command-line flags, then LATCHKEY_* variables, then the config file, then defaults. */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): LatchkeyConfig {
+  const path = findConfigFile(overrides.configFile, env);
+  const file = path === undefined ? ({} as ConfigFile) : readConfigFile(path);
+  const dataDir = resolve(overrides.dataDir ?? env.LATCHKEY_DATA ?? file.dataDir ?? 'latchkey-data');
+  const store = overrides.store ?? env.LATCHKEY_STORE ?? file.store ?? join(dataDir, 'latchkey.db');
+  const redis = overrides.redis ?? env.LATCHKEY_REDIS ?? file.redis;
+  if (redis !== undefined && !/^rediss?:\/\//.test(redis)) throw new ConfigError('redis: must be a redis:// URL');
+  return {
+    dataDir,
+    store,
+    redis,
+    logLevel: env.LATCHKEY_LOG_LEVEL ?? file.logLevel ?? 'info',
+    listen: {
+      admin: parseListenAddress(overrides.admin ?? env.LATCHKEY_ADMIN_ADDR ?? file.listen?.admin ?? '127.0.0.1:7700', 'admin address'),
+      gateway: parseListenAddress(overrides.gateway ?? env.LATCHKEY_GATEWAY_ADDR ?? file.listen?.gateway ?? '127.0.0.1:7701', 'gateway address'),
+      postgres: parseListenAddress(overrides.postgres ?? env.LATCHKEY_PG_ADDR ?? file.listen?.postgres ?? '127.0.0.1:7702', 'postgres address'),
+    },
+    gateway: {
+      maxStalenessMs: file.gateway?.maxStalenessMs ?? 30_000,
+      trustedProxies: file.gateway?.trustedProxies ?? [],
+      nodeName: file.gateway?.nodeName ?? env.LATCHKEY_NODE ?? `node-${process.pid}`,
+    },
+    audit: {
+      failMode: file.audit?.failMode ?? 'closed',
+      file: file.audit?.file,
+      checkpointEvery: file.audit?.checkpointEvery ?? 1000,
+      checkpointIntervalMs: file.audit?.checkpointIntervalMs ?? 60_000,
+      checkpointFile: file.audit?.checkpointFile,
+      webhook: file.audit?.webhook,
+    },
+    secret: env.LATCHKEY_SECRET,
+  };
+}

@@ -1,0 +1,81 @@
+import { invalid, notFound } from '../errors/index.js';
+import { parsePermissions } from '../policy/index.js';
+import type { Actor, RateLimit, TokenRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { displayHint, generateToken, newTokenId, type TokenHasher } from '../token/index.js';
+import { loadServiceCatalog } from './catalog.js';
+
+// Minting a token: every constraint is checked against the store before
+// anything is written, so a refused request changes nothing.
+
+export interface MintRequest {
+  readonly name: string;
+  readonly env: string;
+  readonly owner: string;
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+  /** Absolute expiry, ms since the epoch. */
+  readonly expiresAt: number;
+  readonly notBefore: number | null;
+  readonly cidrs: readonly string[];
+  readonly rate: RateLimit | null;
+  readonly maxUses: number | null;
+  readonly honey: boolean;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly parentId: string | null;
+}
+
+export interface MintResult {
+  readonly record: TokenRecord;
+  /** The plaintext: returned to the caller this once and never stored. */
+  readonly token: string;
+}
+
+export async function mintToken(
+  store: Store,
+  hasher: TokenHasher,
+  request: MintRequest,
+  actor: Actor,
+  now: number,
+): Promise<MintResult> {
+  const env = await store.getEnvironment(request.env);
+  if (env === undefined) throw invalid('env', `environment ${request.env} does not exist`);
+  if (request.expiresAt <= now) throw invalid('expiresAt', 'the expiry is in the past');
+  if (request.expiresAt - now > env.maxTtlMs) {
+    throw invalid('ttl', `the lifetime exceeds the maximum of environment ${env.name} (${Math.floor(env.maxTtlMs / 86_400_000)} days)`);
+  }
+  if (request.notBefore !== null && request.notBefore >= request.expiresAt) {
+    throw invalid('notBefore', 'not-before must be earlier than the expiry');
+  }
+  for (const [index, role] of request.roles.entries()) {
+    if ((await store.getRole(role)) === undefined) throw invalid(`roles[${index}]`, `role ${role} does not exist`);
+  }
+  const permissions = parsePermissions(request.permissions, await loadServiceCatalog(store), 'permissions').map((p) => p.text);
+  if (request.parentId !== null && (await store.getToken(request.parentId)) === undefined) throw notFound(`token ${request.parentId}`);
+
+  const token = generateToken(request.env);
+  const record: TokenRecord = {
+    id: newTokenId(),
+    hash: hasher.hash(token),
+    hint: displayHint(token),
+    name: request.name,
+    env: request.env,
+    owner: request.owner,
+    roles: [...request.roles],
+    permissions,
+    expiresAt: request.expiresAt,
+    notBefore: request.notBefore,
+    cidrs: [...request.cidrs],
+    rate: request.rate,
+    maxUses: request.maxUses,
+    status: 'active',
+    parentId: request.parentId,
+    honey: request.honey,
+    metadata: { ...request.metadata },
+    createdAt: now,
+    createdBy: actor.name,
+    updatedAt: now,
+  };
+  await store.createToken(record, actor);
+  return { record, token };
+}

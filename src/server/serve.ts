@@ -1,0 +1,69 @@
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { buildAdminServer, type AdminServer } from '../admin/index.js';
+import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/store.js';
+import { ensureDefaultEnvironments } from './environments.js';
+import { createLogger } from './logger.js';
+
+// `latchkey serve`: admin API, console and gateway listeners in one process on
+// the embedded SQLite store unless told otherwise.
+
+export interface RunningServer {
+  readonly adminUrl: string;
+  readonly gatewayUrl: string | null;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Stops accepting, lets in-flight requests finish, flushes the audit log, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  readonly logger?: Logger;
+  readonly now?: () => number;
+}
+
+export async function startServer(config: LatchkeyConfig, options: ServeOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? Date.now;
+  ensureDataDir(config.dataDir);
+  const hasher = loadTokenHasher(config.dataDir, config.secret, true);
+  const store = await openStore(config.store);
+  const closers: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    await ensureDefaultEnvironments(store, now());
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+
+    const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now }, metrics });
+    await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
+    closers.unshift(() => admin.close());
+    const adminAddress = admin.server.address();
+    const adminPort = typeof adminAddress === 'object' && adminAddress !== null ? adminAddress.port : config.listen.admin.port;
+    const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
+    logger.info({ adminUrl, store: store.dialect }, 'latchkey serving');
+    return {
+      adminUrl,
+      gatewayUrl: null,
+      store,
+      logger,
+      async close() {
+        for (const close of closers) {
+          try {
+            await close();
+          } catch (err) {
+            logger.error({ err }, 'error while shutting down');
+          }
+        }
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
