@@ -26,6 +26,9 @@ export interface AdminServerOptions {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    servedRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
   interface FastifyRequest {
     principal: Principal | null;
   }
@@ -72,6 +75,12 @@ export async function buildAdminServer(options: AdminServerOptions) {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   });
   app.decorateRequest('principal', null);
+  // What Fastify actually serves, so a test can hold it against the OpenAPI document.
+  const served: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (options) => {
+    for (const method of [options.method].flat()) served.push({ method: String(method), url: options.url });
+  });
+  app.decorate('servedRoutes', served);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const translated = translate(err);

@@ -13,7 +13,7 @@ export interface ListenAddress {
 }
 
 export function parseListenAddress(text: string, what: string): ListenAddress {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:?([0-9]{1,5})$/.exec(text);
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?([0-9]{1,5})$/.exec(text);
   const port = match === null ? NaN : Number(match[2]);
   if (match === null || port > 65535) throw new ConfigError(`${what}: expected HOST:PORT, got ${JSON.stringify(text)}`);
   const host = match[1] === undefined ? '127.0.0.1' : match[1].replace(/^\[|\]$/g, '');

@@ -1,0 +1,137 @@
+// The command line as a person uses it: the built bin, a real `serve` process,
+// real SQLite in a temp data directory.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve('bin/latchkey.js');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function startServe(dataDir: string): Promise<{ child: ChildProcess; adminUrl: string; output: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0'], {
+    env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk) => { out += chunk; });
+  child.stderr!.on('data', (chunk) => { out += chunk; });
+  const adminUrl = await new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
+    const poll = setInterval(() => {
+      const match = /admin API and console\s+(http:\/\/\S+)/.exec(out);
+      if (match !== null) { clearInterval(poll); clearTimeout(timer); resolvePromise(match[1]!); }
+    }, 50);
+    child.once('exit', () => { clearInterval(poll); clearTimeout(timer); reject(new Error(`serve exited: ${out}`)); });
+  });
+  return { child, adminUrl, output: () => out };
+}
+
+describe('latchkey command line', () => {
+  let dataDir: string;
+  let serve: Awaited<ReturnType<typeof startServe>>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
+    const init = run(['init', '--data', dataDir, '--json']);
+    expect(init.stderr).toBe('');
+    expect(init.code).toBe(0);
+    const { adminToken } = JSON.parse(init.stdout) as { adminToken: string };
+    expect(adminToken).toMatch(/^lk_prod_[0-9A-Za-z]{38}$/);
+    serve = await startServe(dataDir);
+    env = { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: adminToken };
+  });
+
+  afterAll(async () => {
+    if (serve?.child.exitCode === null) serve.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('init keeps the server key private and refuses to run twice', () => {
+    expect(statSync(join(dataDir, 'keys', 'token-hmac.key')).mode & 0o777).toBe(0o600);
+    const again = run(['init', '--data', dataDir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toContain('already initialized');
+  });
+
+  it('manages environments, services, roles and tokens, with tables and --json', () => {
+    const envs = JSON.parse(run(['env', 'list', '--json'], env).stdout) as { items: Array<{ name: string }> };
+    expect(envs.items.map((e) => e.name).sort()).toEqual(['dev', 'prod', 'staging']);
+    expect(run(['env', 'create', 'qa', '--max-ttl', '30d'], env).code).toBe(0);
+
+    const added = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', 'http://127.0.0.1:9000', '--credential-env', 'ORDERS_KEY'], env);
+    expect(added.stderr).toBe('');
+    expect(added.stdout).toContain('orders');
+    expect(run(['service', 'add', 'orders', '--kind', 'http', '--env', 'qa', '--upstream', 'http://127.0.0.1:9001'], env).code).toBe(0);
+    const shown = JSON.parse(run(['service', 'show', 'orders', '--json'], env).stdout) as { bindings: Array<{ env: string }> };
+    expect(shown.bindings.map((b) => b.env).sort()).toEqual(['dev', 'qa']);
+
+    expect(run(['role', 'create', 'orders-reader', '--allow', 'orders:read:/v1/orders/**'], env).code).toBe(0);
+    const created = run(['token', 'create', '--name', 'ci-job', '--env', 'dev', '--role', 'orders-reader', '--ttl', '1h', '--rate', '100/min', '--json'], env);
+    expect(created.code).toBe(0);
+    const { id, token } = JSON.parse(created.stdout) as { id: string; token: string };
+    expect(id).toMatch(/^tok_/);
+    expect(token).toMatch(/^lk_dev_/);
+
+    const table = run(['token', 'list', '--env', 'dev'], env);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+ENV\s+STATUS/m);
+    expect(table.stdout).toContain('ci-job');
+    expect(table.stdout).not.toContain(token);
+
+    const allowed = run(['check', '--token', token, 'GET', '/orders/v1/orders/7'], env);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/^ALLOWED/);
+    expect(allowed.stdout).toContain('orders:read:/v1/orders/**');
+    const denied = run(['check', '--token', token, 'DELETE', '/orders/v1/orders/7'], env);
+    expect(denied.code).toBe(3);
+    expect(denied.stdout).toMatch(/^DENIED/);
+    const grant = run(['check', '--grant', 'orders:*:/v1/**', '--grant', '!orders:DELETE:/v1/orders/*', 'DELETE', '/orders/v1/orders/7', '--json'], env);
+    expect(JSON.parse(grant.stdout)).toMatchObject({ allowed: false, matched: '!orders:DELETE:/v1/orders/*' });
+
+    const revoked = run(['token', 'revoke', id], env);
+    expect(revoked.stdout).toContain(`revoked ${id}`);
+    expect(run(['token', 'show', id, '--json'], env).stdout).toContain('"status": "revoked"');
+  });
+
+  it('fails with one line on stderr and a non-zero exit', () => {
+    const noTtl = run(['token', 'create', '--name', 'x', '--env', 'dev', '--allow', 'orders:GET'], env);
+    expect(noTtl.code).toBe(1);
+    expect(noTtl.stderr).toMatch(/^latchkey: .*--ttl/);
+    expect(noTtl.stderr.trim().split('\n')).toHaveLength(1);
+
+    const badToken = run(['env', 'list'], { ...env, LATCHKEY_TOKEN: 'lk_dev_nope' });
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr.trim()).toBe('latchkey: token_malformed: the token is not a well-formed Latchkey token');
+
+    const unreachable = run(['env', 'list'], { ...env, LATCHKEY_URL: 'http://127.0.0.1:1' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^latchkey: cannot reach the admin API/);
+
+    const badInput = run(['token', 'create', '--name', 'x', '--env', 'dev', '--allow', 'orders:GETT:/v1', '--ttl', '1h'], env);
+    expect(badInput.code).toBe(1);
+    expect(badInput.stderr).toContain('GETT');
+  });
+
+  it('serve starts with zero configuration and stops cleanly on SIGTERM', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'latchkey-fresh-'));
+    try {
+      const server = await startServe(fresh);
+      const health = await fetch(`${server.adminUrl}/healthz`);
+      expect(health.status).toBe(200);
+      expect((await fetch(`${server.adminUrl}/readyz`)).status).toBe(200);
+      const exited = new Promise<number | null>((r) => server.child.once('exit', (code) => r(code)));
+      server.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(server.output()).toContain('shutting down');
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+});
