@@ -1,0 +1,299 @@
+import type { Registry } from 'prom-client';
+import type { Store } from '../store/store.js';
+import type { AuditEvent, AuditEventInput } from './event.js';
+import type { AuditFailMode, AuditRecorder } from './recorder.js';
+import { createAuditMetrics, type AuditRecorderStats } from './recorder-metrics.js';
+import { redactEvent } from './redact.js';
+import type { AuditSink } from './sinks/sink.js';
+
+// The gateway's side of the audit log. `record` only pushes onto an array:
+// redaction, hashing and serialization happen in the writer, off the request's
+// stack. One batch is in flight at a time, which keeps the events of this
+// process in the order they were recorded, and makes the writer a group
+// commit: whatever arrives while a batch is being written goes into the next.
+
+/** The few logger methods the recorder uses; a pino logger fits. */
+export interface AuditLogger {
+  error(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  info(object: object, message: string): void;
+}
+
+export interface AuditRecorderOptions {
+  readonly store: Pick<Store, 'appendAudit'>;
+  readonly failMode: AuditFailMode;
+  readonly metrics?: Registry;
+  readonly logger?: AuditLogger;
+  /** Most events in one transaction. Default 1000. */
+  readonly batchSize?: number;
+  /** How long a lone event may wait for company before it is written. Default 5 ms. */
+  readonly flushIntervalMs?: number;
+  /** Events held in memory before `open` mode drops the oldest and `closed` mode stops accepting. Default 100,000. */
+  readonly maxQueue?: number;
+  readonly sinks?: readonly AuditSink[];
+  /** Backoff between retries of a failed batch: starts here, doubles, caps at `retryMaxMs`. Default 25 ms. */
+  readonly retryInitialMs?: number;
+  /** Default 2,000 ms. */
+  readonly retryMaxMs?: number;
+  /** How long `close()` waits for the queue to drain before counting what is left as lost. Default 10,000 ms. */
+  readonly closeTimeoutMs?: number;
+}
+
+export interface BatchAuditRecorder extends AuditRecorder {
+  stats(): AuditRecorderStats;
+}
+
+interface Waiter {
+  readonly target: number;
+  readonly resolve: () => void;
+}
+
+export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
+  const { store, failMode, logger } = options;
+  const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 1000, maxQueue));
+  const flushIntervalMs = options.flushIntervalMs ?? 5;
+  const retryInitialMs = options.retryInitialMs ?? 25;
+  const retryMaxMs = options.retryMaxMs ?? 2000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  const sinks = options.sinks ?? [];
+  // In closed mode the gateway stops sending once `accepting` is false, so only
+  // requests already in flight add events; this cap only guards memory against
+  // a caller that ignores `accepting`.
+  const hardCap = failMode === 'closed' ? maxQueue * 2 : maxQueue;
+
+  // Events not yet taken by the writer, oldest first, from pendingHead on.
+  let pending: AuditEventInput[] = [];
+  let pendingHead = 0;
+  // The batch taken by the writer: being written, or waiting for a retry.
+  let batch: AuditEventInput[] = [];
+  let batchHead = 0;
+  // Ordinals count every event ever recorded, so that flush() can name "all so far".
+  let batchOrdinal = 0;
+  let recorded = 0;
+
+  let writing = false;
+  let failing = false;
+  let retryDelay = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let intervalTimer: NodeJS.Timeout | undefined;
+  let immediateScheduled = false;
+  let closed = false;
+  let stopped = false;
+  let closing: Promise<void> | undefined;
+  let lastDropLog = 0;
+  const waiters: Waiter[] = [];
+  const sinkDeliveries = new Set<Promise<void>>();
+  const counts = { written: 0, lost: 0, writeFailures: 0, sinkFailures: 0 };
+
+  const pendingLive = () => pending.length - pendingHead;
+  const batchLive = () => batch.length - batchHead;
+  const depth = () => pendingLive() + batchLive();
+  const accepting = () => failMode === 'open' || (!failing && depth() < maxQueue);
+  const metrics = createAuditMetrics(options.metrics, () => ({ queueDepth: depth(), accepting: accepting() }));
+
+  /** Ordinal of the oldest event neither committed nor dropped. */
+  function settledThrough(): number {
+    return batchLive() > 0 ? batchOrdinal : recorded - pendingLive();
+  }
+
+  function settle(): void {
+    const through = settledThrough();
+    while (waiters.length > 0 && waiters[0]!.target <= through) waiters.shift()!.resolve();
+  }
+
+  function lose(count: number, why: string): void {
+    counts.lost += count;
+    metrics.lost(count);
+    const now = Date.now();
+    // One line per burst, not one per event: a flood of log lines would be its own outage.
+    if (now - lastDropLog > 10_000) {
+      lastDropLog = now;
+      logger?.error({ lost: counts.lost, why }, 'audit events lost');
+    }
+  }
+
+  function dropOldest(): void {
+    // The batch being written cannot be dropped: its transaction may commit.
+    if (!writing && batchLive() > 0) {
+      batchHead += 1;
+      batchOrdinal += 1;
+    } else {
+      pendingHead += 1;
+    }
+    lose(1, failMode === 'open' ? 'queue full' : 'queue full past the closed-mode cap');
+    settle();
+  }
+
+  function scheduleNow(): void {
+    if (immediateScheduled || stopped) return;
+    immediateScheduled = true;
+    setImmediate(() => {
+      immediateScheduled = false;
+      pump();
+    });
+  }
+
+  function scheduleSoon(): void {
+    if (intervalTimer !== undefined || immediateScheduled || stopped) return;
+    intervalTimer = setTimeout(() => {
+      intervalTimer = undefined;
+      pump();
+    }, flushIntervalMs);
+    intervalTimer.unref();
+  }
+
+  function takeBatch(): void {
+    const n = Math.min(batchSize, pendingLive());
+    batchOrdinal = recorded - pendingLive();
+    batch = pending.slice(pendingHead, pendingHead + n).map(redactEvent);
+    batchHead = 0;
+    pendingHead += n;
+    if (pendingHead === pending.length) {
+      pending = [];
+      pendingHead = 0;
+    } else if (pendingHead > 4096 && pendingHead * 2 > pending.length) {
+      pending = pending.slice(pendingHead);
+      pendingHead = 0;
+    }
+  }
+
+  function pump(): void {
+    if (writing || retryTimer !== undefined || stopped) return;
+    if (intervalTimer !== undefined) {
+      clearTimeout(intervalTimer);
+      intervalTimer = undefined;
+    }
+    if (batchLive() === 0) {
+      if (pendingLive() === 0) return;
+      takeBatch();
+    } else if (batchHead > 0) {
+      batch = batch.slice(batchHead);
+      batchHead = 0;
+    }
+    writing = true;
+    const inputs = batch;
+    store.appendAudit(inputs).then(committed, failed).catch((error: unknown) => {
+      logger?.error({ err: error }, 'audit writer failed unexpectedly');
+    });
+  }
+
+  function committed(events: AuditEvent[]): void {
+    writing = false;
+    const n = batchLive();
+    batch = [];
+    batchHead = 0;
+    counts.written += n;
+    metrics.written(n);
+    if (failing) logger?.info({ retryDelayMs: retryDelay }, 'audit writes recovered');
+    failing = false;
+    retryDelay = 0;
+    deliver(events);
+    settle();
+    // Group commit: what piled up during this write goes out at once.
+    if (pendingLive() > 0) scheduleNow();
+  }
+
+  function failed(error: unknown): void {
+    writing = false;
+    counts.writeFailures += 1;
+    metrics.writeFailure();
+    if (!failing) logger?.error({ err: error, failMode }, 'audit writes failing; retrying');
+    failing = true;
+    retryDelay = retryDelay === 0 ? retryInitialMs : Math.min(retryDelay * 2, retryMaxMs);
+    if (stopped) {
+      // close() has given up waiting: this was the last attempt.
+      lose(batchLive(), 'closed while the store could not be written');
+      batch = [];
+      batchHead = 0;
+      settle();
+      return;
+    }
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      pump();
+    }, retryDelay);
+    retryTimer.unref();
+  }
+
+  function deliver(events: AuditEvent[]): void {
+    for (const sink of sinks) {
+      let delivery: Promise<void>;
+      try {
+        delivery = sink.write(events);
+      } catch (error) {
+        delivery = Promise.reject(error);
+      }
+      const tracked = delivery.catch((error: unknown) => {
+        counts.sinkFailures += 1;
+        metrics.sinkFailure(sink.name);
+        logger?.warn({ err: error, sink: sink.name, events: events.length }, 'audit sink failed; the store copy is intact');
+      });
+      sinkDeliveries.add(tracked);
+      void tracked.finally(() => sinkDeliveries.delete(tracked));
+    }
+  }
+
+  function flush(): Promise<void> {
+    const target = recorded;
+    if (settledThrough() >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      waiters.push({ target, resolve });
+      scheduleNow();
+    });
+  }
+
+  async function shutDown(): Promise<void> {
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timeout = setTimeout(() => resolve('timeout'), closeTimeoutMs);
+    });
+    await Promise.race([flush(), timedOut]);
+    clearTimeout(timeout);
+    stopped = true;
+    if (retryTimer !== undefined) clearTimeout(retryTimer);
+    if (intervalTimer !== undefined) clearTimeout(intervalTimer);
+    retryTimer = intervalTimer = undefined;
+    // A batch still being written is settled by its own outcome, not counted here.
+    const left = pendingLive() + (writing ? 0 : batchLive());
+    if (left > 0) {
+      lose(left, 'closed while the store could not be written');
+      pending = [];
+      pendingHead = 0;
+      if (!writing) {
+        batch = [];
+        batchHead = 0;
+      }
+      settle();
+    }
+    await Promise.allSettled([...sinkDeliveries]);
+    await Promise.allSettled(sinks.map((sink) => sink.close?.()));
+  }
+
+  return {
+    record(event: AuditEventInput): void {
+      if (closed) {
+        lose(1, 'recorded after close');
+        return;
+      }
+      pending.push(event);
+      recorded += 1;
+      if (depth() > hardCap) dropOldest();
+      if (writing || retryTimer !== undefined) return;
+      if (pendingLive() >= batchSize) scheduleNow();
+      else scheduleSoon();
+    },
+    get accepting() {
+      return accepting();
+    },
+    flush,
+    close(): Promise<void> {
+      closed = true;
+      closing ??= shutDown();
+      return closing;
+    },
+    stats(): AuditRecorderStats {
+      return { ...counts, queueDepth: depth(), accepting: accepting() };
+    },
+  };
+}
