@@ -9,11 +9,12 @@ export interface CommandContext {
 
 /** Global flags, then LATCHKEY_URL / LATCHKEY_TOKEN, then the default admin address. */
 export function contextOf(command: Command): CommandContext {
-  const options = command.optsWithGlobals() as { url?: string; token?: string; json?: boolean };
+  const options = command.opts() as { url?: string; token?: string; adminToken?: string; json?: boolean };
+  const ownToken = command.options.some((option) => option.long === '--admin-token');
   return {
     client: new AdminClient({
       url: options.url ?? process.env.LATCHKEY_URL ?? 'http://127.0.0.1:7700',
-      token: options.token ?? process.env.LATCHKEY_TOKEN,
+      token: (ownToken ? options.adminToken : options.token) ?? process.env.LATCHKEY_TOKEN,
     }),
     out: createOutput(options.json === true),
   };

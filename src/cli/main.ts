@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, KeyError } from '../config/index.js';
 import { LatchkeyError } from '../errors/index.js';
 import { CliError } from './client.js';
 import { registerCheck } from './commands/check.js';
@@ -9,12 +8,16 @@ import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
 
+/** Commands that work on the data directory itself, not through the admin API. */
+const LOCAL_COMMANDS = new Set(['init', 'serve', 'gateway']);
+
+function leaves(command: Command): Command[] {
+  return command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
+}
+
 export function buildProgram(): Command {
   const program = new Command('latchkey')
     .description('least-privilege access gateway')
-    .option('--url <url>', 'admin API address (default LATCHKEY_URL or http://127.0.0.1:7700)')
-    .option('--token <token>', 'admin token (prefer LATCHKEY_TOKEN: flags show up in process lists)')
-    .option('--json', 'machine-readable output')
     .showHelpAfterError()
     .exitOverride();
   registerServer(program);
@@ -23,9 +26,14 @@ export function buildProgram(): Command {
   registerRole(program);
   registerToken(program);
   registerCheck(program);
-  for (const command of program.commands) {
+  for (const command of leaves(program)) {
     command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
+    command.option('--json', 'machine-readable output');
+    if (LOCAL_COMMANDS.has(command.name())) continue;
+    command.option('--url <url>', 'admin API address (default LATCHKEY_URL or http://127.0.0.1:7700)');
+    // `check --token` names the token under test, so there the admin token has its own flag.
+    const own = command.options.some((option) => option.long === '--token');
+    command.option(own ? '--admin-token <token>' : '--token <token>', 'admin token (prefer LATCHKEY_TOKEN: flags show in process lists)');
   }
   return program;
 }
@@ -41,7 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version are not failures; commander already printed its message.
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
     }
-    const known = err instanceof CliError || err instanceof LatchkeyError || err instanceof ConfigError || err instanceof KeyError;
+    // Errors Latchkey raises on purpose carry a message meant for the operator.
+    const known = err instanceof CliError || err instanceof LatchkeyError || ['ConfigError', 'KeyError'].includes((err as Error)?.name);
     const message = known ? (err as Error).message : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
     process.stderr.write(`latchkey: ${message.split('\n')[0]}\n`);
     return 1;

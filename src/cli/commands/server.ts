@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig, type ConfigOverrides } from '../../config/index.js';
-import { initialize } from '../../server/init.js';
-import { startServer } from '../../server/serve.js';
+import type { ConfigOverrides } from '../../config/index.js';
 import { createOutput } from '../output.js';
+
+// The server modules load only when a server command runs, so everyday
+// commands start fast.
+const config = () => import('../../config/index.js');
 
 interface DataOptions {
   data?: string;
@@ -30,7 +32,9 @@ export function registerServer(program: Command): void {
     .option('--ttl <duration>', 'lifetime of the admin token', '90d')
     .option('--new-admin-token', 'the store is initialized: mint another admin token')
     .action(async (options: DataOptions & { ttl: string; newAdminToken?: boolean }, command: Command) => {
-      const out = createOutput((command.optsWithGlobals() as { json?: boolean }).json === true);
+      const out = createOutput((command.opts() as { json?: boolean }).json === true);
+      const { initialize } = await import('../../server/init.js');
+      const { loadConfig } = await config();
       const result = await initialize(loadConfig(overridesOf(options)), { ttl: options.ttl, newAdminToken: options.newAdminToken === true });
       out.print({ adminToken: result.adminToken, id: result.tokenId, expiresAt: new Date(result.expiresAt).toISOString() }, () =>
         `initialized ${result.dataDir}\n\nadmin token (shown this once, store it now; expires ${new Date(result.expiresAt).toISOString()}):\n${result.adminToken}\n\n` +
@@ -46,6 +50,8 @@ export function registerServer(program: Command): void {
     .option('--gateway <addr>', 'HTTP gateway address')
     .option('--pg <addr>', 'PostgreSQL gateway address')
     .action(async (options: DataOptions & { admin?: string; gateway?: string; pg?: string }) => {
+      const { startServer } = await import('../../server/serve.js');
+      const { loadConfig } = await config();
       const server = await startServer(loadConfig(overridesOf(options)));
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
       if (server.gatewayUrl !== null) process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
