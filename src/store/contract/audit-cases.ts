@@ -1,0 +1,151 @@
+// The audit chain as the store keeps it: batches link onto the head, what is
+// read back re-hashes to what was written, pruning keeps the head, and
+// checkpoints come back newest first.
+import { describe, expect, it } from 'vitest';
+import { GENESIS_HASH, hashEvent } from '../../audit/chain.js';
+import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
+import type { AuditCheckpoint } from '../store.js';
+import { ALICE, T0, aDecision, allAudit, expectCode, useStore, type OpenStore } from './fixtures.js';
+
+function decisions(count: number, from = 0): AuditEventInput[] {
+  return Array.from({ length: count }, (_, i) => ({
+    kind: 'decision' as const,
+    time: T0 + from + i,
+    detail: aDecision({
+      tokenId: `tok_${String((from + i) % 3).padStart(20, '0')}`,
+      service: (from + i) % 2 === 0 ? 'orders' : 'billing',
+      decision: (from + i) % 5 === 0 ? 'deny' : 'allow',
+      reason: (from + i) % 5 === 0 ? 'permission_denied' : 'ok',
+    }),
+  }));
+}
+
+/** Checks what the audit module's verifier checks: contiguous seq, links, and hashes recomputed from stored fields. */
+function expectChain(events: readonly AuditEvent[], firstSeq: number, firstPrev: string): void {
+  let prev = firstPrev;
+  events.forEach((event, i) => {
+    expect(event.seq).toBe(firstSeq + i);
+    expect(event.prevHash).toBe(prev);
+    expect(event.hash).toBe(hashEvent(event.seq, event.prevHash, { kind: event.kind, time: event.time, detail: event.detail } as AuditEventInput));
+    prev = event.hash;
+  });
+}
+
+export function auditCases(open: OpenStore): void {
+  const opened = useStore(open);
+
+  describe('audit chain', () => {
+    it('starts at seq 0 and the genesis hash', async () => {
+      const { store } = opened();
+      expect(await store.auditHead()).toEqual({ seq: 0, hash: GENESIS_HASH });
+      expect(await store.appendAudit([])).toEqual([]);
+      expect(await store.readAudit({ limit: 10 })).toEqual([]);
+    });
+
+    it('links appended batches into one chain that re-hashes from what is read back', async () => {
+      const { store } = opened();
+      const appended = [
+        ...(await store.appendAudit(decisions(1))),
+        ...(await store.appendAudit(decisions(250, 1))),
+        ...(await store.appendAudit(decisions(7, 251))),
+      ];
+      const stored = await allAudit(store);
+      expect(stored).toEqual(appended);
+      expectChain(stored, 1, GENESIS_HASH);
+      expect(await store.auditHead()).toEqual({ seq: 258, hash: stored.at(-1)!.hash });
+    });
+
+    it('keeps admin events and awkward detail values exactly as hashed', async () => {
+      const { store } = opened();
+      const awkward: AuditEventInput = {
+        kind: 'admin',
+        time: T0,
+        detail: {
+          actor: 'ünïcødé "quoted" \\ back\nslash 🔑',
+          actorTokenId: null,
+          action: 'service.update',
+          target: 'orders',
+          before: { z: 1, a: [0.1, -0, 1e21, 2 ** 53 - 1, -1.5e-7], nested: { b: null, a: true } },
+          after: { '\u2028': 'line separator', '': 'empty key', 'é': 'e' },
+        },
+      };
+      await store.appendAudit([awkward, ...decisions(2)]);
+      const stored = await allAudit(store);
+      expectChain(stored, 1, GENESIS_HASH);
+      expect(stored[0]!.detail).toEqual(JSON.parse(JSON.stringify(awkward.detail)));
+    });
+
+    it('orders concurrent appends into one contiguous chain', async () => {
+      const { store } = opened();
+      await Promise.all(Array.from({ length: 8 }, (_, i) => store.appendAudit(decisions(20, i * 20))));
+      const stored = await allAudit(store);
+      expect(stored).toHaveLength(160);
+      expectChain(stored, 1, GENESIS_HASH);
+    });
+
+    it('filters by kind, token, service, decision, reason, time and seq, in seq order', async () => {
+      const { store } = opened();
+      await store.appendAudit(decisions(30));
+      await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
+      const all = await allAudit(store);
+      const check = async (filter: Parameters<typeof store.readAudit>[0], keep: (event: AuditEvent) => boolean) => {
+        expect(await store.readAudit(filter)).toEqual(all.filter(keep).slice(0, filter.limit));
+      };
+      const detail = (event: AuditEvent) => (event.kind === 'decision' ? event.detail : undefined);
+      await check({ kind: 'admin', limit: 100 }, (event) => event.kind === 'admin');
+      await check({ tokenId: 'tok_00000000000000000001', limit: 100 }, (event) => detail(event)?.tokenId === 'tok_00000000000000000001');
+      await check({ tokenId: ALICE.tokenId!, limit: 100 }, (event) => event.kind === 'admin');
+      await check({ service: 'billing', decision: 'deny', limit: 100 }, (event) => detail(event)?.service === 'billing' && detail(event)?.decision === 'deny');
+      await check({ reason: 'permission_denied', limit: 3 }, (event) => detail(event)?.reason === 'permission_denied');
+      await check({ fromTime: T0 + 10, toTime: T0 + 20, limit: 100 }, (event) => event.time >= T0 + 10 && event.time < T0 + 20);
+      await check({ afterSeq: 25, limit: 100 }, (event) => event.seq > 25);
+      await check({ afterSeq: 5, limit: 4 }, (event) => event.seq > 5);
+    });
+
+    it('refuses an event whose time is not whole milliseconds, appending nothing', async () => {
+      const { store } = opened();
+      await expectCode(store.appendAudit([...decisions(2), { ...decisions(1)[0]!, time: T0 + 0.5 }]), 'invalid_request');
+      expect(await store.auditHead()).toEqual({ seq: 0, hash: GENESIS_HASH });
+    });
+  });
+
+  describe('audit pruning', () => {
+    it('deletes old events from the front and keeps the head', async () => {
+      const { store } = opened();
+      await store.appendAudit(decisions(10));
+      const head = await store.auditHead();
+      expect(await store.pruneAudit(6)).toBe(5);
+      expect(await store.auditHead()).toEqual(head);
+      const left = await allAudit(store);
+      expect(left.map((event) => event.seq)).toEqual([6, 7, 8, 9, 10]);
+      await store.appendAudit(decisions(2, 10));
+      expectChain(await allAudit(store), 6, left[0]!.prevHash);
+    });
+
+    it('never prunes the newest event, so the head survives pruning everything', async () => {
+      const { store } = opened();
+      await store.appendAudit(decisions(4));
+      const head = await store.auditHead();
+      expect(await store.pruneAudit(1000)).toBe(3);
+      expect(await store.auditHead()).toEqual(head);
+      const [next] = await store.appendAudit(decisions(1, 4));
+      expect(next).toMatchObject({ seq: 5, prevHash: head.hash });
+    });
+  });
+
+  describe('audit checkpoints', () => {
+    it('round-trip, newest first, up to the limit', async () => {
+      const { store } = opened();
+      const checkpoint = (seq: number): AuditCheckpoint => ({
+        seq,
+        hash: String(seq).repeat(64).slice(0, 64),
+        time: T0 + seq,
+        signature: Buffer.from(`signature ${seq}`).toString('base64'),
+        keyId: 'key-2026',
+      });
+      for (const seq of [10, 30, 20]) await store.addCheckpoint(checkpoint(seq));
+      expect(await store.listCheckpoints(10)).toEqual([checkpoint(30), checkpoint(20), checkpoint(10)]);
+      expect(await store.listCheckpoints(1)).toEqual([checkpoint(30)]);
+    });
+  });
+}

@@ -1,0 +1,95 @@
+import type { Migration } from './migration.js';
+
+// STRICT tables, so a wrong type is an error rather than a silently coerced value.
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE environments (
+  name TEXT PRIMARY KEY,
+  max_ttl_ms INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE services (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('http', 'postgres', 'mcp')),
+  bindings TEXT NOT NULL,
+  token_header TEXT,
+  max_body_bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE roles (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  hint TEXT NOT NULL,
+  name TEXT NOT NULL,
+  env TEXT NOT NULL REFERENCES environments (name),
+  owner TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  not_before INTEGER,
+  cidrs TEXT NOT NULL,
+  rate_count INTEGER,
+  rate_period_ms INTEGER,
+  max_uses INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
+  parent_id TEXT REFERENCES tokens (id),
+  honey INTEGER NOT NULL,
+  metadata TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX tokens_parent_id ON tokens (parent_id);
+CREATE INDEX tokens_created ON tokens (created_at, id);
+CREATE INDEX tokens_env_created ON tokens (env, created_at, id);
+
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('decision', 'admin')),
+  token_id TEXT,
+  service TEXT,
+  decision TEXT,
+  reason TEXT,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_events_time ON audit_events (time);
+CREATE INDEX audit_events_token ON audit_events (token_id, seq);
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+CREATE TABLE audit_checkpoints (
+  id INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  key_id TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_checkpoints_seq ON audit_checkpoints (seq);
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+`,
+  },
+];

@@ -1,0 +1,311 @@
+// The shared store: a pg Pool on one database that many Latchkey processes use
+// at once. Each mutation commits together with its audit event and a NOTIFY on
+// CHANGE_CHANNEL, so other processes hear of it exactly when it takes effect.
+import type pg from 'pg';
+import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
+import { notFound } from '../../errors/index.js';
+import { adminEvent, tokenForAudit, type Mutation, type AdminChange } from '../admin-event.js';
+import { ChangeFeed, changePayloads } from '../change-feed.js';
+import { auditReadQuery, tokenListQuery } from '../queries.js';
+import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
+import * as rows from '../rows.js';
+import {
+  CHANGE_CHANNEL,
+  type AuditCheckpoint,
+  type AuditFilter,
+  type AuditHead,
+  type Change,
+  type Page,
+  type Store,
+  type TokenFilter,
+  type TokenStatusChange,
+} from '../store.js';
+import { encodeCursor } from '../token-cursor.js';
+import { alreadyExists, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
+import { appendEvents, auditHeadOf } from './postgres-audit.js';
+import { migratePostgres } from './postgres-migrate.js';
+import { createPool, inTransaction, query, storeError } from './postgres-pool.js';
+import { lockParent, REVOKE_TREE, SET_STATUS } from './postgres-tokens.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`; `?options=-c search_path=...` selects a schema. */
+  readonly url: string;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** Clock for audit times and status changes; tests freeze it. */
+  readonly now?: () => number;
+}
+
+type Row = Record<string, unknown>;
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const pool = createPool(options.url, options.poolSize ?? 10);
+  try {
+    await migratePostgres(pool, now());
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  return new PostgresStore(pool, now);
+}
+
+const INSERT_SERVICE = `INSERT INTO services (${rows.SERVICE_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (name) DO NOTHING`;
+const INSERT_TOKEN = `INSERT INTO tokens (${rows.TOKEN_COLUMNS.join(', ')})
+  VALUES (${rows.TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
+
+class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #now: () => number;
+  readonly #feed = new ChangeFeed();
+
+  constructor(pool: pg.Pool, now: () => number) {
+    this.#pool = pool;
+    this.#now = now;
+  }
+
+  async migrate(): Promise<void> {
+    await migratePostgres(this.#pool, this.#now());
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pool.ended) await this.#pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await query(this.#pool, { text: 'SELECT 1' });
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    return this.#feed.subscribe(listener);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const found = await query<{ value: string }>(this.#pool, { text: 'SELECT value FROM meta WHERE key = $1', values: [key] });
+    return found[0]?.value;
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    const inserted = await query<{ value: string }>(this.#pool, {
+      text: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value',
+      values: [key, value],
+    });
+    if (inserted[0] !== undefined) return inserted[0].value;
+    // A separate statement: the insert that lost a race waited for the winner to
+    // commit, but only a new statement's snapshot sees the winner's row.
+    const existing = await this.getMeta(key);
+    if (existing === undefined) throw new Error(`meta ${key} was neither inserted nor found`);
+    return existing;
+  }
+
+  async listEnvironments(): Promise<Environment[]> {
+    return (await query(this.#pool, { text: 'SELECT * FROM environments ORDER BY name' })).map(rows.environmentFromRow);
+  }
+
+  async getEnvironment(name: string): Promise<Environment | undefined> {
+    return this.#one('SELECT * FROM environments WHERE name = $1', [name], rows.environmentFromRow);
+  }
+
+  async createEnvironment(env: Environment, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const inserted = await client.query(
+        'INSERT INTO environments (name, max_ttl_ms, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+        [env.name, env.maxTtlMs, env.createdAt],
+      );
+      if (inserted.rowCount === 0) throw alreadyExists(`environment ${env.name}`);
+      const audit = this.#adminEvent(actor, { action: 'environment.create', target: env.name, before: null, after: env });
+      return { result: undefined, change: { type: 'environment', name: env.name }, audit };
+    });
+  }
+
+  async listServices(): Promise<Service[]> {
+    return (await query(this.#pool, { text: 'SELECT * FROM services ORDER BY name' })).map(rows.serviceFromRow);
+  }
+
+  async getService(name: string): Promise<Service | undefined> {
+    return this.#one('SELECT * FROM services WHERE name = $1', [name], rows.serviceFromRow);
+  }
+
+  async createService(service: Service, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const inserted = await client.query(INSERT_SERVICE, rows.serviceValues(service));
+      if (inserted.rowCount === 0) throw alreadyExists(`service ${service.name}`);
+      const audit = this.#adminEvent(actor, { action: 'service.create', target: service.name, before: null, after: service });
+      return { result: undefined, change: { type: 'service', name: service.name }, audit };
+    });
+  }
+
+  async updateService(service: Service, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const found = await client.query('SELECT * FROM services WHERE name = $1 FOR UPDATE', [service.name]);
+      if (found.rows[0] === undefined) throw notFound(`service ${service.name}`);
+      await client.query(
+        `UPDATE services SET kind = $2, bindings = $3, token_header = $4, max_body_bytes = $5, created_at = $6, updated_at = $7
+          WHERE name = $1`,
+        rows.serviceValues(service),
+      );
+      const before = rows.serviceFromRow(found.rows[0]);
+      const audit = this.#adminEvent(actor, { action: 'service.update', target: service.name, before, after: service });
+      return { result: undefined, change: { type: 'service', name: service.name }, audit };
+    });
+  }
+
+  async removeService(name: string, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const removed = await client.query('DELETE FROM services WHERE name = $1 RETURNING *', [name]);
+      if (removed.rows[0] === undefined) throw notFound(`service ${name}`);
+      const before = rows.serviceFromRow(removed.rows[0]);
+      const audit = this.#adminEvent(actor, { action: 'service.remove', target: name, before, after: null });
+      return { result: undefined, change: { type: 'service', name }, audit };
+    });
+  }
+
+  async listRoles(): Promise<Role[]> {
+    return (await query(this.#pool, { text: 'SELECT * FROM roles ORDER BY name' })).map(rows.roleFromRow);
+  }
+
+  async getRole(name: string): Promise<Role | undefined> {
+    return this.#one('SELECT * FROM roles WHERE name = $1', [name], rows.roleFromRow);
+  }
+
+  async createRole(role: Role, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO roles (name, description, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+          ON CONFLICT (name) DO NOTHING`,
+        [role.name, role.description, JSON.stringify(role.permissions), role.createdAt, role.updatedAt],
+      );
+      if (inserted.rowCount === 0) throw alreadyExists(`role ${role.name}`);
+      const audit = this.#adminEvent(actor, { action: 'role.create', target: role.name, before: null, after: role });
+      return { result: undefined, change: { type: 'role', name: role.name }, audit };
+    });
+  }
+
+  async deleteRole(name: string, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      const removed = await client.query('DELETE FROM roles WHERE name = $1 RETURNING *', [name]);
+      if (removed.rows[0] === undefined) throw notFound(`role ${name}`);
+      const before = rows.roleFromRow(removed.rows[0]);
+      const audit = this.#adminEvent(actor, { action: 'role.delete', target: name, before, after: null });
+      return { result: undefined, change: { type: 'role', name }, audit };
+    });
+  }
+
+  async createToken(token: TokenRecord, actor: Actor): Promise<void> {
+    await this.#mutate(async (client) => {
+      if (token.parentId !== null) await lockParent(client, token.parentId);
+      const inserted = await client.query(INSERT_TOKEN, rows.tokenValues(token));
+      if (inserted.rowCount === 0) throw alreadyExists(`token ${token.id} or its hash`);
+      const after = tokenForAudit(token);
+      const audit = this.#adminEvent(actor, { action: 'token.create', target: token.id, before: null, after });
+      return { result: undefined, change: { type: 'token', ids: [token.id] }, audit };
+    });
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    return this.#one('SELECT * FROM tokens WHERE id = $1', [id], rows.tokenFromRow, 'latchkey_get_token');
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.#one('SELECT * FROM tokens WHERE hash = $1', [hash], rows.tokenFromRow, 'latchkey_find_token_by_hash');
+  }
+
+  async listTokens(filter: TokenFilter): Promise<Page<TokenRecord>> {
+    const list = tokenListQuery(filter, 'postgres');
+    const found = (await query(this.#pool, { text: list.sql, values: list.values })).map(rows.tokenFromRow);
+    const items = found.slice(0, list.limit);
+    const last = items.at(-1);
+    const more = found.length > list.limit && last !== undefined;
+    return { items, nextCursor: more ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
+  }
+
+  async setTokenStatus(id: string, status: TokenStatus, actor: Actor): Promise<TokenStatusChange> {
+    return this.#mutate(async (client) => {
+      const found = await client.query('SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [id]);
+      const token = checkStatusChange(id, found.rows[0] && rows.tokenFromRow(found.rows[0]), status);
+      const time = this.#now();
+      const changed =
+        status === 'revoked'
+          ? await client.query<{ id: string }>(REVOKE_TREE, [id, time])
+          : await client.query<{ id: string }>(SET_STATUS, [id, status, time]);
+      const ids = orderChangedIds(id, changed.rows.map((row) => row.id));
+      if (ids.length === 0) return { result: { ids, status }, change: null, audit: null };
+      const audit = statusChangeEvent(actor, token, status, ids, time);
+      return { result: { ids, status }, change: { type: 'token', ids }, audit };
+    });
+  }
+
+  async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    if (events.length === 0) return [];
+    return inTransaction(this.#pool, (client) => appendEvents(client, events));
+  }
+
+  async readAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    const read = auditReadQuery(filter, 'postgres');
+    return (await query(this.#pool, { text: read.sql, values: read.values })).map(rows.auditFromRow);
+  }
+
+  async auditHead(): Promise<AuditHead> {
+    try {
+      return await auditHeadOf(this.#pool);
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  async addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {
+    const { seq, hash, time, signature, keyId } = checkpoint;
+    await query(this.#pool, {
+      text: 'INSERT INTO audit_checkpoints (seq, hash, time, signature, key_id) VALUES ($1, $2, $3, $4, $5)',
+      values: [seq, hash, time, signature, keyId],
+    });
+  }
+
+  async listCheckpoints(limit: number): Promise<AuditCheckpoint[]> {
+    const found = await query(this.#pool, {
+      text: 'SELECT * FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT $1',
+      values: [Math.max(0, Math.floor(limit))],
+    });
+    return found.map(rows.checkpointFromRow);
+  }
+
+  async pruneAudit(beforeSeq: number): Promise<number> {
+    // The newest event is never pruned: it is the head the next append links to.
+    const pruned = await inTransaction(this.#pool, (client) =>
+      client.query('DELETE FROM audit_events WHERE seq < $1 AND seq < (SELECT max(seq) FROM audit_events)', [beforeSeq]),
+    );
+    return pruned.rowCount ?? 0;
+  }
+
+  async #one<T>(text: string, values: unknown[], map: (row: Row) => T, name?: string): Promise<T | undefined> {
+    // A named query is prepared once per connection: the token lookups are the hot path.
+    const found = await query(this.#pool, name === undefined ? { text, values } : { name, text, values });
+    return found[0] === undefined ? undefined : map(found[0]);
+  }
+
+  #adminEvent(actor: Actor, change: AdminChange): AuditEventInput {
+    return adminEvent(actor, change, this.#now());
+  }
+
+  /**
+   * Runs a change, its audit event and its NOTIFY in one transaction; this
+   * instance's listeners hear of it only once it has committed.
+   */
+  async #mutate<T>(work: (client: pg.PoolClient) => Promise<Mutation<T>>): Promise<T> {
+    const done = await inTransaction(this.#pool, async (client) => {
+      const mutation = await work(client);
+      if (mutation.audit !== null) await appendEvents(client, [mutation.audit]);
+      if (mutation.change !== null) {
+        await client.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [
+          CHANGE_CHANNEL,
+          changePayloads(mutation.change),
+        ]);
+      }
+      return mutation;
+    });
+    if (done.change !== null) this.#feed.emit(done.change);
+    return done.result;
+  }
+}

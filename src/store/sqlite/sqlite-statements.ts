@@ -1,0 +1,64 @@
+// Every fixed statement the SQLite store runs, prepared once when it opens.
+import type Database from 'better-sqlite3';
+import { AUDIT_COLUMNS, SERVICE_COLUMNS, TOKEN_COLUMNS } from '../rows.js';
+
+type Row = Record<string, unknown>;
+
+function insertInto(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+}
+
+export function prepareStatements(db: Database.Database) {
+  const prepare = <R = Row>(sql: string) => db.prepare<unknown[], R>(sql);
+  return {
+    getMeta: prepare<{ value: string }>('SELECT value FROM meta WHERE key = ?'),
+    initMeta: prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+
+    listEnvironments: prepare('SELECT * FROM environments ORDER BY name'),
+    getEnvironment: prepare('SELECT * FROM environments WHERE name = ?'),
+    insertEnvironment: prepare(
+      'INSERT INTO environments (name, max_ttl_ms, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+    ),
+
+    listServices: prepare('SELECT * FROM services ORDER BY name'),
+    getService: prepare('SELECT * FROM services WHERE name = ?'),
+    insertService: prepare(`${insertInto('services', SERVICE_COLUMNS)} ON CONFLICT (name) DO NOTHING`),
+    updateService: prepare(
+      'UPDATE services SET kind = ?, bindings = ?, token_header = ?, max_body_bytes = ?, created_at = ?, updated_at = ? WHERE name = ?',
+    ),
+    deleteService: prepare('DELETE FROM services WHERE name = ?'),
+
+    listRoles: prepare('SELECT * FROM roles ORDER BY name'),
+    getRole: prepare('SELECT * FROM roles WHERE name = ?'),
+    insertRole: prepare(
+      'INSERT INTO roles (name, description, permissions, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+    ),
+    deleteRole: prepare('DELETE FROM roles WHERE name = ?'),
+
+    getToken: prepare('SELECT * FROM tokens WHERE id = ?'),
+    findTokenByHash: prepare('SELECT * FROM tokens WHERE hash = ?'),
+    // No conflict target: a clash on the id or on the hash both leave the table as it was.
+    insertToken: prepare(`${insertInto('tokens', TOKEN_COLUMNS)} ON CONFLICT DO NOTHING`),
+    setStatus: prepare<{ id: string }>(
+      'UPDATE tokens SET status = ?, updated_at = ? WHERE id = ? AND status <> ? RETURNING id',
+    ),
+    revokeTree: prepare<{ id: string }>(`
+      WITH RECURSIVE tree (id) AS (
+        SELECT ?
+        UNION
+        SELECT tokens.id FROM tokens JOIN tree ON tokens.parent_id = tree.id
+      )
+      UPDATE tokens SET status = 'revoked', updated_at = ?
+      WHERE id IN (SELECT id FROM tree) AND status <> 'revoked'
+      RETURNING id`),
+
+    auditHead: prepare<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+    insertAudit: prepare(insertInto('audit_events', AUDIT_COLUMNS)),
+    // The newest event is never pruned: it is the head the next append links to.
+    pruneAudit: prepare('DELETE FROM audit_events WHERE seq < ? AND seq < (SELECT max(seq) FROM audit_events)'),
+    insertCheckpoint: prepare('INSERT INTO audit_checkpoints (seq, hash, time, signature, key_id) VALUES (?, ?, ?, ?, ?)'),
+    listCheckpoints: prepare('SELECT * FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT ?'),
+  };
+}
+
+export type SqliteStatements = ReturnType<typeof prepareStatements>;

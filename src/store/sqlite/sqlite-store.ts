@@ -1,0 +1,283 @@
+// The embedded store: one better-sqlite3 connection, statements prepared once.
+// better-sqlite3 is synchronous; the async Store methods wrap its calls, and each
+// mutation runs in a BEGIN IMMEDIATE transaction together with its audit event.
+import type Database from 'better-sqlite3';
+import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
+import { GENESIS_HASH, linkEvents } from '../../audit/chain.js';
+import { notFound } from '../../errors/index.js';
+import { adminEvent, tokenForAudit, type AdminChange, type Mutation } from '../admin-event.js';
+import { ChangeFeed } from '../change-feed.js';
+import { auditReadQuery, tokenListQuery } from '../queries.js';
+import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
+import * as rows from '../rows.js';
+import type { AuditCheckpoint, AuditFilter, AuditHead, Change, Page, Store, TokenFilter, TokenStatusChange } from '../store.js';
+import { encodeCursor } from '../token-cursor.js';
+import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
+import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
+import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its directory is created when missing. */
+  readonly file: string;
+  /** Clock for audit times and status changes; tests freeze it. */
+  readonly now?: () => number;
+}
+
+type Row = Record<string, unknown>;
+
+const noChange = { result: undefined, change: null, audit: null } as const;
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const db = openDatabase(options.file);
+  try {
+    migrateSqlite(db, now());
+    return new SqliteStore(db, now);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #sql: SqliteStatements;
+  readonly #feed = new ChangeFeed();
+  readonly #write: Database.Transaction<(work: () => unknown) => unknown>;
+  /** Filter-shaped statements, prepared on first use; at most one per combination of filters. */
+  readonly #dynamic = new Map<string, Database.Statement<unknown[], Row>>();
+
+  constructor(db: Database.Database, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+    this.#sql = prepareStatements(db);
+    this.#write = db.transaction((work: () => unknown) => work());
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.#db, this.#now());
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    guarded(() => this.#db.prepare('SELECT 1').get());
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    return this.#feed.subscribe(listener);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return guarded(() => this.#sql.getMeta.get(key)?.value);
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    return guarded(() =>
+      this.#write.immediate(() => {
+        this.#sql.initMeta.run(key, value);
+        return this.#sql.getMeta.get(key)!.value;
+      }) as string,
+    );
+  }
+
+  async listEnvironments(): Promise<Environment[]> {
+    return guarded(() => this.#sql.listEnvironments.all().map(rows.environmentFromRow));
+  }
+
+  async getEnvironment(name: string): Promise<Environment | undefined> {
+    return guarded(() => optional(this.#sql.getEnvironment.get(name), rows.environmentFromRow));
+  }
+
+  async createEnvironment(env: Environment, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      if (this.#sql.insertEnvironment.run(env.name, env.maxTtlMs, env.createdAt).changes === 0) {
+        throw alreadyExists(`environment ${env.name}`);
+      }
+      const audit = this.#adminEvent(actor, { action: 'environment.create', target: env.name, before: null, after: env });
+      return { result: undefined, change: { type: 'environment', name: env.name }, audit };
+    });
+  }
+
+  async listServices(): Promise<Service[]> {
+    return guarded(() => this.#sql.listServices.all().map(rows.serviceFromRow));
+  }
+
+  async getService(name: string): Promise<Service | undefined> {
+    return guarded(() => optional(this.#sql.getService.get(name), rows.serviceFromRow));
+  }
+
+  async createService(service: Service, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      if (this.#sql.insertService.run(...rows.serviceValues(service)).changes === 0) {
+        throw alreadyExists(`service ${service.name}`);
+      }
+      const audit = this.#adminEvent(actor, { action: 'service.create', target: service.name, before: null, after: service });
+      return { result: undefined, change: { type: 'service', name: service.name }, audit };
+    });
+  }
+
+  async updateService(service: Service, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      const before = optional(this.#sql.getService.get(service.name), rows.serviceFromRow);
+      if (before === undefined) throw notFound(`service ${service.name}`);
+      const [name, ...rest] = rows.serviceValues(service);
+      this.#sql.updateService.run(...rest, name);
+      const audit = this.#adminEvent(actor, { action: 'service.update', target: service.name, before, after: service });
+      return { result: undefined, change: { type: 'service', name: service.name }, audit };
+    });
+  }
+
+  async removeService(name: string, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      const before = optional(this.#sql.getService.get(name), rows.serviceFromRow);
+      if (before === undefined) throw notFound(`service ${name}`);
+      this.#sql.deleteService.run(name);
+      const audit = this.#adminEvent(actor, { action: 'service.remove', target: name, before, after: null });
+      return { result: undefined, change: { type: 'service', name }, audit };
+    });
+  }
+
+  async listRoles(): Promise<Role[]> {
+    return guarded(() => this.#sql.listRoles.all().map(rows.roleFromRow));
+  }
+
+  async getRole(name: string): Promise<Role | undefined> {
+    return guarded(() => optional(this.#sql.getRole.get(name), rows.roleFromRow));
+  }
+
+  async createRole(role: Role, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      const values = [role.name, role.description, JSON.stringify(role.permissions), role.createdAt, role.updatedAt];
+      if (this.#sql.insertRole.run(...values).changes === 0) throw alreadyExists(`role ${role.name}`);
+      const audit = this.#adminEvent(actor, { action: 'role.create', target: role.name, before: null, after: role });
+      return { result: undefined, change: { type: 'role', name: role.name }, audit };
+    });
+  }
+
+  async deleteRole(name: string, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      const before = optional(this.#sql.getRole.get(name), rows.roleFromRow);
+      if (before === undefined) throw notFound(`role ${name}`);
+      this.#sql.deleteRole.run(name);
+      const audit = this.#adminEvent(actor, { action: 'role.delete', target: name, before, after: null });
+      return { result: undefined, change: { type: 'role', name }, audit };
+    });
+  }
+
+  async createToken(token: TokenRecord, actor: Actor): Promise<void> {
+    this.#mutate(() => {
+      if (token.parentId !== null) {
+        const parent = optional(this.#sql.getToken.get(token.parentId), rows.tokenFromRow);
+        checkParent(token.parentId, parent?.status);
+      }
+      const values = rows.tokenValues(token).map((value) => (typeof value === 'boolean' ? Number(value) : value));
+      if (this.#sql.insertToken.run(...values).changes === 0) throw alreadyExists(`token ${token.id} or its hash`);
+      const after = tokenForAudit(token);
+      const audit = this.#adminEvent(actor, { action: 'token.create', target: token.id, before: null, after });
+      return { result: undefined, change: { type: 'token', ids: [token.id] }, audit };
+    });
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    return guarded(() => optional(this.#sql.getToken.get(id), rows.tokenFromRow));
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return guarded(() => optional(this.#sql.findTokenByHash.get(hash), rows.tokenFromRow));
+  }
+
+  async listTokens(filter: TokenFilter): Promise<Page<TokenRecord>> {
+    const query = tokenListQuery(filter, 'sqlite');
+    const found = guarded(() => this.#statement(query.sql).all(...query.values)).map(rows.tokenFromRow);
+    const items = found.slice(0, query.limit);
+    const last = items.at(-1);
+    const more = found.length > query.limit && last !== undefined;
+    return { items, nextCursor: more ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
+  }
+
+  async setTokenStatus(id: string, status: TokenStatus, actor: Actor): Promise<TokenStatusChange> {
+    return this.#mutate(() => {
+      const token = checkStatusChange(id, optional(this.#sql.getToken.get(id), rows.tokenFromRow), status);
+      const time = this.#now();
+      const changed =
+        status === 'revoked'
+          ? this.#sql.revokeTree.all(id, time)
+          : this.#sql.setStatus.all(status, time, id, status);
+      const ids = orderChangedIds(id, changed.map((row) => row.id));
+      if (ids.length === 0) return { ...noChange, result: { ids, status } };
+      const audit = statusChangeEvent(actor, token, status, ids, time);
+      return { result: { ids, status }, change: { type: 'token', ids }, audit };
+    });
+  }
+
+  async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    if (events.length === 0) return [];
+    return guarded(() => this.#write.immediate(() => this.#append(events)) as AuditEvent[]);
+  }
+
+  async readAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    const query = auditReadQuery(filter, 'sqlite');
+    return guarded(() => this.#statement(query.sql).all(...query.values).map(rows.auditFromRow));
+  }
+
+  async auditHead(): Promise<AuditHead> {
+    return guarded(() => this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH });
+  }
+
+  async addCheckpoint(checkpoint: AuditCheckpoint): Promise<void> {
+    const { seq, hash, time, signature, keyId } = checkpoint;
+    guarded(() => this.#sql.insertCheckpoint.run(seq, hash, time, signature, keyId));
+  }
+
+  async listCheckpoints(limit: number): Promise<AuditCheckpoint[]> {
+    return guarded(() => this.#sql.listCheckpoints.all(Math.max(0, Math.floor(limit))).map(rows.checkpointFromRow));
+  }
+
+  async pruneAudit(beforeSeq: number): Promise<number> {
+    return guarded(() => this.#sql.pruneAudit.run(beforeSeq).changes);
+  }
+
+  /** Links events onto the head and inserts them; runs inside a write transaction. */
+  #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
+    const head = this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+    const events = linkEvents(head.seq, head.hash, inputs);
+    for (const event of events) this.#sql.insertAudit.run(...rows.auditValues(event));
+    return events;
+  }
+
+  #adminEvent(actor: Actor, change: AdminChange): AuditEventInput {
+    return adminEvent(actor, change, this.#now());
+  }
+
+  /** Runs a change and its audit event in one transaction; listeners hear of it only once it committed. */
+  #mutate<T>(work: () => Mutation<T>): T {
+    const done = guarded(
+      () =>
+        this.#write.immediate(() => {
+          const mutation = work();
+          if (mutation.audit !== null) this.#append([mutation.audit]);
+          return mutation;
+        }) as Mutation<T>,
+    );
+    if (done.change !== null) this.#feed.emit(done.change);
+    return done.result;
+  }
+
+  #statement(sql: string): Database.Statement<unknown[], Row> {
+    let statement = this.#dynamic.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare<unknown[], Row>(sql);
+      this.#dynamic.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function optional<T>(row: Row | undefined, map: (row: Row) => T): T | undefined {
+  return row === undefined ? undefined : map(row);
+}
