@@ -100,6 +100,12 @@ export async function verifyAudit(
       if (vouched !== undefined) {
         for (const hash of vouched) {
           if (hash !== e.hash) {
+            // An event inserted exactly at a checkpoint's seq still shows as an insertion.
+            const [, next] = await store.readAudit({ afterSeq: p.seq, limit: 2 });
+            if (next !== undefined && next.prevHash === p.hash) {
+              const detail = `event ${e.seq} was inserted: event ${next.seq} links past it to its predecessor`;
+              return first({ ok: false, seq: e.seq, problem: 'inserted', detail });
+            }
             return first({
               ok: false,
               seq: e.seq,
