@@ -1,0 +1,124 @@
+import type { ServiceRoute } from '../upstream/service-table.js';
+
+// One pass over the client's raw headers: find the token, refuse headers the
+// gateway will not interpret, and build the list forwarded upstream (without
+// hop-by-hop headers, the client's credentials or any X-Latchkey-* header).
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus fields only the gateway may set. */
+const NEVER_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'trailer',
+  'host',
+  // Node answers `Expect: 100-continue` itself; the upstream must not wait for a second one.
+  'expect',
+  // A credential meant for a proxy, never for the upstream.
+  'proxy-authorization',
+]);
+
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+const BEARER = /^bearer[ \t]+/i;
+
+export interface ScannedHeaders {
+  /** The presented Latchkey token, or null when none was sent. */
+  readonly token: string | null;
+  /** Why the request is refused as `request_ambiguous`, or null. */
+  readonly ambiguous: string | null;
+  /** Flat `[name, value, ...]` list for the upstream. */
+  readonly forward: string[];
+  /** -1 when absent. */
+  readonly contentLength: number;
+  readonly chunked: boolean;
+  /** Lowercase `Upgrade` value, or null. */
+  readonly upgrade: string | null;
+  /** `X-Forwarded-For` values joined, or null; believed only from trusted proxies. */
+  readonly forwardedFor: string | null;
+}
+
+function refusal(why: string): ScannedHeaders {
+  return { token: null, ambiguous: why, forward: [], contentLength: -1, chunked: false, upgrade: null, forwardedFor: null };
+}
+
+export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute, maxHeaders: number): ScannedHeaders {
+  // Node stops collecting at maxHeadersCount and drops the rest silently; a request at the cap is refused.
+  if (raw.length >= maxHeaders * 2) return refusal(`more than ${maxHeaders - 1} header fields`);
+  const tokenHeader = service.tokenHeader;
+  const stripped = service.stripped;
+  const forward: string[] = [];
+  let token: string | null = null;
+  let tokenCount = 0;
+  let hostCount = 0;
+  let contentLength = -1;
+  let chunked = false;
+  let upgrade: string | null = null;
+  let connection: string | null = null;
+  let forwardedFor: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === tokenHeader) {
+      tokenCount++;
+      token = value;
+      continue;
+    }
+    if (lower.startsWith('x-latchkey-') || stripped.has(lower)) continue;
+    if (NEVER_FORWARDED.has(lower)) {
+      switch (lower) {
+        case 'host':
+          hostCount++;
+          if (!HOST.test(value)) return refusal('Host header is not a plain host[:port]');
+          break;
+        case 'transfer-encoding':
+          chunked = true;
+          break;
+        case 'upgrade':
+          upgrade = value.toLowerCase();
+          break;
+        case 'connection':
+          connection = connection === null ? value : `${connection},${value}`;
+          break;
+      }
+      continue;
+    }
+    if (lower === 'content-length') contentLength = Number(value);
+    else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === null ? value : `${forwardedFor},${value}`;
+    forward.push(name, value);
+  }
+  if (tokenCount > 1) return refusal(`more than one ${tokenHeader} header`);
+  if (hostCount > 1) return refusal('more than one Host header');
+  if (token !== null && tokenHeader === 'authorization') {
+    // Only a Bearer credential is a Latchkey token; any other scheme is malformed, not absent.
+    token = BEARER.test(token) ? token.replace(BEARER, '').trim() : '';
+  } else if (token !== null) {
+    token = token.trim().replace(BEARER, '');
+  }
+  return {
+    token,
+    ambiguous: null,
+    forward: connection === null ? forward : withoutNominated(forward, connection),
+    contentLength,
+    chunked,
+    upgrade,
+    forwardedFor,
+  };
+}
+
+/** Fields named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
+function withoutNominated(forward: string[], connection: string): string[] {
+  const named = new Set<string>();
+  for (const part of connection.split(',')) {
+    const field = part.trim().toLowerCase();
+    if (field !== '' && field !== 'close' && field !== 'keep-alive' && field !== 'upgrade') named.add(field);
+  }
+  if (named.size === 0) return forward;
+  const kept: string[] = [];
+  for (let i = 0; i < forward.length; i += 2) {
+    if (!named.has(forward[i]!.toLowerCase())) kept.push(forward[i]!, forward[i + 1]!);
+  }
+  return kept;
+}

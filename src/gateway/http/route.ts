@@ -1,0 +1,55 @@
+import type { ReasonCode } from '../../errors/index.js';
+import { normalizePath } from '../../policy/index.js';
+import type { ServiceRoute } from '../upstream/service-table.js';
+import type { Exchange } from './exchange.js';
+
+// The route stage: which service, and which canonical path within it. Only the
+// request target decides, so `service_unknown` says nothing about tokens.
+
+/** Finds the service of a request and the raw path within it; null when there is none. */
+export type ServiceLocator = (path: string) => { service: ServiceRoute | undefined; rest: string };
+
+/** The shared listener: `/<service>/<rest>`. */
+export function byFirstSegment(lookup: (name: string) => ServiceRoute | undefined): ServiceLocator {
+  return (path) => {
+    const slash = path.indexOf('/', 1);
+    const name = slash < 0 ? path.slice(1) : path.slice(1, slash);
+    return { service: lookup(name), rest: slash < 0 ? '/' : path.slice(slash) };
+  };
+}
+
+/** A service's own listener: the whole path belongs to it. */
+export function fixedService(name: string, lookup: (name: string) => ServiceRoute | undefined): ServiceLocator {
+  return (path) => ({ service: lookup(name), rest: path });
+}
+
+const MAX_AUDITED_TARGET = 256;
+
+export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
+  const target = ex.req.url ?? '';
+  // Origin-form only: absolute-form (`http://host/...`), authority-form and `*` could name another host or nothing.
+  if (target.charCodeAt(0) !== 0x2f) {
+    ex.path = target.slice(0, MAX_AUDITED_TARGET);
+    ex.detail = target === '*' ? 'asterisk-form request target' : 'the request target must be a path (origin-form)';
+    return 'request_ambiguous';
+  }
+  const question = target.indexOf('?');
+  const path = question < 0 ? target : target.slice(0, question);
+  ex.path = path.slice(0, MAX_AUDITED_TARGET);
+  if (target.includes('#')) {
+    ex.detail = 'a fragment (#) in the request target';
+    return 'request_ambiguous';
+  }
+  const { service, rest } = locate(path);
+  if (service === undefined) return 'service_unknown';
+  ex.service = service;
+  const normalized = normalizePath(rest);
+  if (!normalized.ok) {
+    ex.detail = normalized.detail;
+    return 'request_ambiguous';
+  }
+  ex.path = normalized.path;
+  ex.segments = normalized.segments;
+  ex.query = question < 0 ? '' : target.slice(question);
+  return null;
+}

@@ -1,0 +1,96 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import type { GatewayMetrics } from '../metrics.js';
+import { Exchange } from './exchange.js';
+import type { HttpOutcome } from './forward.js';
+import type { Pipeline } from './pipeline.js';
+import { rawResponse } from './refusal.js';
+import type { ServiceLocator } from './route.js';
+import type { UpgradeOutcome } from './websocket.js';
+
+export interface ServerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  /** Header fields per request; one more is refused. */
+  readonly maxHeaders: number;
+}
+
+export interface ListenerParts {
+  readonly pipeline: Pipeline;
+  readonly http: HttpOutcome;
+  readonly upgrade: UpgradeOutcome;
+  readonly metrics: GatewayMetrics;
+  readonly clock: () => number;
+  readonly limits: ServerLimits;
+}
+
+/**
+ * A gateway listener on plain node:http with strict parsing (never the
+ * insecure parser: requests with both Content-Length and Transfer-Encoding,
+ * conflicting lengths, obsolete folding or bare CR/LF are rejected by llhttp
+ * before any of our code runs), bounded headers, and timeouts that a slow
+ * client cannot hold open.
+ */
+export function createListener(locate: ServiceLocator, parts: ListenerParts): Server {
+  const { limits } = parts;
+  const server = createServer({
+    insecureHTTPParser: false,
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Timeouts are only enforced when this check runs; the default (30 s) would let a slow client linger.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+    noDelay: true,
+  });
+  // One more than allowed, so that a request at the cap is seen (Node drops the rest silently).
+  server.maxHeadersCount = limits.maxHeaders + 1;
+
+  const onRequest = (expectsContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    const ex = new Exchange(req, res, null, null, parts.clock(), performance.now(), expectsContinue);
+    parts.pipeline.run(ex, locate, parts.http);
+  };
+  server.on('request', onRequest(false));
+  // Ask for the body only once the request is allowed: a refused client never uploads it.
+  server.on('checkContinue', onRequest(true));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const ex = new Exchange(req, null, socket, head, parts.clock(), performance.now(), false);
+    socket.on('error', () => socket.destroy());
+    parts.pipeline.run(ex, locate, parts.upgrade);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? 'unknown';
+    parts.metrics.clientErrors.inc({ kind: clientErrorKind(code) });
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    socket.end(clientErrorResponse(code));
+    socket.once('finish', () => socket.destroy());
+  });
+  return server;
+}
+
+function clientErrorKind(code: string): string {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'header_overflow';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
+  if (code === 'ECONNRESET') return 'reset';
+  return 'malformed';
+}
+
+const OVERFLOW = rawResponse(431, 'Request Header Fields Too Large', 'invalid_request', 'the request headers are larger than allowed');
+const TIMEOUT = rawResponse(408, 'Request Timeout', 'invalid_request', 'the request was not received in time');
+const MALFORMED = rawResponse(400, 'Bad Request', 'invalid_request', 'the request is not well-formed HTTP/1.1');
+
+function clientErrorResponse(code: string): Buffer {
+  if (code === 'HPE_HEADER_OVERFLOW') return OVERFLOW;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return TIMEOUT;
+  return MALFORMED;
+}

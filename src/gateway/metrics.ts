@@ -1,0 +1,107 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { FeedHealthView } from './feed/feed-health.js';
+
+// Prometheus metrics of one gateway, registered on the registry the admin
+// listener (or a data-plane node's own listener) serves at /metrics.
+
+/** Label used for requests that name no known service, so attackers cannot mint label values. */
+export const UNKNOWN_SERVICE_LABEL = '_unknown';
+
+/** Metric children of one service's allowed path, resolved once per service load, not per request. */
+export interface ServiceMetrics {
+  readonly allowed: { inc(): void };
+  readonly allowedSeconds: { observe(value: number): void };
+}
+
+export interface GatewayMetricSources {
+  cacheEntries(): number;
+  feed(): FeedHealthView;
+  clock(): number;
+}
+
+export class GatewayMetrics {
+  readonly requests: Counter<'service' | 'decision' | 'reason'>;
+  readonly seconds: Histogram<'service' | 'decision'>;
+  readonly cacheHits: Counter;
+  readonly cacheMisses: Counter;
+  readonly upstreamErrors: Counter<'service' | 'kind'>;
+  readonly clientErrors: Counter<'kind'>;
+  readonly limitsFallback: Gauge;
+
+  constructor(registry: Registry, sources: GatewayMetricSources) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'latchkey_gateway_requests_total',
+      help: 'HTTP gateway requests by service, decision and reason code',
+      labelNames: ['service', 'decision', 'reason'],
+      registers,
+    });
+    this.seconds = new Histogram({
+      name: 'latchkey_gateway_request_duration_seconds',
+      help: 'Time from request headers to the end of the response, by service and decision',
+      labelNames: ['service', 'decision'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.cacheHits = new Counter({ name: 'latchkey_gateway_token_cache_hits_total', help: 'Token lookups answered by the cache', registers });
+    this.cacheMisses = new Counter({ name: 'latchkey_gateway_token_cache_misses_total', help: 'Token lookups that needed the store', registers });
+    new Gauge({
+      name: 'latchkey_gateway_token_cache_entries',
+      help: 'Tokens held in the cache',
+      registers,
+      collect() {
+        this.set(sources.cacheEntries());
+      },
+    });
+    this.upstreamErrors = new Counter({
+      name: 'latchkey_gateway_upstream_errors_total',
+      help: 'Upstream failures by service and kind (unreachable, timeout, aborted)',
+      labelNames: ['service', 'kind'],
+      registers,
+    });
+    this.clientErrors = new Counter({
+      name: 'latchkey_gateway_client_errors_total',
+      help: 'Connections closed for malformed HTTP, oversize headers or timeouts, before any routing',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.limitsFallback = new Gauge({
+      name: 'latchkey_limits_fallback',
+      help: '1 while Redis is configured but unreachable and limits are enforced per node',
+      registers,
+    });
+    this.limitsFallback.set(0);
+    new Gauge({
+      name: 'latchkey_gateway_feed_healthy',
+      help: '1 while the change feed is connected and recently confirmed',
+      registers,
+      collect() {
+        this.set(sources.feed().freshness(sources.clock()) === 0 ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'latchkey_gateway_feed_lag_seconds',
+      help: 'Seconds since the change feed last confirmed that no change was missed',
+      registers,
+      collect() {
+        this.set(Math.max(0, (sources.clock() - sources.feed().lastHealthyAt) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'latchkey_gateway_feed_last_event_age_seconds',
+      help: 'Seconds since the change feed delivered its last change (-1 before the first)',
+      registers,
+      collect() {
+        const last = sources.feed().lastEventAt;
+        this.set(last === null ? -1 : (sources.clock() - last) / 1000);
+      },
+    });
+  }
+
+  forService(service: string): ServiceMetrics {
+    return {
+      allowed: this.requests.labels(service, 'allow', 'allowed'),
+      allowedSeconds: this.seconds.labels(service, 'allow'),
+    };
+  }
+}

@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AuditRecorder } from '../audit/recorder.js';
+import type { Store } from '../store/store.js';
+import type { TokenHasher } from '../token/index.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface HttpGatewayOptions {
+  readonly store: Store;
+  readonly hasher: TokenHasher;
+  /**
+   * null: serve every environment (`latchkey serve`), each token routed to its
+   * environment's binding. A name: a node of that environment only; other
+   * environments' tokens are refused with `env_mismatch`.
+   */
+  readonly env: string | null;
+  readonly recorder: AuditRecorder;
+  readonly metrics: Registry;
+  readonly logger: Logger;
+  /** `/<service>/<rest>`; port 0 picks a free port (see HttpGateway.address). */
+  readonly listen: ListenAddress;
+  /** Optional listeners of their own for single services, where the whole path belongs to the service. */
+  readonly serviceListeners?: readonly (ListenAddress & { readonly service: string })[];
+  /** Names this node in audit events. Default: the hostname and pid. */
+  readonly nodeName?: string;
+  /** Shares rate limits and usage caps across nodes; also the `redis` feed's server. */
+  readonly redisUrl?: string;
+  /** Default: `postgres` when `pgUrl` is given, else `redis` for a PostgreSQL store with Redis, else `local`. */
+  readonly feed?: 'local' | 'postgres' | 'redis';
+  /** PostgreSQL URL for LISTEN (the store's database). */
+  readonly pgUrl?: string;
+  /** How long cached tokens keep working after the feed was last known healthy. Default 30,000 ms. */
+  readonly maxStalenessMs?: number;
+  /** How often the feed connection proves it is alive. Default 1,000 ms. */
+  readonly feedHeartbeatMs?: number;
+  /** CIDRs of proxies whose `X-Forwarded-For` is believed. Default none. */
+  readonly trustedProxies?: readonly string[];
+  /** Milliseconds since the epoch; tests freeze it. Default Date.now. */
+  readonly clock?: () => number;
+  readonly cache?: {
+    /** A cached token is re-read after this long even with a healthy feed. Default 60,000 ms. */
+    readonly ttlMs?: number;
+    /** Default 100,000. */
+    readonly maxEntries?: number;
+    /** How long an unknown token is remembered. Default 5,000 ms. */
+    readonly unknownTtlMs?: number;
+    /** Default 10,000. */
+    readonly maxUnknown?: number;
+  };
+  readonly timeouts?: {
+    /** Client must send all headers within this. Default 10,000 ms. */
+    readonly headersMs?: number;
+    /** Client must send the whole request within this. Default 120,000 ms. */
+    readonly requestMs?: number;
+    /** Idle keep-alive connections close after this. Default 5,000 ms. */
+    readonly keepAliveMs?: number;
+    readonly upstreamConnectMs?: number;
+    /** Upstream must send response headers within this (504). Default 30,000 ms. */
+    readonly upstreamHeadersMs?: number;
+    /** Upstream may pause its body at most this long (504 or a cut response). Default 60,000 ms. */
+    readonly upstreamBodyMs?: number;
+    /** close() lets in-flight requests finish for this long. Default 10,000 ms. */
+    readonly shutdownGraceMs?: number;
+  };
+  readonly limits?: {
+    /** Default 16 KiB. */
+    readonly maxHeaderBytes?: number;
+    /** Default 100 header fields. */
+    readonly maxHeaders?: number;
+    /** Connections per upstream. Default 256. */
+    readonly upstreamConnections?: number;
+  };
+  /** Extra trusted CAs for HTTPS upstreams (certificates are always verified). */
+  readonly upstreamCa?: string | Buffer | readonly (string | Buffer)[];
+}
+
+export const DEFAULTS = {
+  maxStalenessMs: 30_000,
+  feedHeartbeatMs: 1000,
+  cacheTtlMs: 60_000,
+  cacheMaxEntries: 100_000,
+  unknownTtlMs: 5000,
+  maxUnknown: 10_000,
+  headersMs: 10_000,
+  requestMs: 120_000,
+  keepAliveMs: 5000,
+  upstreamConnectMs: 5000,
+  upstreamHeadersMs: 30_000,
+  upstreamBodyMs: 60_000,
+  shutdownGraceMs: 10_000,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaders: 100,
+  upstreamConnections: 256,
+} as const;

@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { request } from 'undici';
+import { createAuditRecorder } from '../../audit/index.js';
+import type { AuditRecorder } from '../../audit/recorder.js';
+import { openSqliteStore } from '../../store/index.js';
+import { SYSTEM_ACTOR, type CredentialSource, type Service, type ServiceBinding, type TokenRecord } from '../../store/records.js';
+import type { Store } from '../../store/store.js';
+import { displayHint, generateToken, newTokenId, TokenHasher } from '../../token/index.js';
+import { startHttpGateway, type HttpGateway } from '../gateway.js';
+import type { HttpGatewayOptions } from '../options.js';
+
+// One gateway test world: a real store, the real audit recorder, a frozen but
+// movable clock, helpers that create services and issue tokens the way the
+// admin API does (keyed hash only), and a client for the gateway.
+
+export const T0 = 1_767_225_600_000;
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly record: TokenRecord;
+}
+
+export interface GatewayReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+  readonly json: { error?: string; message?: string; [key: string]: unknown } | null;
+}
+
+export class GatewayWorld {
+  now = T0;
+  readonly clock = (): number => this.now;
+  readonly hasher = new TokenHasher(TokenHasher.generateKey());
+  readonly logs: string[] = [];
+  readonly logger: Logger;
+  readonly registry = new Registry();
+  recorder!: AuditRecorder;
+  gateway!: HttpGateway;
+  readonly #cleanups: Array<() => Promise<void> | void> = [];
+
+  constructor(readonly store: Store) {
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.logs.push(chunk.toString());
+        callback();
+      },
+    });
+    this.logger = pino({ level: 'debug' }, sink);
+  }
+
+  static async sqlite(): Promise<GatewayWorld> {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-gw-'));
+    const store = await openSqliteStore({ file: join(dir, 'latchkey.db') });
+    const world = new GatewayWorld(store);
+    world.#cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    await world.environments('prod', 'staging', 'dev');
+    return world;
+  }
+
+  onCleanup(step: () => Promise<void> | void): void {
+    this.#cleanups.push(step);
+  }
+
+  async environments(...names: string[]): Promise<void> {
+    const existing = new Set((await this.store.listEnvironments()).map((e) => e.name));
+    for (const name of names) {
+      if (!existing.has(name)) await this.store.createEnvironment({ name, maxTtlMs: 365 * 86_400_000, createdAt: T0 }, SYSTEM_ACTOR);
+    }
+  }
+
+  async addService(name: string, bindings: readonly ServiceBinding[], overrides: Partial<Service> = {}): Promise<Service> {
+    const service: Service = { name, kind: 'http', bindings, tokenHeader: null, maxBodyBytes: 1_048_576, createdAt: T0, updatedAt: T0, ...overrides };
+    await this.store.createService(service, SYSTEM_ACTOR);
+    return service;
+  }
+
+  async issue(overrides: Partial<TokenRecord> = {}): Promise<IssuedToken> {
+    const env = overrides.env ?? 'prod';
+    const token = generateToken(env);
+    const record: TokenRecord = {
+      id: newTokenId(),
+      hash: this.hasher.hash(token),
+      hint: displayHint(token),
+      name: 'ci deploy',
+      env,
+      owner: 'alice@example.com',
+      roles: [],
+      permissions: [],
+      expiresAt: this.now + 3_600_000,
+      notBefore: null,
+      cidrs: [],
+      rate: null,
+      maxUses: null,
+      status: 'active',
+      parentId: null,
+      honey: false,
+      metadata: {},
+      createdAt: this.now,
+      createdBy: 'alice',
+      updatedAt: this.now,
+      ...overrides,
+    };
+    await this.store.createToken(record, SYSTEM_ACTOR);
+    return { token, record };
+  }
+
+  async start(overrides: Partial<HttpGatewayOptions> = {}): Promise<HttpGateway> {
+    this.recorder ??= createAuditRecorder({ store: this.store, failMode: 'closed', logger: this.logger });
+    this.gateway = await startHttpGateway({
+      store: this.store,
+      hasher: this.hasher,
+      env: 'prod',
+      recorder: this.recorder,
+      metrics: this.registry,
+      logger: this.logger,
+      listen: { host: '127.0.0.1', port: 0 },
+      nodeName: 'gw-test',
+      clock: this.clock,
+      ...overrides,
+    });
+    return this.gateway;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.gateway.address.port}`;
+  }
+
+  async send(
+    path: string,
+    options: { token?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer; gateway?: HttpGateway } = {},
+  ): Promise<GatewayReply> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    const port = (options.gateway ?? this.gateway).address.port;
+    const reply = await request(`http://127.0.0.1:${port}${path}`, {
+      method: (options.method ?? 'GET') as 'GET',
+      headers,
+      ...(options.body !== undefined ? { body: options.body } : {}),
+    });
+    const text = await reply.body.text();
+    let json: GatewayReply['json'] = null;
+    try {
+      json = JSON.parse(text) as GatewayReply['json'];
+    } catch {
+      json = null;
+    }
+    return { status: reply.statusCode, headers: reply.headers as GatewayReply['headers'], text, json };
+  }
+
+  /** Every decision event written so far (after flushing the recorder). */
+  async decisions(): Promise<Array<Record<string, unknown>>> {
+    await this.recorder.flush();
+    const events = await this.store.readAudit({ kind: 'decision', limit: 10_000 });
+    return events.map((event) => event.detail as unknown as Record<string, unknown>);
+  }
+
+  async close(): Promise<void> {
+    await this.gateway?.close();
+    await this.recorder?.close();
+    await this.store.close().catch(() => {});
+    for (const step of this.#cleanups.reverse()) await step();
+  }
+}
+
+export function binding(env: string, upstream: string, credential: CredentialSource = { from: 'none' }): ServiceBinding {
+  return { env, upstream, credential };
+}
+
+export function envCredential(variable: string, header = 'Authorization', scheme = 'Bearer'): CredentialSource {
+  return { from: 'env', variable, header, scheme };
+}
