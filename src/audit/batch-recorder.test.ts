@@ -54,7 +54,7 @@ async function allEvents(): Promise<AuditEvent[]> {
 /** The ordinal each test event carries in `latencyMs`, to check order. */
 const ordinalOf = (e: AuditEvent) => (e.detail as DecisionDetail).latencyMs;
 const numbered = (n: number): AuditEventInput => {
-  const base = decisionInput(n) as Extract<AuditEventInput, { kind: 'decision' }>;
+  const base = decisionInput(n);
   return { ...base, detail: { ...base.detail, latencyMs: n } };
 };
 
@@ -179,9 +179,9 @@ describe('the batch recorder on SQLite', () => {
   test('a token or a bearer credential in an event is redacted before it is hashed and stored', async () => {
     const recorder = createAuditRecorder({ store, failMode: 'closed' });
     const token = 'lk_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVabcdef';
-    const decision = decisionInput(1) as Extract<AuditEventInput, { kind: 'decision' }>;
+    const decision = decisionInput(1);
     recorder.record({ ...decision, detail: { ...decision.detail, resource: `/v1/orders?access_token=${token}`, client: 'Bearer eyJhbGciOi.x.y' } });
-    const admin = adminInput(2) as Extract<AuditEventInput, { kind: 'admin' }>;
+    const admin = adminInput(2);
     recorder.record({ ...admin, detail: { ...admin.detail, after: { headers: { Authorization: 'Basic YWxpY2U6czNjcmV0', 'X-Trace': token } } } });
     await recorder.close();
     const stored = JSON.stringify(await allEvents());

@@ -43,7 +43,7 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
 }
 
 const tagged = (node: string, n: number): AuditEventInput => {
-  const base = decisionInput(n) as Extract<AuditEventInput, { kind: 'decision' }>;
+  const base = decisionInput(n);
   return { ...base, detail: { ...base.detail, node, latencyMs: n } };
 };
 

@@ -18,7 +18,10 @@ import { verifyAudit, type AuditVerification } from './verify.js';
 import { generateKeyPairSync } from 'node:crypto';
 
 /** A decision event whose fields all vary with `i`. */
-export function decisionInput(i: number, time = 1_700_000_000_000 + i): AuditEventInput {
+export type DecisionInput = Extract<AuditEventInput, { kind: 'decision' }>;
+export type AdminInput = Extract<AuditEventInput, { kind: 'admin' }>;
+
+export function decisionInput(i: number, time = 1_700_000_000_000 + i): DecisionInput {
   return {
     kind: 'decision',
     time,
@@ -40,7 +43,7 @@ export function decisionInput(i: number, time = 1_700_000_000_000 + i): AuditEve
   };
 }
 
-export function adminInput(i: number, time = 1_700_000_000_000 + i): AuditEventInput {
+export function adminInput(i: number, time = 1_700_000_000_000 + i): AdminInput {
   return {
     kind: 'admin',
     time,
