@@ -16,21 +16,32 @@ interface Candidate {
   readonly actionFits: boolean;
   /** The permission's resource matches the request's. */
   readonly resourceFits: boolean;
-  /** Higher is closer, among candidates whose resource does not fit. */
+  /**
+   * How specifically the resource met the request: literal tokens matched from
+   * the start, plus one for a full match by a pattern without wildcards.
+   */
   readonly closeness: number;
 }
 
 /**
- * Closest first: the right resource with the wrong action (only the action is
- * missing), then the right action with the longest matching prefix, then the
- * rest; the earlier permission wins a tie.
+ * The nearest allow: one that fits in action or in resource before one that
+ * fits in neither; then the most specific resource match; then the right
+ * action over the right resource; then the earlier permission.
  */
 function pickNearest(candidates: readonly Candidate[]): Candidate | undefined {
-  const rank = (candidate: Candidate): number => (candidate.resourceFits ? 2 : candidate.actionFits ? 1 : 0);
+  const key = (candidate: Candidate): readonly number[] => [
+    candidate.actionFits || candidate.resourceFits ? 1 : 0,
+    candidate.closeness,
+    candidate.actionFits ? 1 : 0,
+  ];
   let best: Candidate | undefined;
+  let bestKey: readonly number[] = [];
   for (const candidate of candidates) {
-    if (best === undefined || rank(candidate) > rank(best) || (rank(candidate) === rank(best) && candidate.closeness > best.closeness)) {
+    const candidateKey = key(candidate);
+    const index = candidateKey.findIndex((value, at) => value !== bestKey[at]);
+    if (best === undefined || (index >= 0 && (candidateKey[index] as number) > (bestKey[index] as number))) {
       best = candidate;
+      bestKey = candidateKey;
     }
   }
   return best;
@@ -61,12 +72,9 @@ export function explainHttp(allows: readonly Permission[], service: string, meth
   const request = `${method} ${path}`;
   const candidates = allows.map((permission): Candidate => {
     const pattern = httpPattern(permission.resource);
-    return {
-      permission,
-      actionFits: actionFits(permission, method),
-      resourceFits: matchesSequence(pattern, segments),
-      closeness: matchedPrefix(pattern, segments),
-    };
+    const resourceFits = matchesSequence(pattern, segments);
+    const exact = resourceFits && !pattern.includes(ANY);
+    return { permission, actionFits: actionFits(permission, method), resourceFits, closeness: matchedPrefix(pattern, segments) + (exact ? 1 : 0) };
   });
   const mismatch = (permission: Permission): string => {
     const pattern = httpPattern(permission.resource);
@@ -78,23 +86,20 @@ export function explainHttp(allows: readonly Permission[], service: string, meth
   return explainNearest(pickNearest(candidates), request, method, mismatch, `no permission allows http service ${service}`);
 }
 
-/** Shared characters at the start, a rough measure of how close a name came to a glob. */
-function commonPrefix(glob: string, name: string): number {
+/** Literal characters shared at the start, plus one for a full match without wildcards. */
+function globCloseness(glob: string, name: string, fits: boolean): number {
   let count = 0;
   while (count < glob.length && count < name.length && glob[count] === name[count] && glob[count] !== '*') count++;
-  return count;
+  return count + (fits && !glob.includes('*') ? 1 : 0);
 }
 
 export function explainPostgres(allows: readonly Permission[], service: string, action: string, schema: string, table: string): NearestAllow {
   const target = `${schema}.${table}`;
   const candidates = allows.map((permission): Candidate => {
     const pattern = tablePattern(permission.resource);
-    return {
-      permission,
-      actionFits: actionFits(permission, action),
-      resourceFits: compileGlob(pattern.schema)(schema) && compileGlob(pattern.table)(table),
-      closeness: commonPrefix(`${pattern.schema}.${pattern.table}`, target),
-    };
+    const glob = `${pattern.schema}.${pattern.table}`;
+    const resourceFits = compileGlob(pattern.schema)(schema) && compileGlob(pattern.table)(table);
+    return { permission, actionFits: actionFits(permission, action), resourceFits, closeness: globCloseness(glob, target, resourceFits) };
   });
   const mismatch = (permission: Permission): string => {
     const pattern = tablePattern(permission.resource);
@@ -106,7 +111,8 @@ export function explainPostgres(allows: readonly Permission[], service: string, 
 export function explainMcp(allows: readonly Permission[], service: string, action: string, name: string): NearestAllow {
   const candidates = allows.map((permission): Candidate => {
     const glob = namePattern(permission.resource);
-    return { permission, actionFits: actionFits(permission, action), resourceFits: compileGlob(glob)(name), closeness: commonPrefix(glob, name) };
+    const resourceFits = compileGlob(glob)(name);
+    return { permission, actionFits: actionFits(permission, action), resourceFits, closeness: globCloseness(glob, name, resourceFits) };
   });
   const mismatch = (permission: Permission): string => `${action} ${name}: ${name} does not match ${namePattern(permission.resource)}`;
   return explainNearest(pickNearest(candidates), `${action} ${name}`, action, mismatch, `no permission allows mcp service ${service}`);
@@ -118,7 +124,7 @@ export function explainAdmin(allows: readonly Permission[], action: string, env:
     permission,
     actionFits: actionFits(permission, action),
     resourceFits: permission.resource === undefined || permission.resource === env,
-    closeness: 0,
+    closeness: permission.resource !== undefined && permission.resource === env ? 1 : 0,
   }));
   const mismatch = (permission: Permission): string =>
     env === undefined
