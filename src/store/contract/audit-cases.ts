@@ -2,34 +2,10 @@
 // read back re-hashes to what was written, pruning keeps the head, and
 // checkpoints come back newest first.
 import { describe, expect, it } from 'vitest';
-import { GENESIS_HASH, hashEvent } from '../../audit/chain.js';
+import { GENESIS_HASH } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import type { AuditCheckpoint } from '../store.js';
-import { ALICE, T0, aDecision, allAudit, expectCode, useStore, type OpenStore } from './fixtures.js';
-
-function decisions(count: number, from = 0): AuditEventInput[] {
-  return Array.from({ length: count }, (_, i) => ({
-    kind: 'decision' as const,
-    time: T0 + from + i,
-    detail: aDecision({
-      tokenId: `tok_${String((from + i) % 3).padStart(20, '0')}`,
-      service: (from + i) % 2 === 0 ? 'orders' : 'billing',
-      decision: (from + i) % 5 === 0 ? 'deny' : 'allow',
-      reason: (from + i) % 5 === 0 ? 'permission_denied' : 'ok',
-    }),
-  }));
-}
-
-/** Checks what the audit module's verifier checks: contiguous seq, links, and hashes recomputed from stored fields. */
-function expectChain(events: readonly AuditEvent[], firstSeq: number, firstPrev: string): void {
-  let prev = firstPrev;
-  events.forEach((event, i) => {
-    expect(event.seq).toBe(firstSeq + i);
-    expect(event.prevHash).toBe(prev);
-    expect(event.hash).toBe(hashEvent(event.seq, event.prevHash, { kind: event.kind, time: event.time, detail: event.detail } as AuditEventInput));
-    prev = event.hash;
-  });
-}
+import { ALICE, T0, allAudit, decisions, expectChain, expectCode, useStore, type OpenStore } from './fixtures.js';
 
 export function auditCases(open: OpenStore): void {
   const opened = useStore(open);

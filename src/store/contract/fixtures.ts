@@ -2,7 +2,8 @@
 // records compare exactly; ids and hashes are random so cases never collide.
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, expect } from 'vitest';
-import type { AuditEvent, DecisionDetail } from '../../audit/event.js';
+import { hashEvent } from '../../audit/chain.js';
+import type { AuditEvent, AuditEventInput, DecisionDetail } from '../../audit/event.js';
 import { LatchkeyError, type ReasonCode } from '../../errors/index.js';
 import { newTokenId } from '../../token/index.js';
 import type { Actor, Environment, Role, Service, TokenRecord } from '../records.js';
@@ -191,4 +192,29 @@ export async function expectOneAdminEvent(
   expect(events).toHaveLength(1);
   expect(events[0]!.detail).toEqual({ actor: ALICE.name, actorTokenId: ALICE.tokenId, ...change });
   return events[0]!;
+}
+
+/** Decision events numbered from `from`: three tokens, two services, one deny in five. */
+export function decisions(count: number, from = 0): AuditEventInput[] {
+  return Array.from({ length: count }, (_, i) => ({
+    kind: 'decision' as const,
+    time: T0 + from + i,
+    detail: aDecision({
+      tokenId: `tok_${String((from + i) % 3).padStart(20, '0')}`,
+      service: (from + i) % 2 === 0 ? 'orders' : 'billing',
+      decision: (from + i) % 5 === 0 ? 'deny' : 'allow',
+      reason: (from + i) % 5 === 0 ? 'permission_denied' : 'ok',
+    }),
+  }));
+}
+
+/** Checks what the audit module's verifier checks: contiguous seq, links, and hashes recomputed from stored fields. */
+export function expectChain(events: readonly AuditEvent[], firstSeq: number, firstPrev: string): void {
+  let prev = firstPrev;
+  events.forEach((event, i) => {
+    expect(event.seq).toBe(firstSeq + i);
+    expect(event.prevHash).toBe(prev);
+    expect(event.hash).toBe(hashEvent(event.seq, event.prevHash, { kind: event.kind, time: event.time, detail: event.detail } as AuditEventInput));
+    prev = event.hash;
+  });
 }

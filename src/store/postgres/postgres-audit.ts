@@ -9,7 +9,7 @@ import { AUDIT_COLUMNS, auditValues } from '../rows.js';
  * database: appenders queue on it, so each reads the head the previous one
  * committed and the chain keeps one total order with no gaps and no forks.
  */
-const AUDIT_LOCK = 0x4c4b4155;
+export const AUDIT_LOCK = 0x4c4b4155;
 
 const COLUMN_TYPES = ['bigint', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
 
