@@ -178,10 +178,11 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     const servers: Server[] = [];
     const listeners: Array<ListenAddress & { service: string | null }> = [];
     const grace = t.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs;
+    closers.push(() => Promise.all(servers.map((server) => drain(server, grace))).then(() => undefined));
+    // Runs before the drain (closers run in reverse): an open WebSocket would hold the listener open.
     closers.push(async () => {
       for (const tunnel of upgrade.tunnels) tunnel.destroy();
     });
-    closers.push(() => Promise.all(servers.map((server) => drain(server, grace))).then(() => undefined));
     for (const spec of specs) {
       const server = createListener(spec.locate, parts);
       await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,20 @@ import type { FeedHealthView } from './feed/feed-health.js';
 /** Label used for requests that name no known service, so attackers cannot mint label values. */
 export const UNKNOWN_SERVICE_LABEL = '_unknown';
 
+const METRIC_NAMES = [
+  'latchkey_gateway_requests_total',
+  'latchkey_gateway_request_duration_seconds',
+  'latchkey_gateway_token_cache_hits_total',
+  'latchkey_gateway_token_cache_misses_total',
+  'latchkey_gateway_token_cache_entries',
+  'latchkey_gateway_upstream_errors_total',
+  'latchkey_gateway_client_errors_total',
+  'latchkey_limits_fallback',
+  'latchkey_gateway_feed_healthy',
+  'latchkey_gateway_feed_lag_seconds',
+  'latchkey_gateway_feed_last_event_age_seconds',
+];
+
 /** Metric children of one service's allowed path, resolved once per service load, not per request. */
 export interface ServiceMetrics {
   readonly allowed: { inc(): void };
@@ -29,6 +43,8 @@ export class GatewayMetrics {
   readonly limitsFallback: Gauge;
 
   constructor(registry: Registry, sources: GatewayMetricSources) {
+    // A gateway restarted on the same registry (tests, a reloaded listener) takes over its metric names.
+    for (const name of METRIC_NAMES) registry.removeSingleMetric(name);
     const registers = [registry];
     this.requests = new Counter({
       name: 'latchkey_gateway_requests_total',

@@ -23,6 +23,8 @@ export class Exchange {
   readonly time: number;
   /** The client sent `Expect: 100-continue`: the body is asked for only once the request is allowed. */
   readonly expectsContinue: boolean;
+  /** The socket peer, read at arrival: Node detaches the socket from the request once it is answered. */
+  readonly peer: string | undefined;
   service: ServiceRoute | null = null;
   binding: BindingRoute | null = null;
   /** Canonical path relative to the service, or for early refusals a bounded copy of the raw target. */
@@ -50,6 +52,7 @@ export class Exchange {
     this.time = time;
     this.startedAt = startedAt;
     this.expectsContinue = expectsContinue;
+    this.peer = req.socket.remoteAddress;
   }
 
   /** The request carries a body the gateway has not read. */

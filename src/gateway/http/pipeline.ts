@@ -135,7 +135,7 @@ export class Pipeline {
   }
 
   clientOf(ex: Exchange) {
-    if (ex.client === null) ex.client = this.#o.clients.resolve(ex.req.socket.remoteAddress, ex.headers?.forwardedFor ?? null);
+    if (ex.client === null) ex.client = this.#o.clients.resolve(ex.peer, ex.headers?.forwardedFor ?? null);
     return ex.client;
   }
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import type { GatewayMetrics } from '../metrics.js';
+import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
 import { Exchange } from './exchange.js';
 import type { HttpOutcome } from './forward.js';
 import type { Pipeline } from './pipeline.js';
@@ -64,6 +64,13 @@ export function createListener(locate: ServiceLocator, parts: ListenerParts): Se
     socket.on('error', () => socket.destroy());
     parts.pipeline.run(ex, locate, parts.upgrade);
   });
+  // CONNECT would make the gateway a tunnel to anywhere; without this listener Node drops the connection unanswered.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    parts.metrics.requests.inc({ service: UNKNOWN_SERVICE_LABEL, decision: 'deny', reason: 'request_ambiguous' });
+    socket.on('error', () => socket.destroy());
+    socket.once('finish', () => socket.destroy());
+    socket.end(CONNECT_REFUSED);
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? 'unknown';
     parts.metrics.clientErrors.inc({ kind: clientErrorKind(code) });
@@ -85,6 +92,7 @@ function clientErrorKind(code: string): string {
   return 'malformed';
 }
 
+const CONNECT_REFUSED = rawResponse(403, 'Forbidden', 'request_ambiguous', 'CONNECT is not forwarded');
 const OVERFLOW = rawResponse(431, 'Request Header Fields Too Large', 'invalid_request', 'the request headers are larger than allowed');
 const TIMEOUT = rawResponse(408, 'Request Timeout', 'invalid_request', 'the request was not received in time');
 const MALFORMED = rawResponse(400, 'Bad Request', 'invalid_request', 'the request is not well-formed HTTP/1.1');

@@ -45,7 +45,12 @@ export async function startUpstream(options: { socketPath?: string } = {}): Prom
     });
   });
   server.keepAliveTimeout = 10_000;
+  const tunnels = new Set<import('node:stream').Duplex>();
   server.on('upgrade', (req, socket) => {
+    tunnels.add(socket);
+    socket.on('close', () => tunnels.delete(socket));
+    // Upgraded sockets are half-open capable; close when the gateway closes its side.
+    socket.on('end', () => socket.end());
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
     const key = req.headers['sec-websocket-key'] ?? '';
     const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
@@ -68,6 +73,7 @@ export async function startUpstream(options: { socketPath?: string } = {}): Prom
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        for (const socket of tunnels) socket.destroy();
         server.close(() => resolve());
       }),
   };
