@@ -35,6 +35,7 @@ export interface Checkpointer extends AuditSink {
   checkpoint(): Promise<AuditCheckpoint | undefined>;
   /** The newest checkpoint this process wrote. */
   readonly last: AuditCheckpoint | undefined;
+  /** Stops the timer and checkpoints the head one last time. */
   close(): Promise<void>;
 }
 
@@ -105,7 +106,10 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
     async close(): Promise<void> {
       closed = true;
       if (timer !== undefined) clearInterval(timer);
-      await chain;
+      // A last checkpoint of the head, so that a tail cut after a clean shutdown is visible too.
+      await enqueue(() => store.auditHead()).catch((error: unknown) => {
+        logger?.error({ err: error }, 'final audit checkpoint failed');
+      });
     },
   };
 }

@@ -156,7 +156,11 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
           await restore();
           expect(result, `${field} of event ${seq}`).toMatchObject({ ok: false, seq, problem: 'edited' });
         }),
-        { numRuns: 60 },
+        {
+          numRuns: 60,
+          // The edges always: the first event (no predecessor), a checkpointed one, the last.
+          examples: [[1, 'seq'], [1, 'prev_hash'], [1, 'hash'], [50, 'seq'], [50, 'time'], [EVENTS, 'seq'], [EVENTS, 'hash'], [EVENTS, 'kind']],
+        },
       );
     });
 

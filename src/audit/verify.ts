@@ -87,9 +87,7 @@ export async function verifyAudit(
     for (const e of page) {
       if (p === undefined) {
         firstSeq = e.seq;
-        const anchor = anchorOf(e, trusted, seqs);
-        if ('ok' in anchor) return first(anchor);
-        p = anchor;
+        p = anchorOf(e, trusted, seqs);
       }
       const selfOk = hashEvent(e.seq, e.prevHash, e) === e.hash;
       if (e.seq !== p.seq + 1 || e.prevHash !== p.hash || !selfOk) {
@@ -144,31 +142,17 @@ export async function verifyAudit(
  * The link the first retained event must hang from: the genesis hash for seq 1,
  * otherwise a genuine checkpoint at the seq just before it (what pruneBefore
  * leaves), or at its own seq (pruneBefore keeps the checkpointed event when it
- * is the newest). Returns a failure when there is none.
+ * is the newest). Without one, the newest genuine checkpoint below it (or the
+ * genesis), so that the walk reports the gap as a deletion, or a moved event.
  */
-function anchorOf(e: AuditEvent, trusted: Map<number, Set<string>>, seqs: readonly number[]): Link | AuditFailure {
+function anchorOf(e: AuditEvent, trusted: Map<number, Set<string>>, seqs: readonly number[]): Link {
   if (e.seq <= 1) return { seq: e.seq - 1, hash: GENESIS_HASH, virtual: true };
   const vouched = trusted.get(e.seq - 1);
   if (vouched?.has(e.prevHash)) return { seq: e.seq - 1, hash: e.prevHash, virtual: true };
   if (trusted.get(e.seq)?.has(e.hash) && hashEvent(e.seq, e.prevHash, e) === e.hash) {
     return { seq: e.seq - 1, hash: e.prevHash, virtual: true };
   }
-  if (vouched !== undefined) {
-    return {
-      ok: false,
-      seq: e.seq,
-      problem: 'edited',
-      detail: `the first retained event ${e.seq} does not link to the signed checkpoint at seq ${e.seq - 1}`,
-    };
-  }
-  const below = seqs.filter((s) => s < e.seq).pop() ?? 0;
-  return {
-    ok: false,
-    seq: below + 1,
-    problem: 'deleted',
-    detail:
-      below === 0
-        ? `the log starts at seq ${e.seq} and no signed checkpoint vouches for what came before`
-        : `events ${below + 1}..${e.seq - 1} are missing after the checkpoint at seq ${below}`,
-  };
+  const below = seqs.filter((seq) => seq < e.seq).pop();
+  if (below === undefined) return { seq: 0, hash: GENESIS_HASH, virtual: true };
+  return { seq: below, hash: [...trusted.get(below)!][0]!, virtual: true };
 }
