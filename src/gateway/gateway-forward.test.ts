@@ -2,6 +2,7 @@
 // or forged X-Latchkey-* headers, exactly the authorized path, bodies streamed
 // both ways, hop-by-hop headers dropped, WebSockets and Unix sockets.
 import { connect } from 'node:net';
+import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +102,7 @@ describe('forwarding', () => {
     async function* chunks() {
       for (let i = 0; i < 30; i++) yield Buffer.alloc(100, 'y');
     }
-    const streamed = await request(`${world.base}/orders/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: chunks() });
+    const streamed = await request(`${world.base}/orders/upload`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: Readable.from(chunks()) });
     expect(streamed.statusCode).toBe(413);
     await streamed.body.text();
     expect(upstream.seen.filter((r) => r.body.length > 1000)).toHaveLength(0);

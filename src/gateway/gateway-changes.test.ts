@@ -1,0 +1,121 @@
+// The cache follows the store: revocations, role and service changes apply to
+// the very next request (in-process feed), unknown tokens cannot hammer the
+// store, a hit costs no store round trip, and shutdown lets requests finish.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../store/records.js';
+import { generateToken } from '../token/index.js';
+import { binding, GatewayWorld, T0 } from './testing/world.js';
+import { startUpstream, type TestUpstream } from './testing/upstream.js';
+
+let world: GatewayWorld;
+let upstream: TestUpstream;
+let lookups: number;
+
+beforeEach(async () => {
+  world = await GatewayWorld.sqlite();
+  upstream = await startUpstream();
+  world.onCleanup(() => upstream.close());
+  await world.addService('orders', [binding('prod', upstream.url)]);
+  // Counts the real store's lookups; the store itself is untouched.
+  lookups = 0;
+  const find = world.store.findTokenByHash.bind(world.store);
+  world.store.findTokenByHash = (hash: string) => {
+    lookups++;
+    return find(hash);
+  };
+  await world.start();
+});
+afterEach(() => world.close());
+
+describe('changes', () => {
+  it('a cache hit makes no store round trip', async () => {
+    const { token } = await world.issue({ permissions: ['orders:*'] });
+    for (let i = 0; i < 20; i++) expect((await world.send('/orders/a', { token })).status).toBe(200);
+    expect(lookups).toBe(1);
+    const metrics = await world.registry.metrics();
+    expect(metrics).toContain('latchkey_gateway_token_cache_hits_total 19');
+    expect(metrics).toMatch(/latchkey_gateway_requests_total\{service="orders",decision="allow",reason="allowed"\} 20/);
+  });
+
+  it('revoking a cached token refuses the very next request', async () => {
+    const { token, record } = await world.issue({ permissions: ['orders:*'] });
+    expect((await world.send('/orders/a', { token })).status).toBe(200);
+    await world.store.setTokenStatus(record.id, 'revoked', SYSTEM_ACTOR);
+    expect((await world.send('/orders/a', { token })).json?.error).toBe('token_revoked');
+  });
+
+  it('a child stops working when its parent is revoked or disabled', async () => {
+    const parent = await world.issue({ permissions: ['orders:*'] });
+    const child = await world.issue({ permissions: ['orders:read'], parentId: parent.record.id });
+    const grandchild = await world.issue({ permissions: ['orders:read'], parentId: child.record.id });
+    expect((await world.send('/orders/a', { token: grandchild.token })).status).toBe(200);
+    await world.store.setTokenStatus(parent.record.id, 'disabled', SYSTEM_ACTOR);
+    expect((await world.send('/orders/a', { token: grandchild.token })).json?.error).toBe('token_disabled');
+    await world.store.setTokenStatus(parent.record.id, 'active', SYSTEM_ACTOR);
+    expect((await world.send('/orders/a', { token: grandchild.token })).status).toBe(200);
+    await world.store.setTokenStatus(parent.record.id, 'revoked', SYSTEM_ACTOR);
+    expect((await world.send('/orders/a', { token: child.token })).json?.error).toBe('token_revoked');
+    expect((await world.send('/orders/a', { token: grandchild.token })).json?.error).toBe('token_revoked');
+  });
+
+  it('deleting a role takes its permissions away at once', async () => {
+    await world.store.createRole({ name: 'reader', description: '', permissions: ['orders:read'], createdAt: T0, updatedAt: T0 }, SYSTEM_ACTOR);
+    const { token } = await world.issue({ roles: ['reader'] });
+    expect((await world.send('/orders/a', { token })).status).toBe(200);
+    await world.store.deleteRole('reader', SYSTEM_ACTOR);
+    expect((await world.send('/orders/a', { token })).json?.error).toBe('permission_denied');
+  });
+
+  it('a service added, changed or removed is routed accordingly without a restart', async () => {
+    const { token } = await world.issue({ permissions: ['orders:*', 'billing:*'] });
+    expect((await world.send('/billing/x', { token })).json?.error).toBe('service_unknown');
+    const other = await startUpstream();
+    world.onCleanup(() => other.close());
+    await world.addService('billing', [binding('prod', `${other.url}/b`)]);
+    await waitUntil(async () => (await world.send('/billing/x', { token })).status === 200);
+    const service = (await world.store.getService('billing'))!;
+    await world.store.updateService({ ...service, bindings: [binding('prod', `${upstream.url}/moved`)] }, SYSTEM_ACTOR);
+    await waitUntil(async () => (await world.send('/billing/y', { token })).status === 200 && upstream.seen.some((r) => r.url === '/moved/y'));
+    await world.store.removeService('billing', SYSTEM_ACTOR);
+    await waitUntil(async () => (await world.send('/billing/x', { token })).json?.error === 'service_unknown');
+    expect(other.seen.map((r) => r.url)).toEqual(['/b/x']);
+  });
+
+  it('an unknown token is looked up once, then remembered until a token is created', async () => {
+    const text = generateToken('prod');
+    for (let i = 0; i < 10; i++) expect((await world.send('/orders/a', { token: text })).json?.error).toBe('token_unknown');
+    expect(lookups).toBe(1);
+    await world.issue({ permissions: ['orders:*'] });
+    expect((await world.send('/orders/a', { token: text })).json?.error).toBe('token_unknown');
+    expect(lookups).toBe(2);
+    world.now += 10_000;
+    await world.send('/orders/a', { token: text });
+    expect(lookups).toBe(3);
+  });
+
+  it('concurrent misses of one token share one lookup', async () => {
+    const { token } = await world.issue({ permissions: ['orders:*'] });
+    const replies = await Promise.all(Array.from({ length: 20 }, () => world.send('/orders/a', { token })));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(lookups).toBe(1);
+  });
+
+  it('close() lets an in-flight request finish, then refuses connections', async () => {
+    upstream.handle((_req, res) => setTimeout(() => res.end('done'), 300));
+    const { token } = await world.issue({ permissions: ['orders:*'] });
+    const inFlight = world.send('/orders/slow', { token });
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = world.gateway.close();
+    expect((await inFlight).text).toBe('done');
+    await closed;
+    await expect(world.send('/orders/a', { token })).rejects.toThrow();
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
