@@ -13,22 +13,27 @@ export interface TokenFilter {
   readonly role?: string;
   readonly owner?: string;
   readonly parentId?: string;
-  /** Substring of the name. */
+  /** Substring of the name, ignoring the case of ASCII letters. */
   readonly nameContains?: string;
+  /** Page size; at most 500 (MAX_TOKEN_PAGE), whatever is asked. */
   readonly limit: number;
   readonly cursor?: string;
 }
 
 export interface AuditFilter {
   readonly kind?: 'decision' | 'admin';
+  /** Decision events: the token presented. Admin events: the actor's token. */
   readonly tokenId?: string;
   readonly service?: string;
   readonly decision?: 'allow' | 'deny';
   readonly reason?: string;
+  /** Inclusive. */
   readonly fromTime?: number;
+  /** Exclusive. */
   readonly toTime?: number;
   /** Events with seq greater than this. */
   readonly afterSeq?: number;
+  /** At most 10,000 (MAX_AUDIT_PAGE); page on with afterSeq. */
   readonly limit: number;
 }
 
@@ -37,7 +42,6 @@ export interface AuditHead {
   readonly hash: string;
 }
 
-/** A status change of a token, as the change feed and the audit log see it. */
 /** A signed statement that the chain had this head at this time (see src/audit). */
 export interface AuditCheckpoint {
   readonly seq: number;
@@ -58,6 +62,7 @@ export type Change =
 /** PostgreSQL NOTIFY channel carrying `Change` as JSON. */
 export const CHANGE_CHANNEL = 'latchkey_changes';
 
+/** A status change of a token, as the change feed and the audit log see it. */
 export interface TokenStatusChange {
   readonly ids: readonly string[];
   readonly status: TokenStatus;
@@ -127,6 +132,9 @@ export interface Store {
   addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
   /** Newest first. */
   listCheckpoints(limit: number): Promise<AuditCheckpoint[]>;
-  /** Deletes events with seq < beforeSeq; returns how many. The caller keeps a checkpoint at beforeSeq - 1. */
+  /**
+   * Deletes events with seq < beforeSeq; returns how many. The caller keeps a
+   * checkpoint at beforeSeq - 1. The newest event is never deleted: it is the head.
+   */
   pruneAudit(beforeSeq: number): Promise<number>;
 }
