@@ -133,6 +133,14 @@ describe('http decisions', () => {
     expect(all.decideHttp('api', 'get', []).allowed).toBe(false);
   });
 
+  it('fails closed on segments that did not come from normalizePath', () => {
+    const all = compile(['api:*', '!api:*:/admin']);
+    expect(all.decideHttp('api', 'GET', ['admin', '']).allowed).toBe(false);
+    expect(all.decideHttp('api', 'GET', ['x', '..', 'admin']).allowed).toBe(false);
+    expect(all.decideHttp('api', 'GET', ['.', 'admin']).explanation).toMatch(/not normalized/);
+    expect(all.decideHttp('api', 'GET', ['x']).allowed).toBe(true);
+  });
+
   it('denies services the grant does not mention, and other kinds of the same name', () => {
     expect(grant.decideHttp('web', 'GET', segmentsOf('/v1')).explanation).toBe('no permission of this grant covers http service web');
     expect(grant.decidePostgres('api', 'select', 'public', 'orders').allowed).toBe(false);

@@ -128,6 +128,21 @@ function buildRules<Rule>(permissions: readonly Permission[], kind: PolicyServic
   return services;
 }
 
+const NOT_NORMALIZED = plainDenial('the path has an empty or dot segment: it was not normalized (normalizePath refuses such paths)');
+
+/**
+ * Segments must come from normalizePath. A caller that split a path itself
+ * could pass `['admin', '']` for `/admin/` and slip past a deny on `/admin`:
+ * fail closed instead.
+ */
+function looksNormalized(segments: readonly string[]): boolean {
+  for (let index = 0; index < segments.length; index++) {
+    const segment = segments[index];
+    if (segment === '' || segment === '.' || segment === '..') return false;
+  }
+  return true;
+}
+
 function noService(kind: PolicyServiceKind, service: string): Decision {
   return plainDenial(`no permission of this grant covers ${kind} service ${service}`);
 }
@@ -173,6 +188,7 @@ class Grant implements CompiledGrant {
   decideHttp(service: string, method: string, segments: readonly string[]): Decision {
     const rules = this.#http.get(service);
     if (rules === undefined) return noService('http', service);
+    if (!looksNormalized(segments)) return NOT_NORMALIZED;
     const index = methodIndex(method);
     if (index < 0) return plainDenial(`${method} is not a method any permission grants (only ${HTTP_METHODS.join(', ')})`);
     const deny = rules.deny[index];

@@ -1,15 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileGlob } from './name-glob.js';
-
-/** The obvious meaning of a glob: `*` is `.*`, everything else itself. */
-function viaRegExp(glob: string, name: string): boolean {
-  const source = glob
-    .split('*')
-    .map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`, 's').test(name);
-}
+import { globMatches as viaRegExp } from './reference-interpreter.contract.js';
 
 describe('compileGlob', () => {
   it('matches like the regular expression it stands for', () => {

@@ -186,30 +186,34 @@ function refuse(detail: string): NormalizedPath {
  */
 export function normalizePath(rawPath: string): NormalizedPath {
   if (rawPath === '*') return refuse('asterisk-form request target');
-  if (!rawPath.startsWith('/')) return refuse('the path must start with / (absolute-form and authority-form are refused)');
+  if (rawPath.charCodeAt(0) !== 0x2f) return refuse('the path must start with / (absolute-form and authority-form are refused)');
   const rawSegments = rawPath.split('/');
   const last = rawSegments.length - 1;
   const trailingSlash = last >= 1 && rawSegments[last] === '';
   const count = trailingSlash ? last - 1 : last;
-  const segments: string[] = [];
-  let path = '';
+  const segments: string[] = new Array(count);
+  // Built only once a segment is spelled differently; until then the raw path is already canonical.
+  let path: string | null = null;
   for (let index = 1; index <= count; index++) {
     const raw = rawSegments[index] as string;
     if (raw === '') return refuse(`empty segment (//) at segment ${index}`);
     if (isPlain(raw)) {
       // The common case: nothing to decode or re-encode.
       if (raw === '.' || raw === '..') return refuse(`dot segment ${raw} in segment ${index}`);
-      segments.push(raw);
-      path += `/${raw}`;
+      segments[index - 1] = raw;
+      if (path !== null) path += `/${raw}`;
       continue;
     }
     const result = decodeSegment(raw);
     if ('problem' in result) return refuse(`${result.problem} in segment ${index}`);
     const problem = segmentProblem(result.decoded);
     if (problem !== null) return refuse(`${problem} in segment ${index}`);
-    segments.push(result.decoded);
+    segments[index - 1] = result.decoded;
+    // The plain segments before this one, as they were.
+    path ??= index === 1 ? '' : `/${rawSegments.slice(1, index).join('/')}`;
     path += `/${encodeSegment(result.decoded)}`;
   }
+  if (path === null) return { ok: true, path: rawPath, segments };
   if (trailingSlash) path += '/';
   return { ok: true, path, segments };
 }

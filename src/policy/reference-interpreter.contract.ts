@@ -33,7 +33,8 @@ function pathMatches(pattern: readonly string[], segments: readonly string[]): b
   return segments[0] === head && pathMatches(rest, segments.slice(1));
 }
 
-function globMatches(glob: string, name: string): boolean {
+/** The obvious meaning of a glob: `*` is `.*`, everything else itself. */
+export function globMatches(glob: string, name: string): boolean {
   const source = glob
     .split('*')
     .map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))

@@ -21,6 +21,11 @@ export interface Permission {
   readonly text: string;
 }
 
+/**
+ * A default denial (nothing matched) computes `nearest` and `explanation` on
+ * first read, as getters: copy fields by name or use JSON, do not spread it
+ * (`plainDecision` gives a plain copy).
+ */
 export interface Decision {
   readonly allowed: boolean;
   readonly reason: 'allowed' | 'permission_denied';
@@ -41,6 +46,11 @@ export interface CompiledGrant {
   decideAdmin(action: string, env: string | undefined): Decision;
 }
 
+/**
+ * `path` is the canonical spelling the gateway matches and forwards; `segments`
+ * are decoded. A trailing `/` stays in `path` but is not a segment (`/a/` and
+ * `/a` are the same resource to the permission engine); `/` has no segments.
+ */
 export type NormalizedPath =
   | { readonly ok: true; readonly path: string; readonly segments: readonly string[] }
   | { readonly ok: false; readonly detail: string };
