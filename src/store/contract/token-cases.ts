@@ -138,8 +138,12 @@ export function tokenCases(open: OpenStore): void {
       expect(await store.setTokenStatus(root.id, 'disabled', ALICE)).toEqual({ status: 'disabled', ids: [] });
       expect(await store.auditHead()).toEqual(disabled);
       expect(await store.setTokenStatus(root.id, 'active', ALICE)).toEqual({ status: 'active', ids: [root.id] });
-      const [enabled] = await adminEventsAfter(store, disabled.seq);
-      expect(enabled!.detail).toMatchObject({ action: 'token.enable', target: root.id });
+      await expectOneAdminEvent(store, disabled.seq, {
+        action: 'token.enable',
+        target: root.id,
+        before: expect.objectContaining({ status: 'disabled' }),
+        after: expect.objectContaining({ status: 'active', cascaded: [] }),
+      });
       expect((await store.getToken(root.id))?.status).toBe('active');
     });
 

@@ -25,6 +25,8 @@ export function createPool(url: string, poolSize: number): pg.Pool {
     max: poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     types: TYPES,
+    // TCP keepalive, so a database that vanished without closing the connection is noticed.
+    keepAlive: true,
     application_name: 'latchkey',
   });
   // An idle connection that drops emits 'error' on the pool; unhandled, it would

@@ -66,6 +66,18 @@ describe('sqlite store file', () => {
     }
   });
 
+  it('takes status-change and audit times from the clock it is given', async () => {
+    const frozen = 1_800_000_000_000;
+    const store = await openSqliteStore({ file: tempFile(), now: () => frozen });
+    await withEnvironments(store, 'prod');
+    const token = aToken();
+    await store.createToken(token, ALICE);
+    await store.setTokenStatus(token.id, 'revoked', ALICE);
+    expect((await store.getToken(token.id))?.updatedAt).toBe(frozen);
+    expect((await store.readAudit({ limit: 10 })).map((event) => event.time)).toEqual([frozen, frozen, frozen]);
+    await store.close();
+  });
+
   it('waits for another connection that is migrating the file, then finds nothing left to apply', async () => {
     const file = tempFile();
     mkdirSync(dirname(file), { recursive: true });

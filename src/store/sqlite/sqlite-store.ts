@@ -25,8 +25,6 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 
-const noChange = { result: undefined, change: null, audit: null } as const;
-
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
   const db = openDatabase(options.file);
@@ -209,7 +207,7 @@ class SqliteStore implements Store {
           ? this.#sql.revokeTree.all(id, time)
           : this.#sql.setStatus.all(status, time, id, status);
       const ids = orderChangedIds(id, changed.map((row) => row.id));
-      if (ids.length === 0) return { ...noChange, result: { ids, status } };
+      if (ids.length === 0) return { result: { ids, status }, change: null, audit: null };
       const audit = statusChangeEvent(actor, token, status, ids, time);
       return { result: { ids, status }, change: { type: 'token', ids }, audit };
     });
