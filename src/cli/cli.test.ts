@@ -1,6 +1,8 @@
 // The command line as a person uses it: the built bin, a real `serve` process,
 // real SQLite in a temp data directory.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,9 +15,9 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-async function startServe(dataDir: string): Promise<{ child: ChildProcess; adminUrl: string; output: () => string }> {
+async function startServe(dataDir: string): Promise<{ child: ChildProcess; adminUrl: string; gatewayUrl: string; output: () => string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0'], {
-    env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn' },
+    env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', ORDERS_KEY: 'the-real-secret' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -24,20 +26,30 @@ async function startServe(dataDir: string): Promise<{ child: ChildProcess; admin
   const adminUrl = await new Promise<string>((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
     const poll = setInterval(() => {
-      const match = /admin API and console\s+(http:\/\/\S+)/.exec(out);
-      if (match !== null) { clearInterval(poll); clearTimeout(timer); resolvePromise(match[1]!); }
+      const match = /admin API and console\s+(http:\/\/\S+)\n\s+HTTP gateway\s+(http:\/\/\S+)/.exec(out);
+      if (match !== null) { clearInterval(poll); clearTimeout(timer); resolvePromise(`${match[1]!} ${match[2]!}`); }
     }, 50);
     child.once('exit', () => { clearInterval(poll); clearTimeout(timer); reject(new Error(`serve exited: ${out}`)); });
   });
-  return { child, adminUrl, output: () => out };
+  const [admin, gateway] = adminUrl.split(' ') as [string, string];
+  return { child, adminUrl: admin, gatewayUrl: gateway, output: () => out };
 }
 
 describe('latchkey command line', () => {
   let dataDir: string;
   let serve: Awaited<ReturnType<typeof startServe>>;
   let env: Record<string, string>;
+  let upstream: Server;
+  let upstreamPort: number;
+  const seen: Array<{ url: string; authorization: string | undefined }> = [];
 
   beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      seen.push({ url: req.url!, authorization: req.headers.authorization });
+      res.end('ok');
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upstreamPort = (upstream.address() as AddressInfo).port;
     dataDir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
     const init = run(['init', '--data', dataDir, '--json']);
     expect(init.stderr).toBe('');
@@ -50,6 +62,7 @@ describe('latchkey command line', () => {
 
   afterAll(async () => {
     if (serve?.child.exitCode === null) serve.child.kill('SIGKILL');
+    upstream?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -61,12 +74,12 @@ describe('latchkey command line', () => {
     expect(again.stderr).toContain('already initialized');
   });
 
-  it('manages environments, services, roles and tokens, with tables and --json', () => {
+  it('manages environments, services, roles and tokens, with tables and --json; the gateway enforces them', async () => {
     const envs = JSON.parse(run(['env', 'list', '--json'], env).stdout) as { items: Array<{ name: string }> };
     expect(envs.items.map((e) => e.name).sort()).toEqual(['dev', 'prod', 'staging']);
     expect(run(['env', 'create', 'qa', '--max-ttl', '30d'], env).code).toBe(0);
 
-    const added = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', 'http://127.0.0.1:9000', '--credential-env', 'ORDERS_KEY'], env);
+    const added = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', `http://127.0.0.1:${upstreamPort}/api`, '--credential-env', 'ORDERS_KEY'], env);
     expect(added.stderr).toBe('');
     expect(added.stdout).toContain('orders');
     expect(run(['service', 'add', 'orders', '--kind', 'http', '--env', 'qa', '--upstream', 'http://127.0.0.1:9001'], env).code).toBe(0);
@@ -84,6 +97,13 @@ describe('latchkey command line', () => {
     expect(table.stdout).toMatch(/^ID\s+NAME\s+ENV\s+STATUS/m);
     expect(table.stdout).toContain('ci-job');
     expect(table.stdout).not.toContain(token);
+
+    // The quick start's promise: the client changes only its base URL and its token.
+    const through = await fetch(`${serve.gatewayUrl}/orders/v1/orders/7?q=1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(through.status).toBe(200);
+    expect(seen.at(-1)).toEqual({ url: '/api/v1/orders/7?q=1', authorization: 'Bearer the-real-secret' });
+    const refused = await fetch(`${serve.gatewayUrl}/orders/v1/orders/7`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([403, 'permission_denied']);
 
     const allowed = run(['check', '--token', token, 'GET', '/orders/v1/orders/7'], env);
     expect(allowed.code).toBe(0);

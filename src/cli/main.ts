@@ -4,7 +4,7 @@ import { CliError } from './client.js';
 import { registerCheck } from './commands/check.js';
 import { registerEnv } from './commands/env.js';
 import { registerRole } from './commands/role.js';
-import { registerServer } from './commands/server.js';
+import { registerGateway, registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
 
@@ -21,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServer(program);
+  registerGateway(program);
   registerEnv(program);
   registerService(program);
   registerRole(program);

@@ -1,5 +1,6 @@
 import type { LatchkeyConfig } from '../config/index.js';
 import { ensureDataDir, loadTokenHasher, parseDuration } from '../config/index.js';
+import { loadOrCreateAuditKey } from '../audit/index.js';
 import { LatchkeyError } from '../errors/index.js';
 import { mintToken } from '../lifecycle/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
@@ -29,6 +30,7 @@ export async function initialize(config: LatchkeyConfig, options: InitOptions, n
   if (ttlMs === undefined) throw new LatchkeyError('invalid_request', `--ttl: expected a duration such as 90d, got ${JSON.stringify(options.ttl)}`);
   ensureDataDir(config.dataDir);
   const hasher = loadTokenHasher(config.dataDir, config.secret, true);
+  await loadOrCreateAuditKey(config.dataDir);
   const store = await openStore(config.store);
   try {
     await ensureDefaultEnvironments(store, now);

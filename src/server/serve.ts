@@ -2,8 +2,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
+import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
+import { openAuditTrail } from './audit-trail.js';
 import { ensureDefaultEnvironments } from './environments.js';
 import { createLogger } from './logger.js';
 
@@ -12,7 +14,7 @@ import { createLogger } from './logger.js';
 
 export interface RunningServer {
   readonly adminUrl: string;
-  readonly gatewayUrl: string | null;
+  readonly gatewayUrl: string;
   readonly store: Store;
   readonly logger: Logger;
   /** Stops accepting, lets in-flight requests finish, flushes the audit log, closes the store. */
@@ -36,16 +38,42 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
 
+    const audit = await openAuditTrail(config, store, metrics, logger);
+    closers.unshift(() => audit.close());
+    const isPostgres = store.dialect === 'postgres';
+    if (config.redis !== undefined && isPostgres) {
+      // Gateway nodes elsewhere may follow changes through Redis; this process publishes them there.
+      const publisher = createRedisChangePublisher({ url: config.redis, store, logger });
+      closers.unshift(() => publisher.close());
+    }
+    const gateway = await startHttpGateway({
+      store,
+      hasher,
+      env: null,
+      recorder: audit.recorder,
+      metrics,
+      logger,
+      listen: config.listen.gateway,
+      nodeName: config.gateway.nodeName,
+      maxStalenessMs: config.gateway.maxStalenessMs,
+      trustedProxies: config.gateway.trustedProxies,
+      ...(config.redis !== undefined && { redisUrl: config.redis }),
+      ...(isPostgres ? { feed: 'postgres' as const, pgUrl: config.store } : { feed: 'local' as const }),
+      clock: now,
+    });
+    closers.unshift(() => gateway.close());
+
     const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now }, metrics });
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();
     const adminPort = typeof adminAddress === 'object' && adminAddress !== null ? adminAddress.port : config.listen.admin.port;
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
-    logger.info({ adminUrl, store: store.dialect }, 'latchkey serving');
+    const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
+    logger.info({ adminUrl, gatewayUrl, store: store.dialect }, 'latchkey serving');
     return {
       adminUrl,
-      gatewayUrl: null,
+      gatewayUrl,
       store,
       logger,
       async close() {

@@ -54,11 +54,48 @@ export function registerServer(program: Command): void {
       const { loadConfig } = await config();
       const server = await startServer(loadConfig(overridesOf(options)));
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
-      if (server.gatewayUrl !== null) process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
+      process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
       process.stdout.write(`  store                  ${server.store.dialect}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
       await server.close();
+    });
+}
+
+export function registerGateway(program: Command): void {
+  program.command('gateway')
+    .description('a data-plane-only node for one environment, against a shared store')
+    .requiredOption('--env <env>', 'the environment this node serves; other tokens get env_mismatch')
+    .option('--data <dir>', 'data directory holding the server key (or set LATCHKEY_SECRET)')
+    .option('--config <file>', 'configuration file')
+    .option('--store <location>', 'postgres:// URL shared with the admin process (or LATCHKEY_STORE)')
+    .option('--gateway <addr>', 'HTTP gateway address')
+    .option('--ops <addr>', '/metrics, /healthz and /readyz address', '127.0.0.1:0')
+    .option('--redis <url>', 'shared rate limits and usage caps (or LATCHKEY_REDIS)')
+    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string }) => {
+      const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
+      const { runGatewayNode } = await import('../../gateway/index.js');
+      const { createLogger } = await import('../../server/logger.js');
+      const loaded = loadConfig({ ...overridesOf(options), ...(options.redis !== undefined && { redis: options.redis }) });
+      // A node never creates a key: one it made up would silently refuse every token.
+      const hasher = loadTokenHasher(loaded.dataDir, loaded.secret, false);
+      const node = await runGatewayNode({
+        env: options.env,
+        store: loaded.store,
+        hasher,
+        listen: loaded.listen.gateway,
+        opsListen: parseListenAddress(options.ops, '--ops'),
+        ...(loaded.redis !== undefined && { redisUrl: loaded.redis }),
+        nodeName: loaded.gateway.nodeName,
+        auditFailMode: loaded.audit.failMode,
+        logger: createLogger(loaded.logLevel),
+        gateway: { maxStalenessMs: loaded.gateway.maxStalenessMs, trustedProxies: loaded.gateway.trustedProxies },
+      });
+      const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
+      process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}\n`);
+      await waitForSignal();
+      process.stdout.write('latchkey: shutting down\n');
+      await node.close();
     });
 }
 

@@ -1,0 +1,26 @@
+// `npm run bench`: every benchmark, each side by side with its baseline in the
+// same run, on this machine. Pick one with `npm run bench -- policy|gateway|audit`.
+const SUITES = {
+  policy: async () => (await import('./policy.js')).runPolicyBench(),
+  gateway: async () => (await import('./gateway.js')).runGatewayBench(),
+  audit: async () => (await import('./audit.js')).runAuditBench(),
+} as const;
+
+type Suite = keyof typeof SUITES;
+
+async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !(name in SUITES));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(SUITES).join(', ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const chosen = (asked.length === 0 ? Object.keys(SUITES) : asked) as Suite[];
+  for (const name of chosen) {
+    process.stdout.write(`\n== ${name} ==\n`);
+    await SUITES[name]();
+  }
+}
+
+await main();
