@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { compileTokenGrant, TokenCache, TokenLoader } from './cache/index.js';
-import { LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from './feed/index.js';
+import { FRESH, LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from './feed/index.js';
 import { byFirstSegment, ClientAddressResolver, createListener, fixedService, HttpOutcome, Pipeline, UpgradeOutcome } from './http/index.js';
 import type { ServiceLocator } from './http/route.js';
 import { LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
@@ -17,6 +17,8 @@ export interface HttpGateway {
   /** Every listener, including services' own (`service` null for the shared one). */
   readonly listeners: readonly (ListenAddress & { readonly service: string | null })[];
   readonly feed: ChangeFeed['kind'];
+  /** True while the change feed is healthy: the node can vouch for tokens it has not cached. For /readyz. */
+  ready(): boolean;
   /** Rebuilds the service table from the store (also done on every service change). */
   reloadServices(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish (bounded), then closes feeds, Redis and pools. */
@@ -203,6 +205,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       address: { host: listeners[0]!.host, port: listeners[0]!.port },
       listeners,
       feed: feed.kind,
+      ready: () => feed.health.freshness(clock()) === FRESH,
       reloadServices,
       close() {
         closing ??= closeAll();

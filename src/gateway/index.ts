@@ -4,3 +4,4 @@
 export { startHttpGateway, type HttpGateway } from './gateway.js';
 export type { HttpGatewayOptions, ListenAddress } from './options.js';
 export { createRedisChangePublisher, REDIS_CHANGE_CHANNEL, type RedisChangePublisher } from './feed/index.js';
+export { runGatewayNode, type GatewayNode, type GatewayNodeOptions } from './node.js';

@@ -7,7 +7,8 @@ import { Registry } from 'prom-client';
 import { request } from 'undici';
 import { createAuditRecorder } from '../../audit/index.js';
 import type { AuditRecorder } from '../../audit/recorder.js';
-import { openSqliteStore } from '../../store/index.js';
+import { openPostgresStore, openSqliteStore } from '../../store/index.js';
+import { createTestDatabase } from '../../test-support/postgres.js';
 import { SYSTEM_ACTOR, type CredentialSource, type Service, type ServiceBinding, type TokenRecord } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { displayHint, generateToken, newTokenId, TokenHasher } from '../../token/index.js';
@@ -43,7 +44,11 @@ export class GatewayWorld {
   gateway!: HttpGateway;
   readonly #cleanups: Array<() => Promise<void> | void> = [];
 
-  constructor(readonly store: Store) {
+  constructor(
+    readonly store: Store,
+    /** The PostgreSQL database URL, when the store is PostgreSQL. */
+    readonly pgUrl: string | null = null,
+  ) {
     const sink = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         this.logs.push(chunk.toString());
@@ -124,6 +129,37 @@ export class GatewayWorld {
       ...overrides,
     });
     return this.gateway;
+  }
+
+  /** Another node on its own store instance, recorder and registry (the world's store stays the admin's). */
+  async startNode(store: Store, overrides: Partial<HttpGatewayOptions> = {}): Promise<HttpGateway> {
+    const recorder = createAuditRecorder({ store, failMode: 'closed', logger: this.logger });
+    const gateway = await startHttpGateway({
+      store,
+      hasher: this.hasher,
+      env: 'prod',
+      recorder,
+      metrics: new Registry(),
+      logger: this.logger,
+      listen: { host: '127.0.0.1', port: 0 },
+      clock: this.clock,
+      ...overrides,
+    });
+    this.#cleanups.push(async () => {
+      await gateway.close();
+      await recorder.close();
+      await store.close().catch(() => {});
+    });
+    return gateway;
+  }
+
+  static async postgres(): Promise<GatewayWorld> {
+    const database = await createTestDatabase();
+    const store = await openPostgresStore({ url: database.url });
+    const world = new GatewayWorld(store, database.url);
+    world.#cleanups.push(() => database.drop());
+    await world.environments('prod', 'staging', 'dev');
+    return world;
   }
 
   get base(): string {

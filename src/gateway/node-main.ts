@@ -1,0 +1,35 @@
+import { pathToFileURL } from 'node:url';
+import { TokenHasher } from '../token/index.js';
+import { runGatewayNode, type GatewayNodeOptions } from './node.js';
+
+// A gateway node as its own process, for the multi-node tests and the
+// benchmark: `node dist/gateway/node-main.js '<json options>'`, where the JSON
+// holds GatewayNodeOptions with `hashKey` (base64) instead of a hasher. Prints
+// one JSON line with the bound ports when listening; answers `{cmd:'cpu'}` on
+// the IPC channel with its CPU usage; exits cleanly on SIGTERM or SIGINT.
+
+type NodeProcessOptions = Omit<GatewayNodeOptions, 'hasher'> & { readonly hashKey: string };
+
+export async function main(argument: string): Promise<void> {
+  const { hashKey, ...options } = JSON.parse(argument) as NodeProcessOptions;
+  const node = await runGatewayNode({ ...options, hasher: new TokenHasher(Buffer.from(hashKey, 'base64')) });
+  process.stdout.write(`${JSON.stringify({ listening: true, port: node.gateway.address.port, opsPort: node.opsAddress?.port ?? null })}\n`);
+  process.on('message', (message: { cmd?: string }) => {
+    if (message.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  });
+  const stop = (): void => {
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv[2] ?? '{}').catch((err: Error) => {
+    process.stderr.write(`gateway node failed to start: ${err.message}\n`);
+    process.exit(1);
+  });
+}

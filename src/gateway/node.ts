@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createAuditRecorder } from '../audit/index.js';
+import type { AuditFailMode } from '../audit/recorder.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/store.js';
+import type { TokenHasher } from '../token/index.js';
+import { startHttpGateway, type HttpGateway } from './gateway.js';
+import type { HttpGatewayOptions, ListenAddress } from './options.js';
+
+// A data-plane-only node (`latchkey gateway --env ENV`): the HTTP gateway of
+// one environment against a shared store, with its own small listener for
+// /metrics, /healthz and /readyz since it has no admin API.
+
+export interface GatewayNodeOptions {
+  readonly env: string;
+  /** `postgres://...` (shared by every node; LISTEN/NOTIFY feed) or a SQLite file (single node). */
+  readonly store: string;
+  readonly hasher: TokenHasher;
+  readonly listen: ListenAddress;
+  /** /metrics, /healthz, /readyz; null for none. */
+  readonly opsListen?: ListenAddress | null;
+  readonly redisUrl?: string;
+  /** Default: `postgres` on a PostgreSQL store, `local` on SQLite. `redis` needs redisUrl. */
+  readonly feed?: 'local' | 'postgres' | 'redis';
+  readonly nodeName?: string;
+  readonly auditFailMode?: AuditFailMode;
+  readonly logger?: Logger;
+  /** Anything else startHttpGateway takes (timeouts, limits, trusted proxies, staleness). */
+  readonly gateway?: Partial<Omit<HttpGatewayOptions, 'store' | 'hasher' | 'env' | 'recorder' | 'metrics' | 'logger' | 'listen'>>;
+}
+
+export interface GatewayNode {
+  readonly gateway: HttpGateway;
+  readonly store: Store;
+  readonly metrics: Registry;
+  readonly opsAddress: ListenAddress | null;
+  /** Graceful: the gateway drains, the audit queue is flushed, then the store closes. */
+  close(): Promise<void>;
+}
+
+export async function runGatewayNode(options: GatewayNodeOptions): Promise<GatewayNode> {
+  const logger = options.logger ?? pino({ level: 'info', base: { pid: process.pid, node: options.nodeName } }, pino.destination(2));
+  const isPostgres = /^postgres(ql)?:\/\//i.test(options.store);
+  const store = await openStore(options.store);
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const recorder = createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
+  let gateway: HttpGateway;
+  try {
+    gateway = await startHttpGateway({
+      ...options.gateway,
+      store,
+      hasher: options.hasher,
+      env: options.env,
+      recorder,
+      metrics,
+      logger,
+      listen: options.listen,
+      ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
+      ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : {}),
+      feed: options.feed ?? (isPostgres ? 'postgres' : 'local'),
+      ...(isPostgres ? { pgUrl: options.store } : {}),
+    });
+  } catch (err) {
+    await recorder.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+  let ops: Server | null = null;
+  let opsAddress: ListenAddress | null = null;
+  if (options.opsListen != null) {
+    ops = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        metrics.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+      } else if (req.url === '/healthz') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      else if (req.url === '/readyz') {
+        const ready = gateway.ready() && recorder.accepting;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready }));
+      } else res.writeHead(404).end();
+    });
+    const server = ops;
+    await new Promise<void>((resolve) => server.listen(options.opsListen!.port, options.opsListen!.host, resolve));
+    opsAddress = { host: options.opsListen.host, port: (server.address() as AddressInfo).port };
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    gateway,
+    store,
+    metrics,
+    opsAddress,
+    close() {
+      closing ??= (async () => {
+        if (ops !== null) {
+          const server = ops;
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
+        }
+        await gateway.close();
+        await recorder.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

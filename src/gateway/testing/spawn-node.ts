@@ -1,0 +1,87 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Gateway nodes as real separate processes. Tests run TypeScript through
+// vitest, but a child process needs JavaScript: the node entry and what it
+// imports are compiled with tsc into a private directory under
+// node_modules/.cache (so `pg`, `undici`... resolve from the repository).
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface CompiledEntry {
+  readonly nodeMain: string;
+  readonly cleanup: () => void;
+}
+
+export function compileGatewayEntry(): CompiledEntry {
+  const dir = join(REPO, 'node_modules', '.cache', `latchkey-gw-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  // Below node_modules there is no package scope: say that these files are ES modules.
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  const tsconfig = join(dir, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { outDir: join(dir, 'dist'), rootDir: join(REPO, 'src'), sourceMap: false, noEmit: false },
+      files: [join(REPO, 'src/gateway/node-main.ts')],
+      include: [],
+    }),
+  );
+  const tsc = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
+  const nodeMain = join(dir, 'dist', 'gateway', 'node-main.js');
+  if (!existsSync(nodeMain)) throw new Error(`could not compile the gateway node: ${tsc.stdout}${tsc.stderr}`);
+  return { nodeMain, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface NodeProcess {
+  readonly port: number;
+  readonly opsPort: number | null;
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  cpu(): Promise<NodeJS.CpuUsage>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node-main.js` (or any script that prints the same `listening` line) and waits until it listens. */
+export async function spawnGatewayProcess(script: string, options: object, extraArgs: readonly string[] = []): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [script, ...extraArgs, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const started = await new Promise<{ port: number; opsPort: number | null }>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`gateway process did not start: ${stderr}`)), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split('\n').find((l) => l.includes('"listening"'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { port: number; opsPort: number | null });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway process exited with ${code}: ${stderr}`));
+    });
+  });
+  return {
+    port: started.port,
+    opsPort: started.opsPort,
+    child,
+    stderr: () => stderr,
+    cpu: () =>
+      new Promise((resolve) => {
+        child.once('message', (message: { cpu: NodeJS.CpuUsage }) => resolve(message.cpu));
+        child.send({ cmd: 'cpu' });
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
