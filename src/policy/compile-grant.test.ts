@@ -121,6 +121,13 @@ describe('http decisions', () => {
     expect(under.explanation).toBe('GET /v1/orders/7 is not under /v1/items/** (nearest allow: api:GET:/v1/items/**)');
   });
 
+  it('explains when nothing fits in action or resource, and when the service has only denies', () => {
+    const neither = compile(['api:GET:/v1/**']).decideHttp('api', 'POST', segmentsOf('/v2/x'));
+    expect(neither.explanation).toBe('POST /v2/x is not under /v1/**, and api:GET:/v1/** grants GET, not POST');
+    const onlyDenies = compile(['!api:DELETE']).decideHttp('api', 'GET', segmentsOf('/x'));
+    expect(plainDecision(onlyDenies)).toEqual({ allowed: false, reason: 'permission_denied', matched: null, nearest: null, explanation: 'no permission allows http service api' });
+  });
+
   it('serializes a default denial with its explanation', () => {
     const decision = grant.decideHttp('api', 'PUT', segmentsOf('/v1/items/3'));
     expect(JSON.parse(JSON.stringify(decision))).toEqual(plainDecision(decision));
@@ -196,6 +203,9 @@ describe('postgres, mcp and admin decisions', () => {
     expect(grant.decideAdmin('tokens.create', undefined).allowed).toBe(false);
     expect(grant.decideAdmin('tokens.create', 'dev').explanation).toBe('tokens.create in dev: latchkey:tokens.create:staging is limited to environment staging (nearest allow: latchkey:tokens.create:staging)');
     expect(grant.decideAdmin('tokens.revoke', 'staging').allowed).toBe(false);
+    expect(compile(['latchkey:roles.write:prod']).decideAdmin('roles.write', undefined).explanation).toBe(
+      'roles.write is not scoped to an environment, and latchkey:roles.write:prod is limited to environment prod (nearest allow: latchkey:roles.write:prod)',
+    );
     expect(grant.decideAdmin('no.such.action', undefined).allowed).toBe(false);
     expect(compile([]).decideAdmin('check', undefined).allowed).toBe(false);
   });

@@ -8,7 +8,8 @@ import { explainAdmin, explainHttp, explainMcp, explainPostgres } from './explai
 import { invalid } from '../errors/index.js';
 import { ADMIN_SERVICE } from './admin-actions.js';
 import { actionIndex, actionsOf, concreteActions, HTTP_METHODS } from './grammar.js';
-import { compileGlob, type NameMatcher } from './name-glob.js';
+import type { EnvRule, HttpAllow, NameRule, TableRule } from './compiled-rules.js';
+import { compileGlob } from './name-glob.js';
 import { PathTrie } from './path-trie.js';
 import { canonicalResource, httpPattern, namePattern, PermissionSyntaxError, tablePattern } from './resource-syntax.js';
 import type { CompiledGrant, Decision, Permission, PolicyServiceKind } from './types.js';
@@ -17,31 +18,14 @@ interface HttpRules {
   /** Indexed like HTTP_METHODS; null when no pattern of that effect grants the method. */
   readonly allow: (PathTrie | null)[];
   readonly deny: (PathTrie | null)[];
-  readonly allows: Permission[];
-}
-
-interface TableRule {
-  readonly schema: NameMatcher;
-  readonly table: NameMatcher;
-  readonly decision: Decision;
-}
-
-interface NameRule {
-  readonly name: NameMatcher;
-  readonly decision: Decision;
-}
-
-interface EnvRule {
-  /** Undefined: every environment, and actions not scoped to one. */
-  readonly env: string | undefined;
-  readonly decision: Decision;
+  readonly allows: HttpAllow[];
 }
 
 /** Rules of one service for a kind other than http, indexed by concrete action. */
 interface ActionRules<Rule> {
   readonly allow: Rule[][];
   readonly deny: Rule[][];
-  readonly allows: Permission[];
+  readonly allows: Rule[];
 }
 
 function methodIndex(method: string): number {
@@ -103,7 +87,7 @@ function buildHttp(permissions: readonly Permission[]): Map<string, HttpRules> {
     const pattern = httpPattern(permission.resource);
     const decision = decisionOf(permission);
     const tries = permission.effect === 'allow' ? rules.allow : rules.deny;
-    if (permission.effect === 'allow') rules.allows.push(permission);
+    if (permission.effect === 'allow') rules.allows.push({ permission, pattern });
     for (const index of actionIndexes(permission)) (tries[index] ??= new PathTrie()).add(pattern, decision);
   }
   return services;
@@ -122,7 +106,7 @@ function buildRules<Rule>(permissions: readonly Permission[], kind: PolicyServic
     }
     const rule = ruleOf(permission, decisionOf(permission));
     const lists = permission.effect === 'allow' ? rules.allow : rules.deny;
-    if (permission.effect === 'allow') rules.allows.push(permission);
+    if (permission.effect === 'allow') rules.allows.push(rule);
     for (const index of actionIndexes(permission)) (lists[index] as Rule[]).push(rule);
   }
   return services;
@@ -179,10 +163,13 @@ class Grant implements CompiledGrant {
     this.#http = buildHttp(this.permissions);
     this.#postgres = buildRules(this.permissions, 'postgres', (permission, decision): TableRule => {
       const { schema, table } = tablePattern(permission.resource);
-      return { schema: compileGlob(schema), table: compileGlob(table), decision };
+      return { permission, glob: `${schema}.${table}`, schema: compileGlob(schema), table: compileGlob(table), decision };
     });
-    this.#mcp = buildRules(this.permissions, 'mcp', (permission, decision): NameRule => ({ name: compileGlob(namePattern(permission.resource)), decision }));
-    this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ env: permission.resource, decision })).get(ADMIN_SERVICE);
+    this.#mcp = buildRules(this.permissions, 'mcp', (permission, decision): NameRule => {
+      const glob = namePattern(permission.resource);
+      return { permission, glob, name: compileGlob(glob), decision };
+    });
+    this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ permission, env: permission.resource, decision })).get(ADMIN_SERVICE);
   }
 
   decideHttp(service: string, method: string, segments: readonly string[]): Decision {
