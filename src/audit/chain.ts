@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 
@@ -7,8 +7,15 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** SHA-256 over the canonical form of everything in the event but its own hash. */
 export function hashEvent(seq: number, prevHash: string, input: AuditEventInput): string {
-  const body = canonicalJson({ seq, prevHash, kind: input.kind, time: input.time, detail: input.detail });
-  return createHash('sha256').update(body).digest('hex');
+  // canonicalJson({ seq, prevHash, kind, time, detail }) with its keys already in
+  // canonical order, written out: this runs for every event appended and verified.
+  const body =
+    seq === undefined || prevHash === undefined || input.kind === undefined || input.time === undefined || input.detail === undefined
+      ? canonicalJson({ seq, prevHash, kind: input.kind, time: input.time, detail: input.detail })
+      : `{"detail":${canonicalJson(input.detail)},"kind":${canonicalJson(input.kind)},"prevHash":${canonicalJson(prevHash)},` +
+        `"seq":${canonicalJson(seq)},"time":${canonicalJson(input.time)}}`;
+  // crypto.hash: one call, no Hash object; about twice as fast for inputs this small.
+  return hash('sha256', body, 'hex');
 }
 
 /** Links a batch onto a chain whose head is (headSeq, headHash). */

@@ -20,6 +20,13 @@ const SCHEME_CREDENTIAL = /\b(bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)/gi;
 // Cheap pre-check so that the common, clean string costs one scan.
 const MAYBE_SECRET = /lk_|bearer|basic/i;
 
+// The field names of decision and admin details: never header names, so the
+// per-key header check (a lower-casing) is skipped for them on the hot path.
+const EVENT_KEYS = new Set([
+  'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'resource', 'decision', 'reason', 'matched',
+  'upstreamStatus', 'latencyMs', 'client', 'actor', 'actorTokenId', 'target', 'before', 'after',
+]);
+
 /** Header names whose values are credentials, whatever they contain. */
 const SECRET_HEADERS = new Set([
   'authorization',
@@ -96,8 +103,11 @@ function redactAny(value: unknown, depth: number): unknown {
     return copy ?? value;
   }
   let copy: Record<string, unknown> | undefined;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const next = isSecretHeader(key) && item !== null && item !== undefined ? REDACTED : redactAny(item, depth + 1);
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = (value as Record<string, unknown>)[key];
+    const secretKey = !EVENT_KEYS.has(key) && isSecretHeader(key);
+    const next = secretKey && item !== null && item !== undefined ? REDACTED : redactAny(item, depth + 1);
     if (next !== item) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = next;

@@ -1,0 +1,160 @@
+// Audit append throughput, sustained: events recorded as fast as the recorder
+// takes them for 10 s (LATCHKEY_BENCH_SECONDS), written through the real
+// stores, on SQLite and on PostgreSQL. Side by side in the same run: the
+// hash-chain ceiling (linking in memory, no store) and direct appendAudit
+// calls with full batches (the store alone, no recorder), so that the
+// recorder's own cost is visible. Goal: ≥ 50,000 events/s on SQLite.
+//
+//   npm run build && node dist/bench/audit.js      (or: npm run bench -- audit)
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { createAuditRecorder } from '../audit/batch-recorder.js';
+import { GENESIS_HASH, linkEvents } from '../audit/chain.js';
+import type { AuditEventInput } from '../audit/event.js';
+import { openPostgresStore, openSqliteStore } from '../store/index.js';
+import type { Store } from '../store/store.js';
+
+const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 10);
+const BASELINE_SECONDS = Math.max(1, Math.min(3, SECONDS));
+const PG_ADMIN_URL = process.env.LATCHKEY_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The producer stops topping up above this many queued events: the figure is
+// what the writer sustains, not how fast an array grows.
+const HIGH_WATER = 50_000;
+
+/** Decision events as a busy gateway makes them: varied tokens, paths, outcomes. */
+const INPUTS: AuditEventInput[] = Array.from({ length: 4096 }, (_, i) => ({
+  kind: 'decision',
+  time: 1_700_000_000_000 + i,
+  detail: {
+    node: 'bench-node',
+    tokenId: `tok_${(i % 97).toString(36).padStart(8, '0')}`,
+    tokenName: `ci-deploy-${i % 97}`,
+    env: 'prod',
+    service: ['orders', 'billing', 'search'][i % 3]!,
+    action: i % 5 === 0 ? 'POST' : 'GET',
+    resource: `/v1/orders/${i}/items`,
+    decision: i % 9 === 0 ? 'deny' : 'allow',
+    reason: i % 9 === 0 ? 'permission_denied' : 'ok',
+    matched: i % 9 === 0 ? null : 'orders:read:/v1/orders/**',
+    upstreamStatus: i % 9 === 0 ? null : 200,
+    latencyMs: 0.4 + (i % 50) / 10,
+    client: `10.1.${i % 256}.${(i * 7) % 256}`,
+  },
+}));
+
+function rate(count: number, ms: number): string {
+  return `${Math.round((count / ms) * 1000).toLocaleString('en-US')} events/s`;
+}
+
+function line(label: string, text: string): void {
+  process.stdout.write(`${label.padEnd(44)} ${text}\n`);
+}
+
+/** The ceiling: linking (canonical JSON + SHA-256) alone, one core, no store. */
+function hashCeiling(): void {
+  const batch = INPUTS.slice(0, 1000);
+  let count = 0;
+  let head = { seq: 0, hash: GENESIS_HASH };
+  const start = performance.now();
+  while (performance.now() - start < BASELINE_SECONDS * 1000) {
+    const linked = linkEvents(head.seq, head.hash, batch);
+    const last = linked[linked.length - 1]!;
+    head = { seq: last.seq, hash: last.hash };
+    count += linked.length;
+  }
+  line('hash chain only (no store)', rate(count, performance.now() - start));
+}
+
+/** The store alone: back-to-back appendAudit calls of 1,000 events. */
+async function direct(store: Store): Promise<string> {
+  const batch = INPUTS.slice(0, 1000);
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() - start < BASELINE_SECONDS * 1000) {
+    count += (await store.appendAudit(batch)).length;
+  }
+  return rate(count, performance.now() - start);
+}
+
+/** Through the recorder, as the gateway uses it: record() calls, batches written behind them. */
+async function throughRecorder(store: Store): Promise<{ rate: string; recordNs: number; lost: number }> {
+  const recorder = createAuditRecorder({ store, failMode: 'closed' });
+  let recorded = 0;
+  let recordNs = 0n;
+  let producing = true;
+  const producer = (async () => {
+    while (producing) {
+      if (recorder.stats().queueDepth < HIGH_WATER) {
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < 1000; i++) recorder.record(INPUTS[(recorded + i) & 4095]!);
+        recordNs += process.hrtime.bigint() - t;
+        recorded += 1000;
+      }
+      await new Promise(setImmediate);
+    }
+  })();
+  const start = performance.now();
+  const writtenBefore = recorder.stats().written;
+  await sleep(SECONDS * 1000);
+  const written = recorder.stats().written - writtenBefore;
+  const elapsed = performance.now() - start;
+  producing = false;
+  await producer;
+  await recorder.close();
+  return { rate: rate(written, elapsed), recordNs: Number(recordNs) / recorded, lost: recorder.stats().lost };
+}
+
+async function benchStore(name: string, store: Store): Promise<void> {
+  line(`${name}: appendAudit, batches of 1,000 (${BASELINE_SECONDS} s)`, await direct(store));
+  const result = await throughRecorder(store);
+  line(`${name}: through the recorder (${SECONDS} s)`, `${result.rate}  (record() ${result.recordNs.toFixed(0)} ns/event, lost ${result.lost})`);
+}
+
+export async function runAuditBench(): Promise<void> {
+  process.stdout.write(`audit append throughput, sustained; node ${process.version}\n`);
+  hashCeiling();
+
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-audit-'));
+  try {
+    const sqlite = await openSqliteStore({ file: join(dir, 'latchkey.db') });
+    await sqlite.migrate();
+    await benchStore('SQLite', sqlite);
+    await sqlite.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  // A database of its own, dropped afterwards (as src/test-support/postgres.ts does; that folder is not built).
+  const name = `latchkey_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (error) {
+    line('PostgreSQL', `skipped: ${(error as Error).message}`);
+    return;
+  }
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(PG_ADMIN_URL);
+    url.pathname = `/${name}`;
+    const postgres = await openPostgresStore({ url: url.toString() });
+    try {
+      await postgres.migrate();
+      await benchStore('PostgreSQL', postgres);
+    } finally {
+      await postgres.close();
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runAuditBench();
+}
