@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
@@ -8,4 +9,6 @@ export interface AdminContext {
   readonly hasher: TokenHasher;
   readonly logger: Logger;
   readonly now: () => number;
+  /** The audit checkpoint key's public half, for `audit verify`; absent where no key is loaded. */
+  readonly auditPublicKey?: KeyObject;
 }

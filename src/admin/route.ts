@@ -36,3 +36,11 @@ export interface AdminRoute<B = unknown, Q = unknown> {
 export function route<B = undefined, Q = undefined>(definition: AdminRoute<B, Q>): AdminRoute {
   return definition as unknown as AdminRoute;
 }
+
+/** A handler's answer that is not JSON: an export streamed as it is read. */
+export class RawResponse {
+  constructor(
+    readonly contentType: string,
+    readonly body: NodeJS.ReadableStream | string,
+  ) {}
+}

@@ -6,7 +6,8 @@ import type { AdminContext } from './context.js';
 import { parseInput } from './input.js';
 import { buildOpenApi } from './openapi.js';
 import { authenticate, type Principal } from './principal.js';
-import type { AdminRoute } from './route.js';
+import { RawResponse, type AdminRoute } from './route.js';
+import { auditRoutes } from './routes/audit.js';
 import { checkRoutes } from './routes/check.js';
 import { environmentRoutes } from './routes/environments.js';
 import { roleRoutes } from './routes/roles.js';
@@ -15,7 +16,7 @@ import { tokenRoutes } from './routes/tokens.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes];
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes];
 
 export interface AdminServerOptions {
   readonly context: AdminContext;
@@ -119,6 +120,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
         authorizeEnv(principal, route.action, env);
         const result = await route.handle({ params, query, body, principal }, context);
         reply.code(route.status);
+        if (result instanceof RawResponse) return reply.type(result.contentType).send(result.body);
         return route.status === 204 ? reply.send() : result;
       },
     });

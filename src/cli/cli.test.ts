@@ -120,6 +120,23 @@ describe('latchkey command line', () => {
     expect(run(['token', 'show', id, '--json'], env).stdout).toContain('"status": "revoked"');
   });
 
+  it('reads, exports and verifies the audit trail', async () => {
+    const tail = run(['audit', 'tail', '-n', '50'], env);
+    expect(tail.code).toBe(0);
+    expect(tail.stdout).toMatch(/admin\s+admin\s+token\.create/);
+    expect(tail.stdout).toMatch(/allow\s+allowed\s+orders\s+GET \/v1\/orders\/7/);
+    const denied = JSON.parse(run(['audit', 'query', '--decision', 'deny', '--service', 'orders', '--json'], env).stdout) as { items: Array<{ detail: { reason: string } }> };
+    expect(denied.items.map((e) => e.detail.reason)).toContain('permission_denied');
+    const csv = run(['audit', 'export', '--format', 'csv', '--kind', 'decision'], env);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.split('\n')[0]).toMatch(/^seq,/);
+    const jsonl = run(['audit', 'export'], env).stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number });
+    expect(jsonl.map((e) => e.seq)).toEqual(jsonl.map((_e, i) => jsonl[0]!.seq + i));
+    const verified = run(['audit', 'verify'], env);
+    expect(verified.stdout).toMatch(/^audit trail intact: \d+ events/);
+    expect(verified.code).toBe(0);
+  });
+
   it('fails with one line on stderr and a non-zero exit', () => {
     const noTtl = run(['token', 'create', '--name', 'x', '--env', 'dev', '--allow', 'orders:GET'], env);
     expect(noTtl.code).toBe(1);

@@ -21,6 +21,24 @@ export class AdminClient {
     this.#token = options.token;
   }
 
+  /** A streamed GET (exports): the body as it arrives, after a status check. */
+  async stream(path: string): Promise<AsyncIterable<Buffer>> {
+    if (this.#token === undefined || this.#token === '') throw new CliError('no admin token: set LATCHKEY_TOKEN or pass --token');
+    let response;
+    try {
+      response = await request(`${this.#url}${path}`, { method: 'GET', headers: { authorization: `Bearer ${this.#token}` } });
+    } catch (err) {
+      throw new CliError(`cannot reach the admin API at ${this.#url}: ${(err as Error).message}`);
+    }
+    if (response.statusCode >= 400) {
+      const text = await response.body.text();
+      let error: { error?: string; message?: string } = {};
+      try { error = JSON.parse(text) as typeof error; } catch { /* not JSON: the status says enough */ }
+      throw new CliError(`${error.error ?? response.statusCode}: ${error.message ?? 'request failed'}`);
+    }
+    return response.body;
+  }
+
   async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     if (this.#token === undefined || this.#token === '') {
       throw new CliError('no admin token: set LATCHKEY_TOKEN or pass --token');

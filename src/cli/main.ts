@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { LatchkeyError } from '../errors/index.js';
 import { CliError } from './client.js';
+import { registerAudit } from './commands/audit.js';
 import { registerCheck } from './commands/check.js';
 import { registerEnv } from './commands/env.js';
 import { registerRole } from './commands/role.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRole(program);
   registerToken(program);
   registerCheck(program);
+  registerAudit(program);
   for (const command of leaves(program)) {
     command.exitOverride();
     command.option('--json', 'machine-readable output');

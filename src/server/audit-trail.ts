@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -19,6 +20,7 @@ import type { Store } from '../store/store.js';
 export interface AuditTrail {
   readonly recorder: BatchAuditRecorder;
   readonly checkpointer: Checkpointer;
+  readonly publicKey: KeyObject;
   /** Flushes every recorded event, writes a last checkpoint, closes the sinks. */
   close(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function openAuditTrail(config: LatchkeyConfig, store: Store, metri
   return {
     recorder,
     checkpointer,
+    publicKey: key.publicKey,
     async close() {
       await recorder.close();
       for (const sink of sinks) await sink.close?.();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
+import { loadOrCreateAuditKey } from '../audit/index.js';
 import { mintToken } from '../lifecycle/index.js';
 import { createLogger } from '../server/logger.js';
 import { ensureDefaultEnvironments } from '../server/environments.js';
@@ -41,7 +42,8 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   const logger = createLogger('debug', sink);
   const hasher = new TokenHasher(TokenHasher.generateKey());
   await ensureDefaultEnvironments(store, now());
-  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now } });
+  const auditKey = await loadOrCreateAuditKey(dir);
+  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
