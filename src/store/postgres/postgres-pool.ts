@@ -42,6 +42,7 @@ const SERVER_GONE_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
 const GONE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|Client was closed|not queryable/i;
 
 export function isUnavailable(error: unknown): boolean {
+  if (error instanceof LatchkeyError) return error.code === 'store_unavailable';
   if (error instanceof AggregateError && error.errors.some(isUnavailable)) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
