@@ -11,6 +11,11 @@ import type { AuditSink } from './sinks/sink.js';
 // stack. One batch is in flight at a time, which keeps the events of this
 // process in the order they were recorded, and makes the writer a group
 // commit: whatever arrives while a batch is being written goes into the next.
+//
+// An event is durable once its batch commits. A caller that must not answer
+// before its event is durable (so that a kill -9 cannot lose the record of a
+// request that got a response) awaits flush() after record(): the wait is at
+// most one batch, shared by every request waiting at the same moment.
 
 /** The few logger methods the recorder uses; a pino logger fits. */
 export interface AuditLogger {

@@ -13,6 +13,14 @@
 // one lock held for the length of a batch insert, which batching amortizes
 // (thousands of events per lock) and which the benchmark (src/bench/audit.ts)
 // measures.
+//
+// Wiring, in short: the gateway calls createAuditRecorder({ store, failMode,
+// metrics, logger, sinks: [createCheckpointer({ store, key: await
+// loadOrCreateAuditKey(dataDir), file }), ...] }) and checks `accepting`
+// before each request; `audit verify` is verifyAudit(store, { publicKey,
+// externalCheckpoints: await readCheckpointFile(file) }); `audit export` is
+// exportAudit(store, filter, format, stream); `audit tail -f` is
+// followAuditEvents; retention is pruneOlderThan(store, cutoff, { publicKey }).
 
 export type { AuditEvent, AuditEventInput, AuditKind, AdminDetail, DecisionDetail } from './event.js';
 export type { AuditFailMode, AuditRecorder } from './recorder.js';
