@@ -18,7 +18,7 @@ export function registerCheck(program: Command): void {
         path,
         ...(subject !== undefined ? { token: subject } : { grant: options.grant }),
       });
-      out.print(result, () => `${result.allowed ? 'ALLOWED' : 'DENIED'}\n${block({ reason: result.reason, matched: result.matched, nearest: result.nearest, why: result.explanation })}`);
+      out.print(result, () => `${result.allowed ? 'ALLOWED' : 'DENIED'}\n${block({ reason: result.reason, matched: result.matched, nearest: result.nearest, why: result.explanation, 'server time': result.serverMicros === undefined ? null : `${Number(result.serverMicros).toFixed(1)} µs` })}`);
       if (!result.allowed) process.exitCode = 3;
     });
 }
