@@ -23,9 +23,10 @@ export async function* readAuditEvents(
   while (remaining > 0) {
     const limit = Math.min(pageSize, remaining);
     const page = await store.readAudit({ ...filter, ...(afterSeq === undefined ? {} : { afterSeq }), limit });
+    // Only an empty page is the end: a store may return fewer than asked (it caps pages).
+    if (page.length === 0) return;
     for (const event of page) yield event;
     remaining -= page.length;
-    if (page.length < limit) return;
     afterSeq = page[page.length - 1]!.seq;
   }
 }

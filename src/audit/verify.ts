@@ -120,7 +120,8 @@ export async function verifyAudit(
       p = { seq: e.seq, hash: e.hash, virtual: false };
       events += 1;
     }
-    if (page.length < pageSize) break;
+    // Only an empty page ends the walk: a store may return fewer than asked (it caps pages).
+    if (page.length === 0) break;
     afterSeq = page[page.length - 1]!.seq;
   }
 
