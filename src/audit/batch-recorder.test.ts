@@ -2,8 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { openSqliteStore } from '../store/index.js';
@@ -219,5 +221,24 @@ describe('the batch recorder on SQLite', () => {
     for (let i = 0; i < 10; i++) doomed.record(decisionInput(i));
     await doomed.close();
     expect(doomed.stats()).toMatchObject({ written: 0, lost: 10 });
+  });
+
+  test('logs a failure once and the recovery once, through pino, with no event content in the lines', async () => {
+    const out = new PassThrough();
+    let logged = '';
+    out.on('data', (chunk: Buffer) => (logged += chunk.toString('utf8')));
+    const logger = pino({ level: 'info' }, out);
+    const restore = makeUnwritable();
+    const recorder = createAuditRecorder({ store, failMode: 'closed', logger, retryInitialMs: 5, retryMaxMs: 10 });
+    const token = 'lk_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVabcdef';
+    const base = decisionInput(1);
+    for (let i = 0; i < 20; i++) recorder.record({ ...base, detail: { ...base.detail, resource: `/x/${token}` } });
+    await waitFor(() => recorder.stats().writeFailures >= 5);
+    restore();
+    await recorder.close();
+    const lines = logged.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; level: number });
+    expect(lines.map((line) => line.msg)).toEqual(['audit writes failing; retrying', 'audit writes recovered']);
+    expect(logged).not.toContain(token);
+    expect(logged).not.toContain('/x/');
   });
 });

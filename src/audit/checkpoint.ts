@@ -29,17 +29,29 @@ export const AUDIT_KEY_FILE = join('keys', 'audit-ed25519.pem');
 export async function loadOrCreateAuditKey(dataDir: string): Promise<AuditKey> {
   const file = join(dataDir, AUDIT_KEY_FILE);
   await mkdir(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
-  try {
+  if (!(await exists(file))) {
     const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' });
-    await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    try {
+      await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
   const info = await stat(file);
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     throw new Error(`${file} is readable by others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`);
   }
   return auditKeyFromPem(await readFile(file, 'utf8'));
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 export function auditKeyFromPem(privatePem: string): AuditKey {
