@@ -35,6 +35,7 @@ export interface AuditRecorderOptions {
   readonly flushIntervalMs?: number;
   /** Events held in memory before `open` mode drops the oldest and `closed` mode stops accepting. Default 100,000. */
   readonly maxQueue?: number;
+  /** Copies of each committed batch, in commit order. close() closes them (closing one twice is harmless). */
   readonly sinks?: readonly AuditSink[];
   /** Backoff between retries of a failed batch: starts here, doubles, caps at `retryMaxMs`. Default 25 ms. */
   readonly retryInitialMs?: number;
