@@ -24,7 +24,7 @@ const BASELINE_SECONDS = Math.max(1, Math.min(3, SECONDS));
 const PG_ADMIN_URL = process.env.LATCHKEY_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 // The producer stops topping up above this many queued events: the figure is
 // what the writer sustains, not how fast an array grows.
-const HIGH_WATER = 50_000;
+const HIGH_WATER = 10_000;
 
 /** Decision events as a busy gateway makes them: varied tokens, paths, outcomes. */
 const INPUTS: AuditEventInput[] = Array.from({ length: 4096 }, (_, i) => ({
@@ -109,10 +109,21 @@ async function throughRecorder(store: Store): Promise<{ rate: string; recordNs: 
   return { rate: rate(written, elapsed), recordNs: Number(recordNs) / recorded, lost: recorder.stats().lost };
 }
 
-async function benchStore(name: string, store: Store): Promise<void> {
-  line(`${name}: appendAudit, batches of 1,000 (${BASELINE_SECONDS} s)`, await direct(store));
-  const result = await throughRecorder(store);
-  line(`${name}: through the recorder (${SECONDS} s)`, `${result.rate}  (record() ${result.recordNs.toFixed(0)} ns/event, lost ${result.lost})`);
+/** Each measurement gets a fresh, empty store, so neither inherits the other's table size. */
+async function benchStore(name: string, open: () => Promise<Store>): Promise<void> {
+  const forDirect = await open();
+  try {
+    line(`${name}: appendAudit, batches of 1,000 (${BASELINE_SECONDS} s)`, await direct(forDirect));
+  } finally {
+    await forDirect.close();
+  }
+  const forRecorder = await open();
+  try {
+    const result = await throughRecorder(forRecorder);
+    line(`${name}: through the recorder (${SECONDS} s)`, `${result.rate}  (record() ${result.recordNs.toFixed(0)} ns/event, lost ${result.lost})`);
+  } finally {
+    await forRecorder.close();
+  }
 }
 
 export async function runAuditBench(): Promise<void> {
@@ -121,16 +132,17 @@ export async function runAuditBench(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-audit-'));
   try {
-    const sqlite = await openSqliteStore({ file: join(dir, 'latchkey.db') });
-    await sqlite.migrate();
-    await benchStore('SQLite', sqlite);
-    await sqlite.close();
+    let files = 0;
+    await benchStore('SQLite', async () => {
+      const store = await openSqliteStore({ file: join(dir, `latchkey-${files++}.db`) });
+      await store.migrate();
+      return store;
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 
-  // A database of its own, dropped afterwards (as src/test-support/postgres.ts does; that folder is not built).
-  const name = `latchkey_bench_${randomBytes(6).toString('hex')}`;
+  // Databases of their own, dropped afterwards (as src/test-support/postgres.ts does; that folder is not built).
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   try {
     await admin.connect();
@@ -138,19 +150,20 @@ export async function runAuditBench(): Promise<void> {
     line('PostgreSQL', `skipped: ${(error as Error).message}`);
     return;
   }
+  const created: string[] = [];
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(PG_ADMIN_URL);
-    url.pathname = `/${name}`;
-    const postgres = await openPostgresStore({ url: url.toString() });
-    try {
-      await postgres.migrate();
-      await benchStore('PostgreSQL', postgres);
-    } finally {
-      await postgres.close();
-    }
+    await benchStore('PostgreSQL', async () => {
+      const name = `latchkey_bench_${randomBytes(6).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${name}`);
+      created.push(name);
+      const url = new URL(PG_ADMIN_URL);
+      url.pathname = `/${name}`;
+      const store = await openPostgresStore({ url: url.toString() });
+      await store.migrate();
+      return store;
+    });
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
 }
