@@ -6,6 +6,7 @@ import { generateToken } from '../token/index.js';
 import { binding, envCredential, GatewayWorld } from './testing/world.js';
 import { startUpstream, type TestUpstream } from './testing/upstream.js';
 import { createServer } from 'node:http';
+import { createAuditRecorder } from '../audit/index.js';
 import type { AddressInfo } from 'node:net';
 
 let world: GatewayWorld;
@@ -179,12 +180,20 @@ describe('reason codes', () => {
     expect(reply.json?.error).toBe('store_unavailable');
   });
 
-  it('audit_unavailable when the recorder refuses events', async () => {
+  it('audit_unavailable once the audit log cannot be written (failMode closed)', async () => {
     const { token } = await reader();
-    Object.defineProperty(world.recorder, 'accepting', { get: () => false, configurable: true });
+    // The real recorder, writing to an audit store that refuses every batch.
+    const failing = createAuditRecorder({ store: { appendAudit: () => Promise.reject(new Error('disk full')) }, failMode: 'closed', retryInitialMs: 10_000 });
+    world.onCleanup(() => failing.close());
+    await world.gateway.close();
+    await world.start({ recorder: failing });
+    const first = await world.send('/orders/v1/orders/7', { token });
+    expect(first.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(failing.accepting).toBe(false);
     const reply = await world.send('/orders/v1/orders/7', { token });
     expect(reply.status).toBe(503);
     expect(reply.json?.error).toBe('audit_unavailable');
-    expect(upstream.seen).toHaveLength(0);
+    expect(upstream.seen).toHaveLength(1);
   });
 });

@@ -138,7 +138,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     const local = new LocalLimiter(60_000, clock);
     let limiter: Limiter = local;
     if (options.redisUrl !== undefined) {
-      limiter = new RedisLimiter({ url: options.redisUrl, local, logger, onFallback: (active) => metrics.limitsFallback.set(active ? 1 : 0) });
+      const shared = new RedisLimiter({ url: options.redisUrl, local, logger, onFallback: (active) => metrics.limitsFallback.set(active ? 1 : 0) });
+      await shared.connected(2000);
+      limiter = shared;
     }
     closers.push(() => limiter.close());
     if (limiter !== local) closers.push(() => local.close());

@@ -18,11 +18,19 @@ export interface TokenCacheOptions {
   readonly onMiss?: () => void;
 }
 
+/** What an invalidation touched, remembered briefly so loads that raced it can be judged. */
+type Touched = { readonly seq: number } & ({ readonly ids: readonly string[] } | { readonly role: string } | { readonly all: true });
+
+/** Invalidations remembered for judging in-flight loads; a load older than all of them is not kept. */
+const TOUCHED_WINDOW = 1024;
+
 /**
  * Token entries keyed by the token's keyed hash, kept current by the change
- * feed. Loads are single-flight per hash. Every invalidation bumps an epoch: a
- * load that started before it returns its answer to the request that asked
- * but is not kept, so a revocation can never be undone by a slow read.
+ * feed. Loads are single-flight per hash. A load that raced an invalidation
+ * touching what it read (its token, an ancestor, a role, or everything)
+ * returns its answer to the request that asked but is not kept, so a
+ * revocation can never be undone by a slow read; unrelated changes do not
+ * stop it from being cached.
  */
 export class TokenCache {
   readonly #options: TokenCacheOptions;
@@ -32,7 +40,8 @@ export class TokenCache {
   readonly #byLineage = new Map<string, Set<string>>();
   readonly #byRole = new Map<string, Set<string>>();
   readonly #loading = new Map<string, Promise<CacheEntry>>();
-  #epoch = 0;
+  #seq = 0;
+  readonly #touched: Touched[] = [];
 
   constructor(options: TokenCacheOptions) {
     this.#options = options;
@@ -73,11 +82,11 @@ export class TokenCache {
   load(hash: string): Promise<CacheEntry> {
     const pending = this.#loading.get(hash);
     if (pending !== undefined) return pending;
-    const epoch = this.#epoch;
+    const startedAt = this.#seq;
     const promise = this.#options.loader.load(hash).then(
       (entry) => {
         if (this.#loading.get(hash) === promise) this.#loading.delete(hash);
-        if (epoch === this.#epoch) this.#keep(hash, entry);
+        if (!this.#raced(entry, startedAt)) this.#keep(hash, entry);
         return entry;
       },
       (err: unknown) => {
@@ -90,14 +99,15 @@ export class TokenCache {
   }
 
   apply(change: Change): void {
-    this.#invalidate();
     switch (change.type) {
       case 'token':
+        this.#invalidate({ seq: 0, ids: change.ids });
         // A new token may have the hash of a remembered unknown one; unknowns are cheap to forget.
         this.#unknown.clear();
         for (const id of change.ids) this.#dropIndexed(this.#byLineage, id);
         return;
       case 'role':
+        this.#invalidate({ seq: 0, role: change.name });
         this.#options.loader.forgetRole(change.name);
         this.#dropIndexed(this.#byRole, change.name);
         return;
@@ -110,7 +120,7 @@ export class TokenCache {
   }
 
   flush(): void {
-    this.#invalidate();
+    this.#invalidate({ seq: 0, all: true });
     this.#tokens.clear();
     this.#unknown.clear();
     this.#byLineage.clear();
@@ -118,10 +128,29 @@ export class TokenCache {
     this.#options.loader.forgetRoles();
   }
 
-  #invalidate(): void {
-    this.#epoch++;
+  #invalidate(touched: Touched): void {
+    this.#touched.push({ ...touched, seq: ++this.#seq });
+    if (this.#touched.length > TOUCHED_WINDOW) this.#touched.shift();
     // Requests arriving after a change must not join a read that started before it.
     this.#loading.clear();
+  }
+
+  /** Whether an invalidation since `startedAt` may have made this freshly read entry wrong. */
+  #raced(entry: CacheEntry, startedAt: number): boolean {
+    if (startedAt === this.#seq) return false;
+    const oldest = this.#touched[0];
+    if (oldest === undefined || oldest.seq > startedAt + 1) return true;
+    for (let i = this.#touched.length - 1; i >= 0 && this.#touched[i]!.seq > startedAt; i--) {
+      const touched = this.#touched[i]!;
+      if ('all' in touched) return true;
+      // An unknown token may be one created meanwhile.
+      if (entry.kind === 'unknown') {
+        if ('ids' in touched) return true;
+      } else if ('ids' in touched) {
+        if (touched.ids.some((id) => entry.lineage.includes(id))) return true;
+      } else if (entry.roles.includes(touched.role)) return true;
+    }
+    return false;
   }
 
   #keep(hash: string, entry: CacheEntry): void {

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Readable, Writable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ReasonCode } from '../../errors/index.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -41,33 +42,85 @@ class BodyLimit extends Transform {
   }
 }
 
-function classify(err: Error & { code?: string }): { reason: ReasonCode; kind: string } {
+/** The client closed its connection before the response was complete. */
+class ClientAborted extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/**
+ * One forwarded request, as an undici dispatch handler: response headers go
+ * to the client as they arrive, body chunks are written with backpressure
+ * (the upstream is paused while the client is slow), and the outcome is
+ * decided on the upstream's own error, not on a stream's echo of it.
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #ex: Exchange;
+  readonly #outcome: HttpOutcome;
+  #controller: Dispatcher.DispatchController | null = null;
+  #done = false;
+
+  constructor(ex: Exchange, outcome: HttpOutcome) {
+    this.#ex = ex;
+    this.#outcome = outcome;
+    ex.res!.once('close', () => {
+      if (!this.#done) this.#controller?.abort(new ClientAborted());
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#ex.res!.destroyed) controller.abort(new ClientAborted());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx are hop-by-hop: Node answers the client's Expect itself.
+    if (statusCode < 200) return;
+    const res = this.#ex.res!;
+    this.#ex.upstreamStatus = statusCode;
+    res.writeHead(statusCode, responseHeaders(headers));
+    res.on('drain', () => controller.resume());
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#ex.res!.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#done = true;
+    this.#ex.res!.end();
+    this.#outcome.finished(this.#ex, null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#done = true;
+    this.#outcome.finished(this.#ex, err);
+  }
+}
+
+type Failure = 'upstream_timeout' | 'upstream_unreachable' | 'client_aborted';
+
+function classify(err: Error & { code?: string }): Failure {
+  if (err instanceof ClientAborted) return 'client_aborted';
   switch (err.code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
-      return { reason: 'upstream_timeout', kind: 'timeout' };
+      return 'upstream_timeout';
     default:
-      return { reason: 'upstream_unreachable', kind: 'unreachable' };
+      return 'upstream_unreachable';
   }
 }
+
+const FAILURE_KIND: Record<Failure, string> = { upstream_timeout: 'timeout', upstream_unreachable: 'unreachable', client_aborted: 'client_aborted' };
 
 export class HttpOutcome implements Outcome {
   readonly #pipeline: Pipeline;
   readonly #metrics: GatewayMetrics;
-  readonly #factory: Dispatcher.StreamFactory<Exchange>;
-  readonly #done: (err: Error | null, data: Dispatcher.StreamData<Exchange>) => void;
 
   constructor(pipeline: Pipeline, metrics: GatewayMetrics) {
     this.#pipeline = pipeline;
     this.#metrics = metrics;
-    // Bound once, shared by every request: the exchange travels as undici's opaque.
-    this.#factory = ({ statusCode, headers, opaque }): Writable => {
-      opaque.upstreamStatus = statusCode;
-      const res = opaque.res!;
-      res.writeHead(statusCode, responseHeaders(headers));
-      return res;
-    };
-    this.#done = (err, data) => this.#finished(data.opaque, err);
   }
 
   refuse(ex: Exchange, code: ReasonCode): void {
@@ -92,20 +145,18 @@ export class HttpOutcome implements Outcome {
       body = ex.req.pipe(limit);
     } else if (headers.contentLength > 0) body = ex.req;
     if (ex.expectsContinue && body !== null) ex.res!.writeContinue();
-    binding.pool.stream(
+    binding.pool.dispatch(
       {
         path: binding.target.basePath + ex.path + ex.query,
         method: ex.req.method as Dispatcher.HttpMethod,
         headers: forwarded,
         body,
-        opaque: ex,
       },
-      this.#factory,
-      this.#done,
+      new ForwardHandler(ex, this),
     );
   }
 
-  #finished(ex: Exchange, err: Error | null): void {
+  finished(ex: Exchange, err: Error | null): void {
     if (err === null) return this.#pipeline.record(ex, 'allow', 'allowed');
     const res = ex.res!;
     if (ex.bodyTooLarge) {
@@ -114,22 +165,19 @@ export class HttpOutcome implements Outcome {
       res.destroy();
       return this.#pipeline.record(ex, 'deny', 'body_too_large');
     }
-    if (res.destroyed || ex.req.destroyed) {
-      // The client went away; undici aborted the upstream request for it.
-      this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: 'client_aborted' });
-      return this.#pipeline.record(ex, 'allow', 'allowed');
-    }
-    const { reason, kind } = classify(err);
-    this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind });
-    if (!res.headersSent) {
+    const failure = classify(err);
+    this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: FAILURE_KIND[failure] });
+    // A client that went away was served as far as it wanted; the decision stands.
+    if (failure === 'client_aborted') return this.#pipeline.record(ex, 'allow', 'allowed');
+    if (!res.headersSent && !res.destroyed) {
       const status = ex.upstreamStatus;
       ex.upstreamStatus = null;
-      writeRefusal(res, reason, { detail: null, retryAfterSeconds: null, close: ex.hasBody && !ex.req.complete });
+      writeRefusal(res, failure, { detail: null, retryAfterSeconds: null, close: ex.hasBody && !ex.req.complete });
       ex.upstreamStatus = status;
     } else {
       // Headers already went out: the only honest signal left is a truncated response.
       res.destroy();
     }
-    this.#pipeline.record(ex, 'allow', reason);
+    this.#pipeline.record(ex, 'allow', failure);
   }
 }

@@ -89,6 +89,24 @@ export class RedisLimiter implements Limiter {
     this.#redis = redis as Redis & LimitCommands;
   }
 
+  /**
+   * Resolves once Redis is first reachable, or after `timeoutMs`: a node that
+   * starts with Redis up does not begin in fallback (nor say so in the log).
+   */
+  connected(timeoutMs: number): Promise<void> {
+    if (this.#redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const redis = this.#redis;
+      function done(): void {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      }
+      redis.once('ready', done);
+    });
+  }
+
   get fallbackActive(): boolean {
     return this.#fallback;
   }

@@ -32,7 +32,7 @@ const defaultHandler: UpstreamHandler = (req, res) => {
   res.end(body);
 };
 
-export async function startUpstream(options: { socketPath?: string } = {}): Promise<TestUpstream> {
+export async function startUpstream(options: { socketPath?: string; port?: number } = {}): Promise<TestUpstream> {
   let handler = defaultHandler;
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
@@ -60,7 +60,7 @@ export async function startUpstream(options: { socketPath?: string } = {}): Prom
   });
   await new Promise<void>((resolve) => {
     if (options.socketPath !== undefined) server.listen(options.socketPath, resolve);
-    else server.listen(0, '127.0.0.1', resolve);
+    else server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const port = options.socketPath === undefined ? (server.address() as AddressInfo).port : 0;
   return {

@@ -133,7 +133,7 @@ export class GatewayWorld {
 
   /** Another node on its own store instance, recorder and registry (the world's store stays the admin's). */
   async startNode(store: Store, overrides: Partial<HttpGatewayOptions> = {}): Promise<HttpGateway> {
-    const recorder = createAuditRecorder({ store, failMode: 'closed', logger: this.logger });
+    const recorder = overrides.recorder ?? createAuditRecorder({ store, failMode: 'closed', logger: this.logger });
     const gateway = await startHttpGateway({
       store,
       hasher: this.hasher,
