@@ -139,13 +139,17 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
 
     test('editing any field of any event is reported at that seq as edited', async () => {
       const detailFields = Object.keys(decisionInput(1).detail).concat(Object.keys(adminInput(10).detail));
-      const columns = ['time', 'kind', 'prev_hash', 'hash', 'seq'];
+      // The query columns (token_id, service, decision, reason) are copies of detail fields: editing one must show too.
+      const columns = ['time', 'kind', 'prev_hash', 'hash', 'seq', 'token_id', 'service', 'decision', 'reason'];
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: EVENTS }), fc.constantFrom(...detailFields, ...columns), async (seq, field) => {
           const r = await row(seq);
           const detail = JSON.parse(String(r.detail)) as Record<string, unknown>;
           if (columns.includes(field)) {
-            const value = { time: Number(r.time) + 1, kind: r.kind === 'admin' ? 'decision' : 'admin', prev_hash: 'f'.repeat(64), hash: 'e'.repeat(64), seq: EVENTS + 7 }[field];
+            const value = {
+              time: Number(r.time) + 1, kind: r.kind === 'admin' ? 'decision' : 'admin', prev_hash: 'f'.repeat(64), hash: 'e'.repeat(64), seq: EVENTS + 7,
+              token_id: 'tok_forged', service: 'forged', decision: r.decision === 'allow' ? 'deny' : 'allow', reason: 'forged',
+            }[field];
             await h.sql(`UPDATE audit_events SET ${field} = ? WHERE seq = ?`, [value, seq]);
           } else {
             const old = detail[field];
@@ -159,7 +163,8 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
         {
           numRuns: 60,
           // The edges always: the first event (no predecessor), a checkpointed one, the last.
-          examples: [[1, 'seq'], [1, 'prev_hash'], [1, 'hash'], [50, 'seq'], [50, 'time'], [EVENTS, 'seq'], [EVENTS, 'hash'], [EVENTS, 'kind']],
+          examples: [[1, 'seq'], [1, 'prev_hash'], [1, 'hash'], [50, 'seq'], [50, 'time'], [EVENTS, 'seq'], [EVENTS, 'hash'], [EVENTS, 'kind'],
+            [1, 'token_id'], [2, 'service'], [3, 'decision'], [4, 'reason'], [10, 'token_id'], [20, 'service']],
         },
       );
     });
@@ -194,7 +199,7 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
         const hash = forge ? hashEvent(seq, prevHash, input) : 'a'.repeat(64);
         await h.sql(
           'INSERT INTO audit_events (seq, time, kind, token_id, service, decision, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          [seq, input.time, input.kind, null, null, null, null, JSON.stringify(input.detail), prevHash, hash],
+          [seq, input.time, input.kind, input.detail.tokenId, input.detail.service, input.detail.decision, input.detail.reason, JSON.stringify(input.detail), prevHash, hash],
         );
         expect(await verify(), `insert at ${seq}`).toMatchObject({ ok: false, seq, problem: 'inserted' });
         await restore();

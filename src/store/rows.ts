@@ -136,12 +136,24 @@ export function auditValues(event: AuditEvent): unknown[] {
   ];
 }
 
+/**
+ * The queryable columns are copies of detail fields, outside the hash. Where a
+ * column and its field disagree (an edit to hide events from `audit query
+ * --token`, say), the columns are attached to the event so that its hash no
+ * longer holds and verify reports the edit.
+ */
 export function auditFromRow(row: Row): AuditEvent {
+  const detail = JSON.parse(row.detail as string) as Record<string, unknown>;
+  const columns = { tokenId: row.token_id ?? null, service: row.service ?? null, decision: row.decision ?? null, reason: row.reason ?? null };
+  const copied = row.kind === 'decision'
+    ? { tokenId: detail.tokenId ?? null, service: detail.service ?? null, decision: detail.decision ?? null, reason: detail.reason ?? null }
+    : { tokenId: detail.actorTokenId ?? null, service: null, decision: null, reason: null };
+  if (Object.entries(columns).some(([key, value]) => copied[key as keyof typeof copied] !== value)) detail.queryColumns = columns;
   return {
     seq: row.seq as number,
     time: row.time as number,
     kind: row.kind,
-    detail: JSON.parse(row.detail as string),
+    detail,
     prevHash: row.prev_hash as string,
     hash: row.hash as string,
   } as AuditEvent;
