@@ -156,7 +156,7 @@ export function auditFromRow(row: Row): AuditEvent {
     detail,
     prevHash: row.prev_hash as string,
     hash: row.hash as string,
-  } as AuditEvent;
+  } as unknown as AuditEvent;
 }
 
 export function checkpointFromRow(row: Row): AuditCheckpoint {
