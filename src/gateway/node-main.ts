@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import type { AuditRecorder } from '../audit/recorder.js';
 import { TokenHasher } from '../token/index.js';
 import { runGatewayNode, type GatewayNodeOptions } from './node.js';
 
@@ -8,11 +9,24 @@ import { runGatewayNode, type GatewayNodeOptions } from './node.js';
 // one JSON line with the bound ports when listening; answers `{cmd:'cpu'}` on
 // the IPC channel with its CPU usage; exits cleanly on SIGTERM or SIGINT.
 
-type NodeProcessOptions = Omit<GatewayNodeOptions, 'hasher'> & { readonly hashKey: string };
+type NodeProcessOptions = Omit<GatewayNodeOptions, 'hasher' | 'recorder'> & {
+  readonly hashKey: string;
+  /** Benchmarks only: decision events are counted and dropped, to tell the audit log's cost from the gateway's. */
+  readonly benchDiscardAudit?: boolean;
+};
+
+/** Accepts every event and keeps none. Never used outside the benchmark's attribution run. */
+function discardingRecorder(): AuditRecorder {
+  return { accepting: true, record() {}, flush: async () => {}, close: async () => {} };
+}
 
 export async function main(argument: string): Promise<void> {
-  const { hashKey, ...options } = JSON.parse(argument) as NodeProcessOptions;
-  const node = await runGatewayNode({ ...options, hasher: new TokenHasher(Buffer.from(hashKey, 'base64')) });
+  const { hashKey, benchDiscardAudit, ...options } = JSON.parse(argument) as NodeProcessOptions;
+  const node = await runGatewayNode({
+    ...options,
+    hasher: new TokenHasher(Buffer.from(hashKey, 'base64')),
+    ...(benchDiscardAudit === true ? { recorder: discardingRecorder() } : {}),
+  });
   process.stdout.write(`${JSON.stringify({ listening: true, port: node.gateway.address.port, opsPort: node.opsAddress?.port ?? null })}\n`);
   process.on('message', (message: { cmd?: string }) => {
     if (message.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createAuditRecorder } from '../audit/index.js';
-import type { AuditFailMode } from '../audit/recorder.js';
+import type { AuditFailMode, AuditRecorder } from '../audit/recorder.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
@@ -27,6 +27,8 @@ export interface GatewayNodeOptions {
   readonly feed?: 'local' | 'postgres' | 'redis';
   readonly nodeName?: string;
   readonly auditFailMode?: AuditFailMode;
+  /** Use this recorder instead of the batch recorder on the node's store (it is closed with the node). */
+  readonly recorder?: AuditRecorder;
   readonly logger?: Logger;
   /** Anything else startHttpGateway takes (timeouts, limits, trusted proxies, staleness). */
   readonly gateway?: Partial<Omit<HttpGatewayOptions, 'store' | 'hasher' | 'env' | 'recorder' | 'metrics' | 'logger' | 'listen'>>;
@@ -47,7 +49,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
   const store = await openStore(options.store);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const recorder = createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
+  const recorder = options.recorder ?? createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway({

@@ -1,7 +1,7 @@
 // The token cache: tokens keyed by their keyed hash, each compiled once into
 // what the pipeline needs (grant, CIDRs, limits, identity headers), kept
 // current by the change feed and bounded in staleness when the feed is lost.
-export { TokenCache, UNAVAILABLE, type TokenCacheOptions } from './token-cache.js';
+export { TokenCache, UNAVAILABLE, cacheKeyOf, type TokenCacheOptions } from './token-cache.js';
 export { TokenLoader, type TokenLoaderOptions, type GrantCompiler } from './token-loader.js';
 export { compileTokenGrant } from './grant.js';
 export { compileCidrs, parseAddress, type CidrSet, type ParsedAddress } from './cidr.js';

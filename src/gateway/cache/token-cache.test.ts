@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALWAYS_FRESH } from '../feed/feed-health.js';
 import { GatewayWorld } from '../testing/world.js';
 import { compileTokenGrant } from './grant.js';
-import { TokenCache } from './token-cache.js';
+import { cacheKeyOf, TokenCache } from './token-cache.js';
 import { TokenLoader } from './token-loader.js';
 
 let world: GatewayWorld;
@@ -40,9 +40,9 @@ function hold(): void {
 describe('TokenCache', () => {
   it('does not keep a read that raced a change to that token', async () => {
     const { token, record } = await world.issue({ permissions: ['orders:*'] });
-    const hash = world.hasher.hash(token);
+    const hash = cacheKeyOf(token);
     hold();
-    const loading = cache.load(hash);
+    const loading = cache.load(hash, world.hasher.hash(token));
     cache.apply({ type: 'token', ids: [record.id] });
     open();
     expect((await loading).kind).toBe('token');
@@ -51,9 +51,9 @@ describe('TokenCache', () => {
 
   it('keeps a read that raced only unrelated changes', async () => {
     const { token } = await world.issue({ permissions: ['orders:*'] });
-    const hash = world.hasher.hash(token);
+    const hash = cacheKeyOf(token);
     hold();
-    const loading = cache.load(hash);
+    const loading = cache.load(hash, world.hasher.hash(token));
     cache.apply({ type: 'token', ids: ['tok_someone_else'] });
     cache.apply({ type: 'role', name: 'unrelated' });
     open();
@@ -63,27 +63,28 @@ describe('TokenCache', () => {
 
   it('does not remember an unknown token across a token creation that raced it', async () => {
     hold();
-    const loading = cache.load('f'.repeat(64));
+    const loading = cache.load('unknown-key', 'f'.repeat(64));
     cache.apply({ type: 'token', ids: ['tok_new'] });
     open();
     expect((await loading).kind).toBe('unknown');
-    expect(cache.lookup('f'.repeat(64), world.now)).toBeUndefined();
+    expect(cache.lookup('unknown-key', world.now)).toBeUndefined();
   });
 
   it('evicts the oldest entry beyond its bound and drops descendants of a changed token', async () => {
     const parent = await world.issue({ permissions: ['orders:*'] });
     const child = await world.issue({ permissions: ['orders:read'], parentId: parent.record.id });
     const other = await world.issue({ permissions: ['orders:read'] });
-    const [p, c, o] = [parent, child, other].map((t) => world.hasher.hash(t.token));
-    await cache.load(p!);
-    await cache.load(c!);
+    const [p, c, o] = [parent, child, other].map((t) => cacheKeyOf(t.token));
+    const load = (key: string, token: string) => cache.load(key, world.hasher.hash(token));
+    await load(p!, parent.token);
+    await load(c!, child.token);
     expect(cache.size).toBe(2);
     cache.apply({ type: 'token', ids: [parent.record.id] });
     expect(cache.lookup(c!, world.now)).toBeUndefined();
     expect(cache.size).toBe(0);
-    await cache.load(p!);
-    await cache.load(c!);
-    await cache.load(o!);
+    await load(p!, parent.token);
+    await load(c!, child.token);
+    await load(o!, other.token);
     expect(cache.size).toBe(2);
     expect(cache.lookup(p!, world.now)).toBeUndefined();
   });

@@ -1,10 +1,4 @@
-import { compileCidrs, parseAddress, type CidrSet, type ParsedAddress } from '../cache/cidr.js';
-
-/** The client as the gateway sees it: text for audit, parsed lazily for CIDR checks. */
-export interface ClientAddress {
-  readonly text: string;
-  parsed(): ParsedAddress | undefined;
-}
+import { compileCidrs, parseAddress, type CidrSet } from '../cache/cidr.js';
 
 /**
  * The client address comes from the socket. `X-Forwarded-For` is believed only
@@ -19,11 +13,12 @@ export class ClientAddressResolver {
     this.#trusted = trustedProxies.length === 0 ? null : compileCidrs(trustedProxies);
   }
 
-  resolve(socketAddress: string | undefined, forwardedFor: string | null): ClientAddress {
+  /** The client's address as text; CIDR checks parse it only for tokens that have a list. */
+  resolve(socketAddress: string | undefined, forwardedFor: string | null): string {
     const peer = unmapped(socketAddress ?? '');
-    if (this.#trusted === null || forwardedFor === null) return lazy(peer);
+    if (this.#trusted === null || forwardedFor === null) return peer;
     const peerParsed = parseAddress(peer);
-    if (peerParsed === undefined || !this.#trusted.contains(peerParsed)) return lazy(peer, peerParsed);
+    if (peerParsed === undefined || !this.#trusted.contains(peerParsed)) return peer;
     const hops = forwardedFor.split(',');
     let client = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
@@ -34,21 +29,10 @@ export class ClientAddressResolver {
       client = hop;
       if (!this.#trusted.contains(parsed)) break;
     }
-    return lazy(client);
+    return client;
   }
 }
 
 function unmapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-function lazy(text: string, known?: ParsedAddress): ClientAddress {
-  let parsed = known;
-  return {
-    text,
-    parsed() {
-      if (parsed === undefined) parsed = parseAddress(text);
-      return parsed;
-    },
-  };
 }

@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import type { ReasonCode } from '../../errors/index.js';
 import type { TokenEntry } from '../cache/token-entry.js';
 import type { BindingRoute, ServiceRoute } from '../upstream/service-table.js';
-import type { ClientAddress } from './client-address.js';
 import type { ScannedHeaders } from './request-headers.js';
 
 /**
@@ -33,7 +32,8 @@ export class Exchange {
   /** `?...` exactly as sent, or ''. */
   query = '';
   headers: ScannedHeaders | null = null;
-  client: ClientAddress | null = null;
+  /** The client address (socket, or X-Forwarded-For from a trusted proxy), resolved on first use. */
+  client: string | null = null;
   entry: TokenEntry | null = null;
   /** Set for a honeytoken: audited under its id, answered as an unknown token. */
   honeyId: string | null = null;

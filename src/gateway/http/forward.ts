@@ -74,17 +74,20 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.#ex.res!.destroyed) controller.abort(new ClientAborted());
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx are hop-by-hop: Node answers the client's Expect itself.
     if (statusCode < 200) return;
     const res = this.#ex.res!;
     this.#ex.upstreamStatus = statusCode;
     res.writeHead(statusCode, responseHeaders(headers));
-    res.on('drain', () => controller.resume());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#ex.res!.write(chunk)) controller.pause();
+    const res = this.#ex.res!;
+    if (res.write(chunk)) return;
+    // The client reads slower than the upstream sends: hold the upstream until it catches up.
+    controller.pause();
+    res.once('drain', () => controller.resume());
   }
 
   onResponseEnd(): void {
@@ -145,15 +148,20 @@ export class HttpOutcome implements Outcome {
       body = ex.req.pipe(limit);
     } else if (headers.contentLength > 0) body = ex.req;
     if (ex.expectsContinue && body !== null) ex.res!.writeContinue();
-    binding.pool.dispatch(
-      {
-        path: binding.target.basePath + ex.path + ex.query,
-        method: ex.req.method as Dispatcher.HttpMethod,
-        headers: forwarded,
-        body,
-      },
-      new ForwardHandler(ex, this),
-    );
+    try {
+      binding.pool.dispatch(
+        {
+          path: binding.target.basePath + ex.path + ex.query,
+          method: ex.req.method as Dispatcher.HttpMethod,
+          headers: forwarded,
+          body,
+        },
+        new ForwardHandler(ex, this),
+      );
+    } catch (err) {
+      // undici refuses some requests synchronously (a pool closed by a reload, an argument it rejects).
+      this.finished(ex, err as Error);
+    }
   }
 
   finished(ex: Exchange, err: Error | null): void {

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { AuditRecorder } from '../../audit/recorder.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { MAX_TOKEN_LENGTH, parseToken, type TokenHasher } from '../../token/index.js';
-import { UNAVAILABLE, type TokenCache } from '../cache/token-cache.js';
+import { parseAddress } from '../cache/cidr.js';
+import { cacheKeyOf, UNAVAILABLE, type TokenCache } from '../cache/token-cache.js';
 import type { CacheEntry, TokenEntry } from '../cache/token-entry.js';
 import { retryAfterSeconds, type LimitVerdict, type Limiter } from '../limits/index.js';
 import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
@@ -64,13 +65,13 @@ export class Pipeline {
     const token = headers.token;
     if (token === null) return outcome.refuse(ex, 'token_missing');
     if (token.length > MAX_TOKEN_LENGTH || token.length === 0) return outcome.refuse(ex, 'token_malformed');
-    const hash = this.#o.hasher.hash(token);
-    const cached = this.#o.cache.lookup(hash, ex.time);
+    const key = cacheKeyOf(token);
+    const cached = this.#o.cache.lookup(key, ex.time);
     if (cached === UNAVAILABLE) return outcome.refuse(ex, 'store_unavailable');
     if (cached !== undefined) return this.#afterLookup(ex, cached, outcome);
-    // Only a miss pays for the checksum: a hit proves the same text parsed before.
+    // Only a miss pays for the checksum and the keyed hash: a hit proves the same text was read before.
     if (parseToken(token) === undefined) return outcome.refuse(ex, 'token_malformed');
-    this.#o.cache.load(hash).then(
+    this.#o.cache.load(key, this.#o.hasher.hash(token)).then(
       (entry) => this.#afterLookup(ex, entry, outcome),
       (err: Error) => {
         this.#o.logger.warn({ err: err.message }, 'token store unavailable');
@@ -98,7 +99,7 @@ export class Pipeline {
     if (binding === undefined) return outcome.refuse(ex, 'env_mismatch');
     ex.binding = binding;
     if (entry.cidrs !== null) {
-      const address = this.clientOf(ex).parsed();
+      const address = parseAddress(this.clientOf(ex));
       if (address === undefined || !entry.cidrs.contains(address)) return outcome.refuse(ex, 'ip_not_allowed');
     }
     if (entry.grant === null) return outcome.refuse(ex, 'permission_denied');
@@ -134,7 +135,7 @@ export class Pipeline {
     outcome.forward(ex);
   }
 
-  clientOf(ex: Exchange) {
+  clientOf(ex: Exchange): string {
     if (ex.client === null) ex.client = this.#o.clients.resolve(ex.peer, ex.headers?.forwardedFor ?? null);
     return ex.client;
   }
@@ -170,7 +171,7 @@ export class Pipeline {
         matched: ex.matched,
         upstreamStatus: ex.upstreamStatus,
         latencyMs: Math.round(seconds * 1e6) / 1e3,
-        client: this.clientOf(ex).text,
+        client: this.clientOf(ex),
       },
     });
   }

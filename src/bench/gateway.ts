@@ -1,0 +1,381 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { Pool, type Dispatcher } from 'undici';
+import { openPostgresStore, openSqliteStore } from '../store/index.js';
+import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { displayHint, generateToken, newTokenId, TokenHasher } from '../token/index.js';
+
+// `npm run bench -- gateway`: the HTTP gateway against a bare node:http + undici
+// proxy (no checks), both in front of the same upstream, each in its own
+// process, driven by wrk in the same run; then the revocation propagation
+// delay across two gateway processes on PostgreSQL (LISTEN/NOTIFY).
+
+const SELF = fileURLToPath(import.meta.url);
+const NODE_MAIN = fileURLToPath(new URL('../gateway/node-main.js', import.meta.url));
+const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.LATCHKEY_BENCH_CONNECTIONS ?? 32);
+const PG_ADMIN_URL = process.env.LATCHKEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SERVICE_SECRET = 'bench-upstream-secret';
+
+interface Child {
+  readonly port: number;
+  readonly process: ChildProcess;
+  cpu(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Starts a process that prints `{"listening":true,"port":N}` and answers `{cmd:'cpu'}` over IPC. */
+async function startChild(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split('\n').find((l) => l.includes('"listening"'));
+      if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`)));
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`${args[1] ?? args[0]} exited (${code ?? signal}): ${stderr.slice(-2000)}\n`);
+  });
+  return {
+    port,
+    process: child,
+    cpu: () =>
+      new Promise((resolve) => {
+        child.once('message', (message: { cpu: NodeJS.CpuUsage }) => resolve(message.cpu.user + message.cpu.system));
+        child.send({ cmd: 'cpu' });
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function answerCpu(): void {
+  process.on('message', (message: { cmd?: string }) => {
+    if (message.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  });
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+/** The upstream: a small JSON answer, as an API would give. */
+async function runUpstream(): Promise<void> {
+  const body = Buffer.from(JSON.stringify({ id: 42, status: 'shipped', items: [1, 2, 3] }));
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  answerCpu();
+  process.stdout.write(`${JSON.stringify({ listening: true, port: (server.address() as AddressInfo).port })}\n`);
+}
+
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'upgrade', 'te', 'trailer', 'proxy-connection', 'expect']);
+
+/** The baseline: forwards every request as is, with the same undici pool and dispatch style as the gateway. */
+async function runBareProxy(upstreamPort: number): Promise<void> {
+  const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 256, pipelining: 1 });
+  const server = createServer((req, res) => {
+    const headers: string[] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    pool.dispatch(
+      { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null },
+      {
+        onRequestStart() {},
+        onResponseStart(controller, statusCode, upstreamHeaders: IncomingHttpHeaders) {
+          const out: Record<string, string | string[]> = {};
+          for (const name in upstreamHeaders) if (!HOP.has(name)) out[name] = upstreamHeaders[name]!;
+          res.writeHead(statusCode, out);
+          res.on('drain', () => controller.resume());
+        },
+        onResponseData(controller, chunk) {
+          if (!res.write(chunk)) controller.pause();
+        },
+        onResponseEnd() {
+          res.end();
+        },
+        onResponseError(_controller, err) {
+          if (!res.headersSent) res.writeHead(502).end(err.message);
+          else res.destroy();
+        },
+      },
+    );
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  answerCpu();
+  process.stdout.write(`${JSON.stringify({ listening: true, port: (server.address() as AddressInfo).port })}\n`);
+}
+
+/** 20 permissions mixing literals, `*`, `**` and denies; the benchmarked path matches one allow and no deny. */
+const PERMISSIONS = [
+  ...Array.from({ length: 15 }, (_, i) => `bench:GET:/v1/resource${i}/**`),
+  'bench:POST:/v1/resource0/*',
+  'bench:read:/v2/**',
+  'bench:PUT:/v1/*/items/*',
+  '!bench:DELETE:/v1/**',
+  '!bench:GET:/v1/resource3/secret/**',
+];
+const BENCH_PATH = '/v1/resource7/items/42';
+
+function tokenRecord(hasher: TokenHasher, token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  const now = Date.now();
+  return {
+    id: newTokenId(),
+    hash: hasher.hash(token),
+    hint: displayHint(token),
+    name: 'bench',
+    env: 'prod',
+    owner: 'bench',
+    roles: [],
+    permissions: PERMISSIONS,
+    expiresAt: now + 86_400_000,
+    notBefore: null,
+    cidrs: [],
+    rate: { count: 100_000_000, periodMs: 1000 },
+    maxUses: null,
+    status: 'active',
+    parentId: null,
+    honey: false,
+    metadata: {},
+    createdAt: now,
+    createdBy: 'bench',
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
+  const now = Date.now();
+  for (const name of ['prod']) await store.createEnvironment({ name, maxTtlMs: 365 * 86_400_000, createdAt: now }, SYSTEM_ACTOR);
+  await store.createService(
+    {
+      name: 'bench',
+      kind: 'http',
+      bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstreamPort}`, credential: { from: 'env', variable: 'BENCH_UPSTREAM_SECRET', header: 'Authorization', scheme: 'Bearer' } }],
+      tokenHeader: null,
+      maxBodyBytes: 1_048_576,
+      createdAt: now,
+      updatedAt: now,
+    },
+    SYSTEM_ACTOR,
+  );
+}
+
+interface WrkResult {
+  readonly requests: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly non2xx: number;
+}
+
+function toMs(text: string): number {
+  const match = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (match === null) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+function runWrk(url: string, seconds: number, headers: readonly string[]): WrkResult {
+  const args = [`-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  return {
+    requests,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+/** One measured run: wrk's figures and the proxy process' CPU time per request. */
+async function measure(proxy: Child, url: string, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
+  const before = await proxy.cpu();
+  const result = runWrk(url, SECONDS, headers);
+  const after = await proxy.cpu();
+  return { ...result, cpuUsPerRequest: (after - before) / Math.max(1, result.requests) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function throughputBench(): Promise<void> {
+  if (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error !== undefined) {
+    process.stdout.write('wrk is not installed (apt-get install -y wrk): skipping the throughput comparison\n');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+  const children: Child[] = [];
+  try {
+    const upstream = await startChild([SELF, '--upstream']);
+    children.push(upstream);
+    const profile = process.env.LATCHKEY_BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LATCHKEY_BENCH_PROFILE}`] : [];
+    const bare = await startChild([...profile, SELF, '--bare', String(upstream.port)]);
+    children.push(bare);
+    const key = TokenHasher.generateKey();
+    const hasher = new TokenHasher(key);
+    const file = join(dir, 'latchkey.db');
+    const store = await openSqliteStore({ file });
+    const token = generateToken('prod');
+    await prepareStore(store, upstream.port);
+    await store.createToken(tokenRecord(hasher, token), SYSTEM_ACTOR);
+    await store.close();
+    const nodeArgs = (extra: object) => [
+      ...profile,
+      NODE_MAIN,
+      JSON.stringify({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra }),
+    ];
+    const childEnv = { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
+    const gateway = await startChild(nodeArgs({}), childEnv);
+    children.push(gateway);
+    // Attribution only: the same gateway with decision events dropped, so the audit log's share is visible.
+    const unaudited = await startChild(nodeArgs({ benchDiscardAudit: true }), childEnv);
+    children.push(unaudited);
+    const auth = [`Authorization: Bearer ${token}`];
+    const targets = {
+      bare: { child: bare, url: `http://127.0.0.1:${bare.port}${BENCH_PATH}` },
+      gateway: { child: gateway, url: `http://127.0.0.1:${gateway.port}/bench${BENCH_PATH}` },
+      unaudited: { child: unaudited, url: `http://127.0.0.1:${unaudited.port}/bench${BENCH_PATH}` },
+    };
+    type Target = keyof typeof targets;
+    // Warm each (JIT, pools, the token cache), then alternate measured rounds so drift hits all alike.
+    for (const target of Object.values(targets)) runWrk(target.url, 2, auth);
+    const rounds: Record<Target, Array<WrkResult & { cpuUsPerRequest: number }>> = { bare: [], gateway: [], unaudited: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of Object.keys(targets) as Target[]) rounds[name].push(await measure(targets[name].child, targets[name].url, auth));
+    }
+    const summary = (name: Target) => ({
+      rps: median(rounds[name].map((r) => r.rps)),
+      p50: median(rounds[name].map((r) => r.p50Ms)),
+      p99: median(rounds[name].map((r) => r.p99Ms)),
+      cpu: median(rounds[name].map((r) => r.cpuUsPerRequest)),
+      non2xx: rounds[name].reduce((sum, r) => sum + r.non2xx, 0),
+    });
+    const b = summary('bare');
+    const g = summary('gateway');
+    const u = summary('unaudited');
+    const line = (name: string, x: ReturnType<typeof summary>) =>
+      `${name.padEnd(26)} ${x.rps.toFixed(0).padStart(7)} req/s   p50 ${x.p50.toFixed(2)} ms   p99 ${x.p99.toFixed(2)} ms   CPU ${x.cpu.toFixed(1)} µs/req   non-2xx ${x.non2xx}\n`;
+    process.stdout.write(
+      `wrk -t${Math.min(2, CONNECTIONS)} -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS}s each (medians); GET /bench${BENCH_PATH}, ` +
+        `token with ${PERMISSIONS.length} permissions, rate limit on; each proxy in its own process\n`,
+    );
+    process.stdout.write(line('bare proxy', b));
+    process.stdout.write(line('gateway (audit on, SQLite)', g));
+    process.stdout.write(line('gateway (audit discarded)', u));
+    process.stdout.write(`gateway/bare throughput ratio ${(g.rps / b.rps).toFixed(3)}   added CPU ${(g.cpu - b.cpu).toFixed(1)} µs/request (audit on)\n`);
+    process.stdout.write(`  of which the audit log ${(g.cpu - u.cpu).toFixed(1)} µs; checks and forwarding ${(u.cpu - b.cpu).toFixed(1)} µs (ratio ${(u.rps / b.rps).toFixed(3)} without audit)\n`);
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function propagationBench(): Promise<void> {
+  const name = `latchkey_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    process.stdout.write(`PostgreSQL unreachable at ${PG_ADMIN_URL} (${(err as Error).message}): skipping the propagation benchmark\n`);
+    return;
+  }
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  const children: Child[] = [];
+  let store: Store | undefined;
+  const pools: Pool[] = [];
+  try {
+    const upstream = await startChild([SELF, '--upstream']);
+    children.push(upstream);
+    store = await openPostgresStore({ url: url.toString() });
+    await prepareStore(store, upstream.port);
+    const key = TokenHasher.generateKey();
+    const hasher = new TokenHasher(key);
+    for (const nodeName of ['node-a', 'node-b']) {
+      children.push(
+        await startChild(
+          [NODE_MAIN, JSON.stringify({ env: 'prod', store: url.toString(), hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName })],
+          { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET },
+        ),
+      );
+    }
+    const nodes = children.slice(1).map((child) => new Pool(`http://127.0.0.1:${child.port}`, { connections: 4 }));
+    pools.push(...nodes);
+    const status = async (node: Pool, token: string): Promise<number> => {
+      const reply = await node.request({ path: `/bench${BENCH_PATH}`, method: 'GET', headers: { authorization: `Bearer ${token}` } });
+      await reply.body.dump();
+      return reply.statusCode;
+    };
+    const delays: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const token = generateToken('prod');
+      const record = tokenRecord(hasher, token, { rate: null });
+      await store.createToken(record, SYSTEM_ACTOR);
+      for (const node of nodes) while ((await status(node, token)) !== 200);
+      await store.setTokenStatus(record.id, 'revoked', SYSTEM_ACTOR);
+      const committed = performance.now();
+      const perNode = await Promise.all(
+        nodes.map(async (node) => {
+          while ((await status(node, token)) !== 401) if (performance.now() - committed > 5000) return Number.POSITIVE_INFINITY;
+          return performance.now() - committed;
+        }),
+      );
+      delays.push(...perNode);
+    }
+    process.stdout.write(
+      `revocation propagation, 100 revocations x 2 gateway processes (PostgreSQL LISTEN/NOTIFY), from the revoke's commit to the first refused request:\n` +
+        `  p50 ${percentile(delays, 50).toFixed(1)} ms   p99 ${percentile(delays, 99).toFixed(1)} ms   max ${Math.max(...delays).toFixed(1)} ms\n`,
+    );
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+    for (const child of children.reverse()) await child.stop();
+    await store?.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+}
+
+export async function runGatewayBench(): Promise<void> {
+  await throughputBench();
+  await propagationBench();
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const role = process.argv[2];
+  const run = role === '--upstream' ? runUpstream() : role === '--bare' ? runBareProxy(Number(process.argv[3])) : runGatewayBench();
+  run.catch((err: Error) => {
+    process.stderr.write(`gateway bench failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
+}
