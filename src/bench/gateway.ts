@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -11,6 +11,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { openPostgresStore, openSqliteStore } from '../store/index.js';
 import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { spawnGatewayProcess, type NodeProcess } from '../gateway/node-process.js';
 import { displayHint, generateToken, newTokenId, TokenHasher } from '../token/index.js';
 
 // `npm run bench -- gateway`: the HTTP gateway against a bare node:http + undici
@@ -25,47 +26,6 @@ const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.LATCHKEY_BENCH_CONNECTIONS ?? 32);
 const PG_ADMIN_URL = process.env.LATCHKEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVICE_SECRET = 'bench-upstream-secret';
-
-interface Child {
-  readonly port: number;
-  readonly process: ChildProcess;
-  cpu(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-/** Starts a process that prints `{"listening":true,"port":N}` and answers `{cmd:'cpu'}` over IPC. */
-async function startChild(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let stdout = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.includes('"listening"'));
-      if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${stderr}`)));
-  });
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`${args[1] ?? args[0]} exited (${code ?? signal}): ${stderr.slice(-2000)}\n`);
-  });
-  return {
-    port,
-    process: child,
-    cpu: () =>
-      new Promise((resolve) => {
-        child.once('message', (message: { cpu: NodeJS.CpuUsage }) => resolve(message.cpu.user + message.cpu.system));
-        child.send({ cmd: 'cpu' });
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 function answerCpu(): void {
   process.on('message', (message: { cmd?: string }) => {
@@ -210,11 +170,12 @@ function runWrk(url: string, seconds: number, headers: readonly string[]): WrkRe
 }
 
 /** One measured run: wrk's figures and the proxy process' CPU time per request. */
-async function measure(proxy: Child, url: string, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
+async function measure(proxy: NodeProcess, url: string, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
   const before = await proxy.cpu();
   const result = runWrk(url, SECONDS, headers);
   const after = await proxy.cpu();
-  return { ...result, cpuUsPerRequest: (after - before) / Math.max(1, result.requests) };
+  const spent = after.user + after.system - before.user - before.system;
+  return { ...result, cpuUsPerRequest: spent / Math.max(1, result.requests) };
 }
 
 function median(values: readonly number[]): number {
@@ -234,12 +195,12 @@ async function throughputBench(): Promise<void> {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
-  const children: Child[] = [];
+  const children: NodeProcess[] = [];
   try {
-    const upstream = await startChild([SELF, '--upstream']);
+    const upstream = await spawnGatewayProcess(SELF, null, { args: ['--upstream'] });
     children.push(upstream);
     const profile = process.env.LATCHKEY_BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LATCHKEY_BENCH_PROFILE}`] : [];
-    const bare = await startChild([...profile, SELF, '--bare', String(upstream.port)]);
+    const bare = await spawnGatewayProcess(SELF, null, { nodeArgs: profile, args: ['--bare', String(upstream.port)] });
     children.push(bare);
     const key = TokenHasher.generateKey();
     const hasher = new TokenHasher(key);
@@ -249,16 +210,12 @@ async function throughputBench(): Promise<void> {
     await prepareStore(store, upstream.port);
     await store.createToken(tokenRecord(hasher, token), SYSTEM_ACTOR);
     await store.close();
-    const nodeArgs = (extra: object) => [
-      ...profile,
-      NODE_MAIN,
-      JSON.stringify({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra }),
-    ];
+    const nodeOptions = (extra: object) => ({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra });
     const childEnv = { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
-    const gateway = await startChild(nodeArgs({}), childEnv);
+    const gateway = await spawnGatewayProcess(NODE_MAIN, nodeOptions({}), { nodeArgs: profile, env: childEnv });
     children.push(gateway);
     // Attribution only: the same gateway with decision events dropped, so the audit log's share is visible.
-    const unaudited = await startChild(nodeArgs({ benchDiscardAudit: true }), childEnv);
+    const unaudited = await spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { nodeArgs: profile, env: childEnv });
     children.push(unaudited);
     const auth = [`Authorization: Bearer ${token}`];
     const targets = {
@@ -312,11 +269,11 @@ async function propagationBench(): Promise<void> {
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
-  const children: Child[] = [];
+  const children: NodeProcess[] = [];
   let store: Store | undefined;
   const pools: Pool[] = [];
   try {
-    const upstream = await startChild([SELF, '--upstream']);
+    const upstream = await spawnGatewayProcess(SELF, null, { args: ['--upstream'] });
     children.push(upstream);
     store = await openPostgresStore({ url: url.toString() });
     await prepareStore(store, upstream.port);
@@ -324,9 +281,10 @@ async function propagationBench(): Promise<void> {
     const hasher = new TokenHasher(key);
     for (const nodeName of ['node-a', 'node-b']) {
       children.push(
-        await startChild(
-          [NODE_MAIN, JSON.stringify({ env: 'prod', store: url.toString(), hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName })],
-          { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET },
+        await spawnGatewayProcess(
+          NODE_MAIN,
+          { env: 'prod', store: url.toString(), hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName },
+          { env: { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET } },
         ),
       );
     }

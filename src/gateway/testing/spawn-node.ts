@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -37,51 +37,4 @@ export function compileGatewayEntry(): CompiledEntry {
   return { nodeMain, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export interface NodeProcess {
-  readonly port: number;
-  readonly opsPort: number | null;
-  readonly child: ChildProcess;
-  readonly stderr: () => string;
-  cpu(): Promise<NodeJS.CpuUsage>;
-  stop(): Promise<void>;
-}
-
-/** Starts `node-main.js` (or any script that prints the same `listening` line) and waits until it listens. */
-export async function spawnGatewayProcess(script: string, options: object, extraArgs: readonly string[] = []): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [script, ...extraArgs, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const started = await new Promise<{ port: number; opsPort: number | null }>((resolve, reject) => {
-    let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`gateway process did not start: ${stderr}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.includes('"listening"'));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as { port: number; opsPort: number | null });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway process exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    port: started.port,
-    opsPort: started.opsPort,
-    child,
-    stderr: () => stderr,
-    cpu: () =>
-      new Promise((resolve) => {
-        child.once('message', (message: { cpu: NodeJS.CpuUsage }) => resolve(message.cpu));
-        child.send({ cmd: 'cpu' });
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
+export { spawnGatewayProcess, type NodeProcess } from '../node-process.js';
