@@ -186,9 +186,14 @@ describe('forwarding', () => {
     expect(spoofed.json?.error).toBe('ip_not_allowed');
     const trusted = await world.send('/orders/x', { token, headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' } });
     expect(trusted.status).toBe(200);
+    expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('198.51.100.1, 203.0.113.9, 127.0.0.1');
     await world.gateway.close();
     await world.start({ trustedProxies: [] });
     expect((await world.send('/orders/x', { token, headers: { 'x-forwarded-for': '203.0.113.9' } })).json?.error).toBe('ip_not_allowed');
+    const open = await world.issue({ permissions: ['orders:*'] });
+    await world.send('/orders/x', { token: open.token, headers: { 'x-forwarded-for': '203.0.113.9' } });
+    // From an untrusted client the upstream gets only the real peer, not the address the client wrote.
+    expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('127.0.0.1');
   });
 
   it('serves a service on a listener of its own', async () => {

@@ -13,6 +13,12 @@ export class ClientAddressResolver {
     this.#trusted = trustedProxies.length === 0 ? null : compileCidrs(trustedProxies);
   }
 
+  trusts(address: string): boolean {
+    if (this.#trusted === null) return false;
+    const parsed = parseAddress(address);
+    return parsed !== undefined && this.#trusted.contains(parsed);
+  }
+
   /** The client's address as text; CIDR checks parse it only for tokens that have a list. */
   resolve(socketAddress: string | undefined, forwardedFor: string | null): string {
     const peer = unmapped(socketAddress ?? '');
@@ -31,6 +37,16 @@ export class ClientAddressResolver {
     }
     return client;
   }
+}
+
+/**
+ * The `X-Forwarded-For` the upstream receives: the chain a trusted proxy
+ * reported plus the socket peer, or only the peer, so an upstream that reads
+ * it never sees an address the client made up.
+ */
+export function forwardedForUpstream(resolver: ClientAddressResolver, socketAddress: string | undefined, forwardedFor: string | null): string {
+  const peer = unmapped(socketAddress ?? '');
+  return forwardedFor !== null && resolver.trusts(peer) ? `${forwardedFor}, ${peer}` : peer;
 }
 
 function unmapped(address: string): string {

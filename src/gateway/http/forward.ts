@@ -136,11 +136,7 @@ export class HttpOutcome implements Outcome {
   forward(ex: Exchange): void {
     const binding = ex.binding!;
     const headers = ex.headers!;
-    const forwarded = headers.forward;
-    const credential = binding.credential;
-    if (credential !== null) forwarded.push(credential.header, credential.value);
-    const identity = ex.entry!.identity;
-    for (let i = 0; i < identity.length; i++) forwarded.push(identity[i]!);
+    const forwarded = this.#pipeline.upstreamHeaders(ex);
     let body: Readable | null = null;
     if (headers.chunked) {
       const limit = new BodyLimit(ex.service!.maxBodyBytes, ex);

@@ -9,7 +9,7 @@ import type { CacheEntry, TokenEntry } from '../cache/token-entry.js';
 import { retryAfterSeconds, type LimitVerdict, type Limiter } from '../limits/index.js';
 import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
 import { checkToken } from './check-token.js';
-import type { ClientAddressResolver } from './client-address.js';
+import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
 import type { Exchange, Outcome } from './exchange.js';
 import { scanRequestHeaders } from './request-headers.js';
 import { route, type ServiceLocator } from './route.js';
@@ -33,11 +33,24 @@ export interface PipelineOptions {
 const METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * The request pipeline of DESIGN.md, stage by stage: route → headers → token →
- * lookup → status, expiry, not-before, environment, CIDR → authorize → limits
- * → audit availability → forward. Every refusal names its reason code. The
- * stages are synchronous on a cache hit; only a cache miss and a Redis limit
- * check wait.
+ * The request pipeline of DESIGN.md. Each stage and what it refuses with:
+ *
+ *   route       404 service_unknown, 403 request_ambiguous (target, path)
+ *   method      403 request_ambiguous (not one a permission can grant)
+ *   headers     403 request_ambiguous (duplicate credential or Host, odd Host, too many), 413 body_too_large
+ *   token       401 token_missing, token_malformed (checksum; no lookup)
+ *   lookup      401 token_unknown (also honeytokens), 503 store_unavailable
+ *   status      401 token_revoked, token_disabled, token_expired, token_not_yet_valid
+ *   environment 403 env_mismatch
+ *   client      403 ip_not_allowed
+ *   authorize   403 permission_denied
+ *   limits      429 rate_limited (Retry-After), usage_exhausted
+ *   audit       503 audit_unavailable
+ *   forward     502 upstream_unreachable, 504 upstream_timeout
+ *
+ * Node's parser rejects malformed HTTP before the first stage (400, 408, 431).
+ * The stages are synchronous on a cache hit; only a cache miss and a Redis
+ * limit check wait.
  */
 export class Pipeline {
   readonly #o: PipelineOptions;
@@ -133,6 +146,17 @@ export class Pipeline {
       return outcome.refuse(ex, 'upstream_unreachable');
     }
     outcome.forward(ex);
+  }
+
+  /** The upstream's headers: the client's end-to-end ones, then the credential, identity and X-Forwarded-For. */
+  upstreamHeaders(ex: Exchange): string[] {
+    const forwarded = ex.headers!.forward;
+    const credential = ex.binding!.credential;
+    if (credential !== null) forwarded.push(credential.header, credential.value);
+    const identity = ex.entry!.identity;
+    for (let i = 0; i < identity.length; i++) forwarded.push(identity[i]!);
+    forwarded.push('x-forwarded-for', forwardedForUpstream(this.#o.clients, ex.peer, ex.headers!.forwardedFor));
+    return forwarded;
   }
 
   clientOf(ex: Exchange): string {

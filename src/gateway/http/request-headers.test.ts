@@ -22,6 +22,12 @@ describe('scanRequestHeaders', () => {
     expect(result.forward).toEqual(['Accept', 'json']);
   });
 
+  it('keeps X-Forwarded-For aside for the forward stage to rewrite', () => {
+    const result = scan('X-Forwarded-For', '203.0.113.9', 'x-forwarded-for', '198.51.100.1', 'Accept', '*/*');
+    expect(result.forwardedFor).toBe('203.0.113.9,198.51.100.1');
+    expect(result.forward).toEqual(['Accept', '*/*']);
+  });
+
   it('drops fields named in Connection', () => {
     expect(scan('Connection', 'X-Hop, close', 'X-Hop', '1', 'X-Keep', '2').forward).toEqual(['X-Keep', '2']);
   });

@@ -85,8 +85,12 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
       }
       continue;
     }
+    if (lower === 'x-forwarded-for') {
+      // Rewritten by the forward stage from what the gateway knows, never passed through as sent.
+      forwardedFor = forwardedFor === null ? value : `${forwardedFor},${value}`;
+      continue;
+    }
     if (lower === 'content-length') contentLength = Number(value);
-    else if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === null ? value : `${forwardedFor},${value}`;
     forward.push(name, value);
   }
   if (tokenCount > 1) return refusal(`more than one ${tokenHeader} header`);

@@ -34,9 +34,7 @@ export class UpgradeOutcome implements Outcome {
       return this.refuse(ex, 'request_ambiguous');
     }
     const binding = ex.binding!;
-    const forwarded = headers.forward;
-    if (binding.credential !== null) forwarded.push(binding.credential.header, binding.credential.value);
-    for (const item of ex.entry!.identity) forwarded.push(item);
+    const forwarded = this.#pipeline.upstreamHeaders(ex);
     binding.pool.upgrade(
       { path: binding.target.basePath + ex.path + ex.query, method: 'GET', headers: forwarded, protocol: 'websocket' },
       (err, data) => {
