@@ -112,6 +112,29 @@ describe('the batch recorder on SQLite', () => {
     await recorder.close();
   });
 
+  test('durable() resolves true once committed, false at once when a write fails, and never waits out an outage', async () => {
+    const recorder = createAuditRecorder({ store, failMode: 'closed', flushIntervalMs: 10_000, retryInitialMs: 50 });
+    recorder.record(numbered(1));
+    // The long batching interval is cut short: a waiter asks for the write now.
+    expect(await recorder.durable()).toBe(true);
+    expect(await allEvents()).toHaveLength(1);
+
+    const undo = makeUnwritable();
+    recorder.record(numbered(2));
+    const started = Date.now();
+    expect(await recorder.durable()).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // While failing, answered at once.
+    recorder.record(numbered(3));
+    expect(await recorder.durable()).toBe(false);
+    undo();
+    await recorder.flush();
+    recorder.record(numbered(4));
+    expect(await recorder.durable()).toBe(true);
+    expect((await allEvents()).map(ordinalOf)).toEqual([1, 2, 3, 4]);
+    await recorder.close();
+  });
+
   test('a transient failure loses nothing and keeps the order; closed mode refuses until a write succeeds', async () => {
     const restore = makeUnwritable();
     const recorder = createAuditRecorder({ store, failMode: 'closed', batchSize: 50, retryInitialMs: 5, retryMaxMs: 20 });

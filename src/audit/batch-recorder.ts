@@ -54,6 +54,11 @@ interface Waiter {
   readonly resolve: () => void;
 }
 
+interface DurableWaiter {
+  readonly target: number;
+  readonly resolve: (durable: boolean) => void;
+}
+
 export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
   const { store, failMode, logger } = options;
   const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
@@ -89,6 +94,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   let closing: Promise<void> | undefined;
   let lastDropLog = 0;
   const waiters: Waiter[] = [];
+  const durableWaiters: DurableWaiter[] = [];
   const sinkDeliveries = new Set<Promise<void>>();
   const counts = { written: 0, lost: 0, writeFailures: 0, sinkFailures: 0 };
 
@@ -106,6 +112,12 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   function settle(): void {
     const through = settledThrough();
     while (waiters.length > 0 && waiters[0]!.target <= through) waiters.shift()!.resolve();
+    while (durableWaiters.length > 0 && durableWaiters[0]!.target <= through) durableWaiters.shift()!.resolve(true);
+  }
+
+  /** A failed write releases everyone waiting for durability: they must not wait out an outage. */
+  function releaseDurableWaiters(): void {
+    for (const waiter of durableWaiters.splice(0)) waiter.resolve(false);
   }
 
   function lose(count: number, why: string): void {
@@ -206,6 +218,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     metrics.writeFailure();
     if (!failing) logger?.error({ err: error, failMode }, 'audit writes failing; retrying');
     failing = true;
+    releaseDurableWaiters();
     retryDelay = retryDelay === 0 ? retryInitialMs : Math.min(retryDelay * 2, retryMaxMs);
     if (stopped) {
       // close() has given up waiting: this was the last attempt.
@@ -249,6 +262,17 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     });
   }
 
+  function durable(): Promise<boolean> {
+    const target = recorded;
+    if (settledThrough() >= target) return Promise.resolve(true);
+    if (failing || stopped) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      durableWaiters.push({ target, resolve });
+      // Someone is waiting: write now rather than after the batching interval.
+      scheduleNow();
+    });
+  }
+
   async function shutDown(): Promise<void> {
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -272,6 +296,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
       }
       settle();
     }
+    releaseDurableWaiters();
     await Promise.allSettled([...sinkDeliveries]);
     await Promise.allSettled(sinks.map((sink) => sink.close?.()));
   }
@@ -293,6 +318,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
       return accepting();
     },
     flush,
+    durable,
+    failMode,
     close(): Promise<void> {
       closed = true;
       closing ??= shutDown();

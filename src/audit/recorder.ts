@@ -13,6 +13,14 @@ export interface AuditRecorder {
   readonly accepting: boolean;
   /** Resolves once every event recorded so far is durable. */
   flush(): Promise<void>;
+  /**
+   * What a gateway awaits before it completes a response, so that every
+   * answered request has a durable event: true once every event recorded so
+   * far has committed; false as soon as a write fails (or at once while writes
+   * are failing) — it never waits out an outage.
+   */
+  durable(): Promise<boolean>;
+  readonly failMode: AuditFailMode;
   close(): Promise<void>;
 }
 
