@@ -187,9 +187,10 @@ describe('upstream faults', () => {
     const upstream = await startUpstream();
     w.onCleanup(() => upstream.close());
     await w.addService('orders', [binding('prod', upstream.url)]);
-    await w.start({ clock: Date.now, timeouts: { upstreamHeadersMs: 200, upstreamBodyMs: 200 } });
+    // Generous against a loaded machine: headers have 1 s, a stalled body 300 ms.
+    await w.start({ clock: Date.now, timeouts: { upstreamHeadersMs: 1000, upstreamBodyMs: 300 } });
     const { token } = await w.issue({ permissions: ['orders:*'], expiresAt: Date.now() + 3_600_000 });
-    upstream.handle((_req, res) => setTimeout(() => res.end('late'), 1000));
+    upstream.handle((_req, res) => setTimeout(() => res.end('late'), 2500));
     const late = await w.send('/orders/late', { token });
     expect(late.status).toBe(504);
     expect(late.json?.error).toBe('upstream_timeout');

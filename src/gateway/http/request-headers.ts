@@ -20,7 +20,7 @@ const NEVER_FORWARDED = new Set([
   'proxy-authorization',
 ]);
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 const BEARER = /^bearer[ \t]+/i;
 
 export interface ScannedHeaders {
