@@ -18,7 +18,8 @@ beforeEach(async () => {
   upstream = await startUpstream();
   world.onCleanup(() => upstream.close());
   await world.addService('orders', [binding('prod', `${upstream.url}/api`, envCredential('ORDERS_SECRET')), binding('staging', `${upstream.url}/staging`)]);
-  await world.start({ timeouts: { upstreamHeadersMs: 300 } });
+  // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.
+  await world.start({ timeouts: { upstreamHeadersMs: 1000 } });
 });
 afterEach(() => world.close());
 
@@ -163,7 +164,7 @@ describe('reason codes', () => {
   });
 
   it('upstream_timeout: 504 when the upstream does not answer in time', async () => {
-    upstream.handle((_req, res) => setTimeout(() => res.end('late'), 1500));
+    upstream.handle((_req, res) => setTimeout(() => res.end('late'), 3000));
     const { token } = await reader();
     const reply = await world.send('/orders/v1/orders/7', { token });
     expect(reply.status).toBe(504);
