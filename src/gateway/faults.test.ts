@@ -1,9 +1,6 @@
 // Faults, with the real thing failing: PostgreSQL made unreachable for one node
 // (a TCP relay in front of the shared server is cut), a private redis-server
 // killed mid-run, an upstream that dies or stalls.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { request } from 'undici';
@@ -11,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditRecorder } from '../audit/index.js';
 import { openPostgresStore } from '../store/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
+import { freePort, startRedis } from './testing/redis-server.js';
 import { startTcpRelay } from './testing/tcp-proxy.js';
 import { startUpstream } from './testing/upstream.js';
 import { binding, GatewayWorld } from './testing/world.js';
@@ -100,27 +98,6 @@ describe('PostgreSQL unreachable', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  await until(
-    () => probe.ping().then(() => true, () => false),
-    (ok) => ok,
-    5000,
-  );
-  probe.disconnect();
-  return child;
-}
-
 describe('Redis stopped', () => {
   it('falls back to local limits, says so once, keeps serving and keeps the usage count it knew', async () => {
     world = await GatewayWorld.sqlite();
@@ -181,7 +158,7 @@ describe('upstream faults', () => {
     expect((await w.send('/orders/a', { token })).status).toBe(200);
   });
 
-  it('504 when headers are late; a stalled body is cut and audited as upstream_timeout', async () => {
+  it('504 when headers are late or the body stalls before anything was sent; a stalled stream is cut; all audited as upstream_timeout', async () => {
     world = await GatewayWorld.sqlite();
     const w = world;
     const upstream = await startUpstream();
@@ -194,9 +171,18 @@ describe('upstream faults', () => {
     const late = await w.send('/orders/late', { token });
     expect(late.status).toBe(504);
     expect(late.json?.error).toBe('upstream_timeout');
+    // Stalled after one chunk: nothing was sent yet (the last chunk is always held), so a clean 504.
     upstream.handle((_req, res) => {
       res.writeHead(200, { 'content-length': 100 });
       res.write('partial');
+    });
+    const early = await w.send('/orders/early', { token });
+    expect(early.status).toBe(504);
+    // Stalled after two: the answer was already streaming, so it is cut.
+    upstream.handle((_req, res) => {
+      res.writeHead(200, { 'content-length': 100 });
+      res.write('partial-1');
+      setTimeout(() => res.write('partial-2'), 50);
     });
     const reply = await request(`${w.base}/orders/stall`, { headers: { authorization: `Bearer ${token}` } });
     expect(reply.statusCode).toBe(200);
@@ -204,5 +190,6 @@ describe('upstream faults', () => {
     const events = await w.decisions();
     expect(events.find((e) => e.resource === '/stall')).toMatchObject({ decision: 'allow', reason: 'upstream_timeout', upstreamStatus: 200 });
     expect(events.find((e) => e.resource === '/late')).toMatchObject({ reason: 'upstream_timeout', upstreamStatus: null });
+    expect(events.find((e) => e.resource === '/early')).toMatchObject({ reason: 'upstream_timeout', upstreamStatus: 200 });
   });
 });

@@ -1,6 +1,5 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ReasonCode } from '../../errors/index.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -13,6 +12,12 @@ import { responseHeaders } from './response-headers.js';
 // path + the normalized path + the query as sent), the filtered headers plus
 // the upstream credential and the token's identity, streamed both ways over
 // the binding's keep-alive pool.
+//
+// No response completes before its audit event is durable: the last body
+// chunk (and, for a one-chunk answer, the status line) is held until the
+// recorder says the event committed, so a crash cannot leave a served request
+// unrecorded. With failMode `closed` and the log unwritable, a response not yet
+// started becomes 503 `audit_unavailable`, one already streaming is cut.
 
 class BodyTooLarge extends Error {
   constructor() {
@@ -50,15 +55,17 @@ class ClientAborted extends Error {
 }
 
 /**
- * One forwarded request, as an undici dispatch handler: response headers go
- * to the client as they arrive, body chunks are written with backpressure
- * (the upstream is paused while the client is slow), and the outcome is
- * decided on the upstream's own error, not on a stream's echo of it.
+ * One forwarded request, as an undici dispatch handler: body chunks are
+ * written with backpressure (the upstream is paused while the client is slow),
+ * one chunk behind, and the outcome is decided on the upstream's own error,
+ * not on a stream's echo of it.
  */
 class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
   readonly #outcome: HttpOutcome;
   #controller: Dispatcher.DispatchController | null = null;
+  #head: OutgoingHttpHeaders | null = null;
+  #held: Buffer | null = null;
   #done = false;
 
   constructor(ex: Exchange, outcome: HttpOutcome) {
@@ -77,14 +84,17 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx are hop-by-hop: Node answers the client's Expect itself.
     if (statusCode < 200) return;
-    const res = this.#ex.res!;
     this.#ex.upstreamStatus = statusCode;
-    res.writeHead(statusCode, responseHeaders(headers));
+    this.#head = responseHeaders(headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.#held;
+    this.#held = chunk;
+    if (held === null) return;
+    this.#sendHead();
     const res = this.#ex.res!;
-    if (res.write(chunk)) return;
+    if (res.write(held)) return;
     // The client reads slower than the upstream sends: hold the upstream until it catches up.
     controller.pause();
     res.once('drain', () => controller.resume());
@@ -92,13 +102,31 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#done = true;
-    this.#ex.res!.end();
-    this.#outcome.finished(this.#ex, null);
+    this.#outcome.complete(this.#ex, this);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#done = true;
     this.#outcome.finished(this.#ex, err);
+  }
+
+  /** Whether the client has been sent anything yet (a refusal can still replace the answer). */
+  get started(): boolean {
+    return this.#head === null;
+  }
+
+  #sendHead(): void {
+    if (this.#head === null) return;
+    this.#ex.res!.writeHead(this.#ex.upstreamStatus!, this.#head);
+    this.#head = null;
+  }
+
+  release(): void {
+    this.#sendHead();
+    const held = this.#held;
+    this.#held = null;
+    if (held === null) this.#ex.res!.end();
+    else this.#ex.res!.end(held);
   }
 }
 
@@ -127,10 +155,15 @@ export class HttpOutcome implements Outcome {
   }
 
   refuse(ex: Exchange, code: ReasonCode): void {
-    const res = ex.res!;
     this.#pipeline.record(ex, 'deny', code);
+    // A refusal allows nothing: it is sent once its event is durable, or at once if it cannot be.
+    void this.#pipeline.durable().then(() => this.#writeRefusal(ex, code, ex.detail, ex.retryAfterSeconds));
+  }
+
+  #writeRefusal(ex: Exchange, code: ReasonCode, detail: string | null, retryAfterSeconds: number | null): void {
+    const res = ex.res!;
     if (res.headersSent || res.destroyed) return;
-    writeRefusal(res, code, { detail: ex.detail, retryAfterSeconds: ex.retryAfterSeconds, close: ex.hasBody });
+    writeRefusal(res, code, { detail, retryAfterSeconds, close: ex.hasBody && !ex.req.complete });
   }
 
   forward(ex: Exchange): void {
@@ -160,8 +193,19 @@ export class HttpOutcome implements Outcome {
     }
   }
 
-  finished(ex: Exchange, err: Error | null): void {
-    if (err === null) return this.#pipeline.record(ex, 'allow', 'allowed');
+  /** The upstream answered in full: record, wait until the event is durable, then complete the response. */
+  complete(ex: Exchange, handler: ForwardHandler): void {
+    this.#pipeline.record(ex, 'allow', 'allowed');
+    void this.#pipeline.durable().then((durable) => {
+      if (ex.res!.destroyed) return;
+      if (durable || this.#pipeline.auditFailsOpen) return handler.release();
+      this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: 'audit_unavailable' });
+      if (handler.started) ex.res!.destroy();
+      else this.#writeRefusal(ex, 'audit_unavailable', null, null);
+    });
+  }
+
+  finished(ex: Exchange, err: Error): void {
     const res = ex.res!;
     if (ex.bodyTooLarge) {
       this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: 'body_too_large' });
@@ -173,15 +217,17 @@ export class HttpOutcome implements Outcome {
     this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: FAILURE_KIND[failure] });
     // A client that went away was served as far as it wanted; the decision stands.
     if (failure === 'client_aborted') return this.#pipeline.record(ex, 'allow', 'allowed');
-    if (!res.headersSent && !res.destroyed) {
-      const status = ex.upstreamStatus;
-      ex.upstreamStatus = null;
-      writeRefusal(res, failure, { detail: null, retryAfterSeconds: null, close: ex.hasBody && !ex.req.complete });
-      ex.upstreamStatus = status;
-    } else {
-      // Headers already went out: the only honest signal left is a truncated response.
-      res.destroy();
-    }
     this.#pipeline.record(ex, 'allow', failure);
+    if (res.headersSent || res.destroyed) {
+      // Part of the answer already went out: the only honest signal left is a truncated response.
+      res.destroy();
+      return;
+    }
+    const status = ex.upstreamStatus;
+    void this.#pipeline.durable().then(() => {
+      ex.upstreamStatus = null;
+      this.#writeRefusal(ex, failure, null, null);
+      ex.upstreamStatus = status;
+    });
   }
 }

@@ -164,6 +164,16 @@ export class Pipeline {
     return ex.client;
   }
 
+  /** Resolves once every event recorded so far is durable (true), or at once when the log cannot be written (false). */
+  durable(): Promise<boolean> {
+    return this.#o.recorder.durable();
+  }
+
+  /** With failMode `open` a response is not held back for an audit log that cannot be written. */
+  get auditFailsOpen(): boolean {
+    return this.#o.recorder.failMode === 'open';
+  }
+
   /** Counts and audits a finished request once: its decision, reason and, when forwarded, the upstream status. */
   record(ex: Exchange, decision: 'allow' | 'deny', reason: ReasonCode | 'allowed'): void {
     if (ex.recorded) return;

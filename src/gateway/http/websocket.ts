@@ -23,7 +23,7 @@ export class UpgradeOutcome implements Outcome {
 
   refuse(ex: Exchange, code: ReasonCode): void {
     this.#pipeline.record(ex, 'deny', code);
-    writeRawRefusal(ex.socket!, code, ex.detail, ex.retryAfterSeconds);
+    void this.#pipeline.durable().then(() => writeRawRefusal(ex.socket!, code, ex.detail, ex.retryAfterSeconds));
   }
 
   forward(ex: Exchange): void {
@@ -41,19 +41,27 @@ export class UpgradeOutcome implements Outcome {
         if (err !== null) {
           this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: 'unreachable' });
           this.#pipeline.record(ex, 'allow', 'upstream_unreachable');
-          writeRawRefusal(client, 'upstream_unreachable', null, null);
+          void this.#pipeline.durable().then(() => writeRawRefusal(client, 'upstream_unreachable', null, null));
           return;
         }
         const upstream = data.socket;
         ex.upstreamStatus = 101;
         this.#pipeline.record(ex, 'allow', 'allowed');
-        if (client.destroyed) {
-          upstream.destroy();
-          return;
-        }
-        client.write(handshake(data.headers));
-        if (ex.head !== null && ex.head.length > 0) upstream.write(ex.head);
-        this.#tunnel(client, upstream);
+        // The tunnel opens only once its event is durable, like any response completes.
+        void this.#pipeline.durable().then((durable) => {
+          if (client.destroyed) {
+            upstream.destroy();
+            return;
+          }
+          if (!durable && !this.#pipeline.auditFailsOpen) {
+            upstream.destroy();
+            writeRawRefusal(client, 'audit_unavailable', null, null);
+            return;
+          }
+          client.write(handshake(data.headers));
+          if (ex.head !== null && ex.head.length > 0) upstream.write(ex.head);
+          this.#tunnel(client, upstream);
+        });
       },
     );
   }
