@@ -82,6 +82,8 @@ export class RedisFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    // A deliberate close is not a lost feed: no warning.
+    this.#redis?.removeAllListeners('close');
     this.#redis?.disconnect();
     this.#redis = null;
   }
