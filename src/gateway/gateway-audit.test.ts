@@ -46,7 +46,7 @@ describe('audit durability', () => {
   });
 
   it('with failMode open, an unwritable log holds nothing back', async () => {
-    const recorder = createAuditRecorder({ store: { appendAudit: () => Promise.reject(new Error('disk full')) }, failMode: 'open', retryInitialMs: 10_000 });
+    const recorder = createAuditRecorder({ store: { appendAudit: () => Promise.reject(new Error('disk full')) }, failMode: 'open', retryInitialMs: 10_000, closeTimeoutMs: 500 });
     world.onCleanup(() => recorder.close());
     await world.start({ recorder });
     const { token } = await world.issue({ permissions: ['orders:read'] });

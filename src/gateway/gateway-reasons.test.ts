@@ -184,7 +184,7 @@ describe('reason codes', () => {
   it('audit_unavailable once the audit log cannot be written (failMode closed)', async () => {
     const { token } = await reader();
     // The real recorder, writing to an audit store that refuses every batch.
-    const failing = createAuditRecorder({ store: { appendAudit: () => Promise.reject(new Error('disk full')) }, failMode: 'closed', retryInitialMs: 10_000 });
+    const failing = createAuditRecorder({ store: { appendAudit: () => Promise.reject(new Error('disk full')) }, failMode: 'closed', retryInitialMs: 10_000, closeTimeoutMs: 500 });
     world.onCleanup(() => failing.close());
     await world.gateway.close();
     await world.start({ recorder: failing });

@@ -115,7 +115,12 @@ export class GatewayWorld {
   }
 
   async start(overrides: Partial<HttpGatewayOptions> = {}): Promise<HttpGateway> {
-    this.recorder ??= createAuditRecorder({ store: this.store, failMode: 'closed', logger: this.logger });
+    // Tests that break the store would otherwise wait out the recorder's 10 s close.
+    if (overrides.recorder === undefined) this.recorder ??= createAuditRecorder({ store: this.store, failMode: 'closed', logger: this.logger, closeTimeoutMs: 1000 });
+    else {
+      if (this.recorder !== undefined && this.recorder !== overrides.recorder) await this.recorder.close();
+      this.recorder = overrides.recorder;
+    }
     this.gateway = await startHttpGateway({
       store: this.store,
       hasher: this.hasher,
@@ -133,7 +138,7 @@ export class GatewayWorld {
 
   /** Another node on its own store instance, recorder and registry (the world's store stays the admin's). */
   async startNode(store: Store, overrides: Partial<HttpGatewayOptions> = {}): Promise<HttpGateway> {
-    const recorder = overrides.recorder ?? createAuditRecorder({ store, failMode: 'closed', logger: this.logger });
+    const recorder = overrides.recorder ?? createAuditRecorder({ store, failMode: 'closed', logger: this.logger, closeTimeoutMs: 1000 });
     const gateway = await startHttpGateway({
       store,
       hasher: this.hasher,
