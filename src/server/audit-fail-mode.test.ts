@@ -162,6 +162,12 @@ async function expectEveryAnswerAudited(run: Running): Promise<void> {
   for (const [path, answer] of run.answered) {
     const detail = byResource.get(path);
     expect(detail, `event for ${path}`).toBeDefined();
+    if (answer.status === 503 && detail!.decision === 'allow') {
+      // Forwarded before the outage was noticed, then withheld: its event (written once the store
+      // recovered) records that the upstream was reached, and with what status.
+      expect([answer.error, detail!.reason, detail!.upstreamStatus], path).toEqual(['audit_unavailable', 'allowed', 200]);
+      continue;
+    }
     expect([detail!.decision, detail!.reason], path).toEqual(answer.status === 200 ? ['allow', 'allowed'] : ['deny', answer.error]);
   }
   expect((await run.call('POST', '/v1/audit/verify', {})).body).toMatchObject({ ok: true });
