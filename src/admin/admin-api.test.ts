@@ -96,6 +96,35 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       expect([prod.status, prod.body.error]).toEqual([403, 'permission_denied']);
     });
 
+    it('never lets a token mint a wider admin than itself, directly or through a role', async () => {
+      const devCreator = await h.mint(['latchkey:tokens.create:dev', 'latchkey:roles.write']);
+      const direct = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'escalate', env: 'dev', ttl: '1h', permissions: ['latchkey:*'] } });
+      expect([direct.status, direct.body.error]).toEqual([403, 'permission_denied']);
+      expect((await h.call('POST', '/v1/roles', { token: devCreator, body: { name: 'all-admin', permissions: ['latchkey:*'] } })).status).toBe(201);
+      const viaRole = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'escalate', env: 'dev', ttl: '1h', roles: ['all-admin'] } });
+      expect([viaRole.status, viaRole.body.error]).toEqual([403, 'permission_denied']);
+      const same = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'same', env: 'dev', ttl: '1h', permissions: ['latchkey:tokens.create:dev'] } });
+      expect(same.status).toBe(201);
+      // Service permissions are not capped by the creator's: tokens.create is the right to grant them.
+      const service = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'svc', env: 'dev', ttl: '1h', permissions: ['orders:*'] } });
+      expect(service.status).toBe(201);
+    });
+
+    it("refuses a credential file inside Latchkey's data directory", async () => {
+      const response = await h.call('POST', '/v1/services', {
+        body: { name: 'exfil', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://127.0.0.1:1', credential: { from: 'file', path: `${h.dataDir}/keys/token-hmac.key` } }] },
+      });
+      expect([response.status, response.body.field]).toEqual([400, 'bindings[0].credential.path']);
+      expect(await h.store.getService('exfil')).toBeUndefined();
+    });
+
+    it('applies an environment-scoped deny to actions that span environments', async () => {
+      const notProd = await h.mint(['latchkey:tokens.read', '!latchkey:tokens.read:prod']);
+      expect((await h.call('GET', '/v1/tokens?env=dev', { token: notProd })).status).toBe(200);
+      expect((await h.call('GET', '/v1/tokens?env=prod', { token: notProd })).status).toBe(403);
+      expect((await h.call('GET', '/v1/tokens', { token: notProd })).status).toBe(403);
+    });
+
     it('refuses revoked, disabled, expired, honey and unknown admin tokens', async () => {
       const revoked = await h.mint(['latchkey:*']);
       const id = (await h.store.findTokenByHash(h.hasher.hash(revoked)))!.id;
@@ -134,6 +163,8 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       ['role with a control character in its name', 'POST', '/v1/roles', { name: 'bad\n', permissions: ['orders:read'] }, 'name'],
       ['service in a missing environment', 'POST', '/v1/services', { name: 'billing', kind: 'http', bindings: [{ env: 'nowhere', upstream: 'http://127.0.0.1:1' }] }, 'bindings[0].env'],
       ['service with credentials in its URL', 'POST', '/v1/services', { name: 'billing', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://u:p@127.0.0.1:1' }] }, 'bindings[0].upstream'],
+      ['service reading a Latchkey variable', 'POST', '/v1/services', { name: 'billing', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://127.0.0.1:1', credential: { from: 'env', variable: 'LATCHKEY_STORE' } }] }, 'bindings[0].credential.variable'],
+      ['service reading a relative credential file', 'POST', '/v1/services', { name: 'billing', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://127.0.0.1:1', credential: { from: 'file', path: 'keys/token-hmac.key' } }] }, 'bindings[0].credential.path'],
       ['service of an unknown kind', 'POST', '/v1/services', { name: 'billing', kind: 'ftp' }, 'kind'],
       ['environment with a bad name', 'POST', '/v1/environments', { name: 'Prod!' }, 'name'],
       ['environment that exists', 'POST', '/v1/environments', { name: 'dev' }, ''],

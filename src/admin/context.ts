@@ -11,4 +11,6 @@ export interface AdminContext {
   readonly now: () => number;
   /** The audit checkpoint key's public half, for `audit verify`; absent where no key is loaded. */
   readonly auditPublicKey?: KeyObject;
+  /** Absolute; credential files may not be read from here. */
+  readonly dataDir?: string;
 }

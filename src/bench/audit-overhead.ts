@@ -134,7 +134,7 @@ export async function runAuditOverheadBench(): Promise<void> {
       ({ token } = await mintToken(store, new TokenHasher(key), {
         name: 'bench', env: 'prod', owner: 'bench', roles: [], permissions: ['orders:read:/v1/**'], expiresAt: now + 3_600_000,
         notBefore: null, cidrs: [], rate: null, maxUses: null, honey: false, metadata: {}, parentId: null,
-      }, SYSTEM_ACTOR, now));
+      }, SYSTEM_ACTOR, now, null));
       setupEvents = (await store.auditHead()).seq;
     } finally {
       await store.close();

@@ -1,5 +1,6 @@
-import { invalid, notFound } from '../errors/index.js';
-import { parsePermissions } from '../policy/index.js';
+import { invalid, LatchkeyError, notFound } from '../errors/index.js';
+import { isWithin, parsePermissions } from '../policy/index.js';
+import type { Permission } from '../policy/types.js';
 import type { Actor, RateLimit, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { displayHint, generateToken, newTokenId, type TokenHasher } from '../token/index.js';
@@ -31,12 +32,18 @@ export interface MintResult {
   readonly token: string;
 }
 
+/**
+ * `ceiling`: the creator's own grant. The new token's admin-API permissions
+ * (direct or through its roles) must lie within it, so `tokens.create` never
+ * mints a wider admin than its holder. Null only for `latchkey init`.
+ */
 export async function mintToken(
   store: Store,
   hasher: TokenHasher,
   request: MintRequest,
   actor: Actor,
   now: number,
+  ceiling: readonly Permission[] | null,
 ): Promise<MintResult> {
   const env = await store.getEnvironment(request.env);
   if (env === undefined) throw invalid('env', `environment ${request.env} does not exist`);
@@ -47,10 +54,19 @@ export async function mintToken(
   if (request.notBefore !== null && request.notBefore >= request.expiresAt) {
     throw invalid('notBefore', 'not-before must be earlier than the expiry');
   }
-  for (const [index, role] of request.roles.entries()) {
-    if ((await store.getRole(role)) === undefined) throw invalid(`roles[${index}]`, `role ${role} does not exist`);
+  const catalog = await loadServiceCatalog(store);
+  const granted: Permission[] = [];
+  for (const [index, name] of request.roles.entries()) {
+    const role = await store.getRole(name);
+    if (role === undefined) throw invalid(`roles[${index}]`, `role ${name} does not exist`);
+    granted.push(...parsePermissions(role.permissions, catalog, `roles[${index}]`));
   }
-  const permissions = parsePermissions(request.permissions, await loadServiceCatalog(store), 'permissions').map((p) => p.text);
+  const parsed = parsePermissions(request.permissions, catalog, 'permissions');
+  granted.push(...parsed);
+  if (ceiling !== null && !isWithin(granted.filter((p) => p.kind === 'latchkey'), ceiling)) {
+    throw new LatchkeyError('permission_denied', 'a token cannot be given admin permissions its creator does not hold');
+  }
+  const permissions = parsed.map((p) => p.text);
   if (request.parentId !== null && (await store.getToken(request.parentId)) === undefined) throw notFound(`token ${request.parentId}`);
 
   const token = generateToken(request.env);

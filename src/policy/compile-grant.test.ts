@@ -201,6 +201,9 @@ describe('postgres, mcp and admin decisions', () => {
     expect(grant.decideAdmin('tokens.create', 'staging').allowed).toBe(true);
     expect(grant.decideAdmin('tokens.create', 'prod').matched).toBe('!latchkey:tokens.create:prod');
     expect(grant.decideAdmin('tokens.create', undefined).allowed).toBe(false);
+    // A deny scoped to one environment also covers an action that names none.
+    expect(compile(['latchkey:tokens.read', '!latchkey:tokens.read:prod']).decideAdmin('tokens.read', undefined).allowed).toBe(false);
+    expect(compile(['latchkey:tokens.read', '!latchkey:tokens.read:prod']).decideAdmin('tokens.read', 'dev').allowed).toBe(true);
     expect(grant.decideAdmin('tokens.create', 'dev').explanation).toBe('tokens.create in dev: latchkey:tokens.create:staging is limited to environment staging (nearest allow: latchkey:tokens.create:staging)');
     expect(grant.decideAdmin('tokens.revoke', 'staging').allowed).toBe(false);
     expect(compile(['latchkey:roles.write:prod']).decideAdmin('roles.write', undefined).explanation).toBe(

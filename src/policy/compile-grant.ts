@@ -150,6 +150,12 @@ function firstEnv(rules: readonly EnvRule[] | undefined, env: string | undefined
   return null;
 }
 
+function firstDeny(rules: readonly EnvRule[] | undefined, env: string | undefined): Decision | null {
+  if (rules === undefined) return null;
+  for (const rule of rules) if (env === undefined || rule.env === undefined || rule.env === env) return rule.decision;
+  return null;
+}
+
 class Grant implements CompiledGrant {
   readonly permissions: readonly Permission[];
   readonly #http: Map<string, HttpRules>;
@@ -216,7 +222,9 @@ class Grant implements CompiledGrant {
     if (rules === undefined) return plainDenial('no permission of this grant covers the admin API (latchkey)');
     const index = actionIndex('latchkey', action);
     if (index < 0) return plainDenial(`${action} is not an admin API action`);
-    const found = firstEnv(rules.deny[index], env) ?? firstEnv(rules.allow[index], env);
+    // With no environment named, a deny scoped to any environment still applies: an action that
+    // spans environments (listing every token, say) must not slip past `!latchkey:tokens.read:prod`.
+    const found = firstDeny(rules.deny[index], env) ?? firstEnv(rules.allow[index], env);
     return found ?? new DefaultDenial(() => explainAdmin(rules.allows, action, env));
   }
 }

@@ -42,7 +42,7 @@ export function globMatches(glob: string, name: string): boolean {
   return new RegExp(`^${source}$`, 's').test(name);
 }
 
-function matchesRequest(service: string, action: string, resource: string | undefined, request: PolicyRequest): boolean {
+function matchesRequest(service: string, action: string, resource: string | undefined, request: PolicyRequest, deny: boolean): boolean {
   const kind = service === 'latchkey' ? 'latchkey' : KINDS[service];
   if (kind === undefined) return false;
   const actions = ALIASES[kind]?.[action] ?? [action];
@@ -61,7 +61,8 @@ function matchesRequest(service: string, action: string, resource: string | unde
       return resource === undefined || globMatches(resource, request.name);
     case 'admin':
       if (kind !== 'latchkey' || !actions.includes(request.action)) return false;
-      return resource === undefined || resource === request.env;
+      // A deny scoped to an environment also covers an action that names none (it spans them all).
+      return resource === undefined || resource === request.env || (deny && request.env === undefined);
   }
 }
 
@@ -80,7 +81,7 @@ export function referenceDecide(texts: readonly string[], request: PolicyRequest
     const body = deny ? text.slice(1) : text;
     const [service = '', action = '', ...resourceParts] = body.split(':');
     const resource = resourceParts.length === 0 ? undefined : resourceParts.join(':');
-    if (matchesRequest(service, action, resource, request)) (deny ? matchingDenies : matchingAllows).push(text);
+    if (matchesRequest(service, action, resource, request, deny)) (deny ? matchingDenies : matchingAllows).push(text);
   }
   return { allowed: matchingDenies.length === 0 && matchingAllows.length > 0, matchingAllows, matchingDenies };
 }

@@ -56,7 +56,7 @@ export async function initialize(config: LatchkeyConfig, options: InitOptions, n
       honey: false,
       metadata: {},
       parentId: null,
-    }, SYSTEM_ACTOR, now);
+    }, SYSTEM_ACTOR, now, null);
     return { adminToken: token, tokenId: record.id, expiresAt: record.expiresAt, dataDir: config.dataDir };
   } finally {
     await store.close();

@@ -63,7 +63,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     });
     closers.unshift(() => gateway.close());
 
-    const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: audit.publicKey }, metrics });
+    const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir }, metrics });
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();

@@ -20,6 +20,7 @@ export type StoreKind = 'sqlite' | 'postgres';
 export interface AdminHarness {
   readonly url: string;
   readonly app: AdminServer;
+  readonly dataDir: string;
   readonly store: Store;
   readonly hasher: TokenHasher;
   readonly adminToken: string;
@@ -43,7 +44,7 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   const hasher = new TokenHasher(TokenHasher.generateKey());
   await ensureDefaultEnvironments(store, now());
   const auditKey = await loadOrCreateAuditKey(dir);
-  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey } });
+  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -52,11 +53,11 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
     (await mintToken(store, hasher, {
       name: `test-${permissions.join('|').slice(0, 40)}`, env, owner: 'test', roles: [], permissions,
       expiresAt: now() + 86_400_000, notBefore: null, cidrs: [], rate: null, maxUses: null, honey: false, metadata: {}, parentId: null,
-    }, SYSTEM_ACTOR, now())).token;
+    }, SYSTEM_ACTOR, now(), null)).token;
   const adminToken = await mint(['latchkey:*']);
 
   return {
-    url, app, store, hasher, adminToken, sqliteFile, pgUrl: db?.url ?? null,
+    url, app, dataDir: dir, store, hasher, adminToken, sqliteFile, pgUrl: db?.url ?? null,
     logs: () => logText,
     mint,
     async call(method, path, options = {}) {

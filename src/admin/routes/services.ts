@@ -1,3 +1,4 @@
+import { isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { invalid, notFound } from '../../errors/index.js';
 import type { CredentialSource, Service, ServiceBinding } from '../../store/records.js';
@@ -63,8 +64,27 @@ function toCredential(input: BindingInput['credential']): CredentialSource {
     : { from: 'file', path: input.path, header, scheme };
 }
 
-async function toBinding(kind: Service['kind'], env: string, input: BindingInput, field: string, { store }: AdminContext): Promise<ServiceBinding> {
+/**
+ * The gateway reads the upstream secret from its own environment or disk, so
+ * `services.write` must not be able to point it at Latchkey's own secrets
+ * (the store URL, LATCHKEY_SECRET, the key files) and ship them upstream.
+ */
+function checkCredentialSource(input: BindingInput['credential'], field: string, dataDir: string | undefined): void {
+  if (input?.from === 'env' && /^LATCHKEY_/i.test(input.variable)) {
+    throw invalid(`${field}.credential.variable`, 'LATCHKEY_* variables hold Latchkey\'s own configuration and cannot be an upstream credential');
+  }
+  if (input?.from === 'file') {
+    if (!isAbsolute(input.path)) throw invalid(`${field}.credential.path`, 'must be an absolute path');
+    const path = resolve(input.path);
+    if (dataDir !== undefined && (path === dataDir || path.startsWith(`${dataDir}${sep}`))) {
+      throw invalid(`${field}.credential.path`, "files in Latchkey's data directory cannot be an upstream credential");
+    }
+  }
+}
+
+async function toBinding(kind: Service['kind'], env: string, input: BindingInput, field: string, { store, dataDir }: AdminContext): Promise<ServiceBinding> {
   if ((await store.getEnvironment(env)) === undefined) throw invalid(`${field}.env`, `environment ${env} does not exist`);
+  checkCredentialSource(input.credential, field, dataDir);
   return { env, upstream: checkUpstream(kind, input.upstream, `${field}.upstream`), credential: toCredential(input.credential) };
 }
 
@@ -113,6 +133,7 @@ export const serviceRoutes = [
   route<BindingInput>({
     method: 'PUT', path: '/v1/services/{name}/bindings/{env}', action: 'services.write', tag: 'services', status: 200,
     summary: "Set a service's upstream for one environment", body: binding,
+    envOf: ({ params }) => params.env,
     handle: async ({ params, body, principal }, context) => {
       const service = await mustGet(params.name!, context);
       const next = await toBinding(service.kind, params.env!, body, 'body', context);

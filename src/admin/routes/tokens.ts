@@ -126,7 +126,7 @@ export const tokenRoutes = [
         honey: body.honey,
         metadata: body.metadata ?? {},
         parentId: null,
-      }, principal.actor, now);
+      }, principal.actor, now, principal.grant.permissions);
       return { ...tokenView(record), token };
     },
   }),
