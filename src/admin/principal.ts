@@ -1,6 +1,8 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { LatchkeyError } from '../errors/index.js';
-import { compileGrant, parsePermissions } from '../policy/index.js';
+import type { Logger } from 'pino';
+import { compileTokenGrant } from '../gateway/cache/grant.js';
+import { compileGrant } from '../policy/index.js';
 import type { CompiledGrant } from '../policy/types.js';
 import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -41,33 +43,30 @@ export async function authenticate(
   header: string | string[] | undefined,
   client: string,
   now: number,
+  logger: Logger,
 ): Promise<Principal> {
   const text = bearerToken(header);
   if (text === undefined) throw new LatchkeyError('token_missing');
   if (parseToken(text) === undefined) throw new LatchkeyError('token_malformed');
   const record = await store.findTokenByHash(hasher.hash(text));
+  // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
+  if (record?.honey === true) logger.warn({ tokenId: record.id, tokenName: record.name, client }, 'honeytoken presented to the admin API');
   const refusal = tokenRefusal(record, now);
   if (refusal !== undefined) throw new LatchkeyError(refusal);
   if (!addressAllowed(record!.cidrs, client)) throw new LatchkeyError('ip_not_allowed');
-  const grant = compileGrant(await effectivePermissions(store, record!));
+  const grant = await effectiveGrant(store, record!, logger);
   return { record: record!, grant, actor: { tokenId: record!.id, name: record!.name } };
 }
 
-/** Roles expanded into permissions, plus the token's own; parsed once here, not per decision. */
-export async function effectivePermissions(store: Store, record: TokenRecord) {
+/**
+ * Roles expanded into permissions, plus the token's own, compiled by the same
+ * rule the gateway applies: a deny that no longer parses denies everything.
+ */
+export async function effectiveGrant(store: Store, record: TokenRecord, logger: Logger): Promise<CompiledGrant> {
   const texts = [...record.permissions];
   for (const name of record.roles) {
     const role = await store.getRole(name);
     if (role !== undefined) texts.push(...role.permissions);
   }
-  const catalog = await loadServiceCatalog(store);
-  // A permission naming a service removed since is dropped rather than failing the whole token:
-  // no request can reach a service that does not exist, so dropping even a deny widens nothing.
-  return texts.flatMap((text) => {
-    try {
-      return parsePermissions([text], catalog);
-    } catch {
-      return [];
-    }
-  });
+  return compileTokenGrant(texts, await loadServiceCatalog(store), logger) ?? compileGrant([]);
 }

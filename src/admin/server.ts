@@ -94,7 +94,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
   // Authentication first, before the body is read: an anonymous client gets 401 and nothing else.
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.routeOptions.config.adminRoute === undefined) return;
-    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now());
+    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger);
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.config.adminRoute;

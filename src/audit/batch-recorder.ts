@@ -140,6 +140,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
       pendingHead += 1;
     }
     lose(1, failMode === 'open' ? 'queue full' : 'queue full past the closed-mode cap');
+    // A dropped event is not durable: nobody waiting may be told it is.
+    releaseDurableWaiters();
     settle();
   }
 

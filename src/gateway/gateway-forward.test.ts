@@ -194,6 +194,10 @@ describe('forwarding', () => {
     await world.send('/orders/x', { token: open.token, headers: { 'x-forwarded-for': '203.0.113.9' } });
     // From an untrusted client the upstream gets only the real peer, not the address the client wrote.
     expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    // Nor any other header claiming who the client is or what it asked for.
+    const forged = { forwarded: 'for=10.0.0.1;proto=https', 'x-real-ip': '10.0.0.1', 'x-forwarded-host': 'admin.internal', 'x-forwarded-proto': 'https', 'true-client-ip': '10.0.0.1' };
+    expect((await world.send('/orders/x', { token: open.token, headers: forged })).status).toBe(200);
+    for (const name of Object.keys(forged)) expect(upstream.seen.at(-1)!.headers[name], name).toBeUndefined();
   });
 
   it('serves a service on a listener of its own', async () => {

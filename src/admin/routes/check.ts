@@ -3,7 +3,7 @@ import { invalid, REASONS } from '../../errors/index.js';
 import { loadServiceCatalog, tokenRefusal } from '../../lifecycle/index.js';
 import { compileGrant, normalizePath, parsePermissions } from '../../policy/index.js';
 import { parseToken } from '../../token/index.js';
-import { effectivePermissions } from '../principal.js';
+import { effectiveGrant } from '../principal.js';
 import { permissionText } from '../input.js';
 import { route } from '../route.js';
 
@@ -23,7 +23,7 @@ export const checkRoutes = [
   route<CheckBody>({
     method: 'POST', path: '/v1/check', action: 'check', tag: 'check', status: 200,
     summary: 'Explain whether a token or a grant allows a request', body,
-    handle: async ({ body: input }, { store, hasher, now }) => {
+    handle: async ({ body: input }, { store, hasher, now, logger }) => {
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
       const started = process.hrtime.bigint();
       if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
@@ -34,16 +34,16 @@ export const checkRoutes = [
       const normalized = normalizePath(slash === -1 ? '/' : queryless.slice(slash));
       if (!normalized.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: normalized.detail };
 
-      let permissions;
+      let grant;
       if (input.grant !== undefined) {
-        permissions = parsePermissions(input.grant, await loadServiceCatalog(store), 'grant');
+        grant = compileGrant(parsePermissions(input.grant, await loadServiceCatalog(store), 'grant'));
       } else {
-        const record = parseToken(input.token!) === undefined ? undefined : await store.findTokenByHash(hasher.hash(input.token!));
-        const refusal = parseToken(input.token!) === undefined ? 'token_malformed' : tokenRefusal(record, now());
+        const wellFormed = parseToken(input.token!) !== undefined;
+        const record = wellFormed ? await store.findTokenByHash(hasher.hash(input.token!)) : undefined;
+        const refusal = wellFormed ? tokenRefusal(record, now()) : 'token_malformed';
         if (refusal !== undefined) return { allowed: false, reason: refusal, matched: null, nearest: null, explanation: REASONS[refusal].message };
-        permissions = await effectivePermissions(store, record!);
+        grant = await effectiveGrant(store, record!, logger);
       }
-      const grant = compileGrant(permissions);
       const decision = grant.decideHttp(service, input.method, normalized.segments);
       const micros = Number(process.hrtime.bigint() - started) / 1000;
       return {
@@ -56,7 +56,6 @@ export const checkRoutes = [
         path: normalized.path,
         serverMicros: micros,
       };
-
     },
   }),
 ];

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { invalid, notFound } from '../../errors/index.js';
+import { parseUpstream } from '../../gateway/upstream/target.js';
 import type { CredentialSource, Service, ServiceBinding } from '../../store/records.js';
 import type { AdminContext } from '../context.js';
 import { envName, serviceName } from '../input.js';
@@ -31,27 +32,28 @@ const createBody = z.strictObject({
 
 type BindingInput = z.infer<typeof binding>;
 
-/** `http(s)://host[:port][/base]` or `unix:/path/to.sock[:/base]`; postgres services take `postgres://host:port`. */
+/**
+ * `http(s)://host[:port][/base]` or `unix:/path/to.sock[:/base]`, checked by the very parser the
+ * gateway uses, so nothing is accepted here that the gateway would then skip.
+ * Postgres services take `postgres://host:port`.
+ */
 export function checkUpstream(kind: Service['kind'], upstream: string, field: string): string {
-  if (upstream.startsWith('unix:')) {
-    const rest = upstream.slice(5);
-    const colon = rest.indexOf(':');
-    const socket = colon === -1 ? rest : rest.slice(0, colon);
-    const base = colon === -1 ? '' : rest.slice(colon + 1);
-    if (!socket.startsWith('/')) throw invalid(field, 'a unix socket path must be absolute: unix:/path/to.sock[:/base]');
-    if (base !== '' && !base.startsWith('/')) throw invalid(field, 'the base path after the socket must start with /');
+  if (kind === 'postgres') {
+    let url: URL;
+    try {
+      url = new URL(upstream);
+    } catch {
+      throw invalid(field, 'must be a URL such as postgres://127.0.0.1:5432');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(field, 'a postgres service needs a postgres:// upstream');
+    if (url.username !== '' || url.password !== '') throw invalid(field, 'must not carry credentials; use --credential-env or --credential-file');
     return upstream;
   }
-  let url: URL;
   try {
-    url = new URL(upstream);
-  } catch {
-    throw invalid(field, 'must be a URL such as http://127.0.0.1:8080 or unix:/var/run/docker.sock');
+    parseUpstream(upstream);
+  } catch (err) {
+    throw invalid(field, `${(err as Error).message} (expected http://host:port[/base], https://..., or unix:/path.sock[:/base])`);
   }
-  const schemes = kind === 'postgres' ? ['postgres:', 'postgresql:'] : ['http:', 'https:'];
-  if (!schemes.includes(url.protocol)) throw invalid(field, `a ${kind} service needs a ${schemes.join(' or ')} upstream`);
-  if (url.username !== '' || url.password !== '') throw invalid(field, 'must not carry credentials; use --credential-env or --credential-file');
-  if (url.search !== '' || url.hash !== '') throw invalid(field, 'must not have a query or fragment');
   return upstream.replace(/\/+$/, '');
 }
 

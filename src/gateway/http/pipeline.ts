@@ -119,7 +119,14 @@ export class Pipeline {
     const decision = entry.grant.decideHttp(service.name, ex.req.method!, ex.segments);
     ex.matched = decision.matched;
     if (!decision.allowed) return outcome.refuse(ex, 'permission_denied');
-    if (entry.limits === null) return this.#release(ex, outcome);
+    // Checked before the limits, so a request that cannot be served spends no use and no rate slot.
+    // An allowed request that cannot be audited is not served (audit.failMode closed).
+    if (!this.#o.recorder.accepting) return outcome.refuse(ex, 'audit_unavailable');
+    if (ex.binding!.unusable !== null) {
+      ex.detail = null;
+      return outcome.refuse(ex, 'upstream_unreachable');
+    }
+    if (entry.limits === null) return outcome.forward(ex);
     const verdict = this.#o.limiter.check(entry.limits, now);
     if (verdict instanceof Promise) {
       verdict.then(
@@ -133,20 +140,11 @@ export class Pipeline {
   }
 
   #afterLimits(ex: Exchange, verdict: LimitVerdict, outcome: Outcome): void {
-    if (verdict.allowed) return this.#release(ex, outcome);
+    if (verdict.allowed) return outcome.forward(ex);
     if (verdict.reason === 'rate_limited') ex.retryAfterSeconds = retryAfterSeconds(verdict.retryAfterMs);
     outcome.refuse(ex, verdict.reason);
   }
 
-  #release(ex: Exchange, outcome: Outcome): void {
-    // An allowed request that cannot be audited is not served (audit.failMode closed).
-    if (!this.#o.recorder.accepting) return outcome.refuse(ex, 'audit_unavailable');
-    if (ex.binding!.unusable !== null) {
-      ex.detail = null;
-      return outcome.refuse(ex, 'upstream_unreachable');
-    }
-    outcome.forward(ex);
-  }
 
   /** The upstream's headers: the client's end-to-end ones, then the credential, identity and X-Forwarded-For. */
   upstreamHeaders(ex: Exchange): string[] {

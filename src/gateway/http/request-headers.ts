@@ -18,6 +18,15 @@ const NEVER_FORWARDED = new Set([
   'expect',
   // A credential meant for a proxy, never for the upstream.
   'proxy-authorization',
+  // Client-invented claims about the client or the original request: the gateway states what it
+  // knows in X-Forwarded-For, and an upstream that trusts these must not be fed a forgery.
+  'forwarded',
+  'x-real-ip',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-client-ip',
+  'true-client-ip',
 ]);
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;

@@ -29,7 +29,9 @@ export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
   const target = ex.req.url ?? '';
   // Origin-form only: absolute-form (`http://host/...`), authority-form and `*` could name another host or nothing.
   if (target.charCodeAt(0) !== 0x2f) {
-    ex.path = target.slice(0, MAX_AUDITED_TARGET);
+    // The query could hold a secret (`?api_key=`); the audit keeps only what precedes it.
+    const question = target.indexOf('?');
+    ex.path = (question < 0 ? target : target.slice(0, question)).slice(0, MAX_AUDITED_TARGET);
     ex.detail = target === '*' ? 'asterisk-form request target' : 'the request target must be a path (origin-form)';
     return 'request_ambiguous';
   }
