@@ -140,6 +140,8 @@ describe('postgres store when the database cannot be reached', () => {
     // Hold the audit lock so the append waits inside its transaction, then cut its connection.
     await admin.query('SELECT pg_advisory_lock($1::bigint)', [AUDIT_LOCK]);
     const append = a.appendAudit(decisions(3));
+    // Handled from the start: the rejection may come before expectCode below gets to await it.
+    append.catch(() => undefined);
     const waiting = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()";
     await expect.poll(async () => (await admin.query(`SELECT 1 ${waiting}`)).rowCount).toBe(1);
     await admin.query(`SELECT pg_terminate_backend(pid) ${waiting}`);
