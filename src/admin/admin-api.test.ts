@@ -132,6 +132,11 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       expect((await h.call('GET', '/v1/roles', { token: revoked })).body.error).toBe('token_revoked');
       const honey = (await h.call('POST', '/v1/tokens', { body: { name: 'honey', env: 'prod', honey: true, ttl: '1h' } })).body.token;
       expect((await h.call('GET', '/v1/roles', { token: honey })).body.error).toBe('token_unknown');
+      expect(h.logs()).toContain('honeytoken presented to the admin API');
+      const elsewhere = (await h.call('POST', '/v1/tokens', { body: { name: 'remote', env: 'prod', permissions: ['latchkey:roles.read'], cidrs: ['10.0.0.0/8'], ttl: '1h' } })).body.token;
+      expect((await h.call('GET', '/v1/roles', { token: elsewhere })).body.error).toBe('ip_not_allowed');
+      const here = (await h.call('POST', '/v1/tokens', { body: { name: 'local', env: 'prod', permissions: ['latchkey:roles.read'], cidrs: ['127.0.0.0/8', '::1'], ttl: '1h' } })).body.token;
+      expect((await h.call('GET', '/v1/roles', { token: here })).status).toBe(200);
     });
   });
 

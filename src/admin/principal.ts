@@ -1,6 +1,6 @@
-import { BlockList, isIPv4 } from 'node:net';
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from 'pino';
+import { compileCidrs, parseAddress } from '../gateway/cache/cidr.js';
 import { compileTokenGrant } from '../gateway/cache/grant.js';
 import { compileGrant } from '../policy/index.js';
 import type { CompiledGrant } from '../policy/types.js';
@@ -26,15 +26,11 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return match[1];
 }
 
+/** The same CIDR matcher the gateway compiles into its cache entries. */
 export function addressAllowed(cidrs: readonly string[], client: string): boolean {
   if (cidrs.length === 0) return true;
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [address, prefix] = cidr.split('/') as [string, string];
-    list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6');
-  }
-  const plain = client.startsWith('::ffff:') && isIPv4(client.slice(7)) ? client.slice(7) : client;
-  return list.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
+  const address = parseAddress(client);
+  return address !== undefined && compileCidrs(cidrs).contains(address);
 }
 
 export async function authenticate(

@@ -1,7 +1,7 @@
 import { invalid, LatchkeyError, notFound } from '../errors/index.js';
 import { isWithin, parsePermissions } from '../policy/index.js';
 import type { Permission } from '../policy/types.js';
-import type { Actor, RateLimit, TokenRecord } from '../store/records.js';
+import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { displayHint, generateToken, newTokenId, type TokenHasher } from '../token/index.js';
 import { loadServiceCatalog } from './catalog.js';
@@ -9,22 +9,11 @@ import { loadServiceCatalog } from './catalog.js';
 // Minting a token: every constraint is checked against the store before
 // anything is written, so a refused request changes nothing.
 
-export interface MintRequest {
-  readonly name: string;
-  readonly env: string;
-  readonly owner: string;
-  readonly roles: readonly string[];
-  readonly permissions: readonly string[];
-  /** Absolute expiry, ms since the epoch. */
-  readonly expiresAt: number;
-  readonly notBefore: number | null;
-  readonly cidrs: readonly string[];
-  readonly rate: RateLimit | null;
-  readonly maxUses: number | null;
-  readonly honey: boolean;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly parentId: string | null;
-}
+/** What the caller decides of a new token; the store assigns the rest (id, hash, hint, times). */
+export type MintRequest = Pick<
+  TokenRecord,
+  'name' | 'env' | 'owner' | 'roles' | 'permissions' | 'expiresAt' | 'notBefore' | 'cidrs' | 'rate' | 'maxUses' | 'honey' | 'metadata' | 'parentId'
+>;
 
 export interface MintResult {
   readonly record: TokenRecord;
