@@ -76,7 +76,15 @@ describe('http decisions', () => {
     expect(grant.decideHttp('api', 'GET', segmentsOf('/v2/a/b/c/export')).allowed).toBe(true);
     expect(grant.decideHttp('api', 'GET', segmentsOf('/v2/a/b/c/export/x')).allowed).toBe(false);
     expect(grant.decideHttp('api', 'GET', segmentsOf('/')).allowed).toBe(true);
-    expect(grant.decideHttp('api', 'HEAD', segmentsOf('/')).allowed).toBe(false);
+    // GET covers HEAD (and a deny on GET denies HEAD too); OPTIONS is its own method.
+    expect(grant.decideHttp('api', 'HEAD', segmentsOf('/')).allowed).toBe(true);
+    expect(grant.decideHttp('api', 'OPTIONS', segmentsOf('/')).allowed).toBe(false);
+  });
+
+  it('denies HEAD wherever GET is denied', () => {
+    const hidden = compile(['api:read:/v1/**', '!api:GET:/v1/secret']);
+    expect(hidden.decideHttp('api', 'HEAD', segmentsOf('/v1/secret')).matched).toBe('!api:GET:/v1/secret');
+    expect(hidden.decideHttp('api', 'HEAD', segmentsOf('/v1/open')).allowed).toBe(true);
   });
 
   it('treats a trailing slash as the same resource, so it cannot slip past a deny', () => {
@@ -123,7 +131,7 @@ describe('http decisions', () => {
 
   it('explains when nothing fits in action or resource, and when the service has only denies', () => {
     const neither = compile(['api:GET:/v1/**']).decideHttp('api', 'POST', segmentsOf('/v2/x'));
-    expect(neither.explanation).toBe('POST /v2/x is not under /v1/**, and api:GET:/v1/** grants GET, not POST');
+    expect(neither.explanation).toBe('POST /v2/x is not under /v1/**, and api:GET:/v1/** grants GET, HEAD, not POST');
     const onlyDenies = compile(['!api:DELETE']).decideHttp('api', 'GET', segmentsOf('/x'));
     expect(plainDecision(onlyDenies)).toEqual({ allowed: false, reason: 'permission_denied', matched: null, nearest: null, explanation: 'no permission allows http service api' });
   });

@@ -22,7 +22,9 @@ function table(entries: readonly (readonly [string, readonly string[]])[]): Acti
 }
 
 const HTTP_WORDS = table([
-  ...HTTP_METHODS.map((method) => [method, [method]] as const),
+  // GET also covers HEAD: servers answer HEAD by running the GET handler, so a deny on GET
+  // that left HEAD open would leak what it hides (headers, existence, length).
+  ...HTTP_METHODS.map((method) => [method, method === 'GET' ? ['GET', 'HEAD'] : [method]] as const),
   ['read', ['GET', 'HEAD', 'OPTIONS']],
   ['write', ['POST', 'PUT', 'PATCH']],
   ['delete', ['DELETE']],

@@ -17,7 +17,7 @@ const KINDS: Readonly<Record<string, PolicyServiceKind>> = { api: 'http', web: '
 export const testCatalog: ServiceCatalog = { kindOf: (service) => KINDS[service] };
 
 const ALIASES: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
-  http: { read: ['GET', 'HEAD', 'OPTIONS'], write: ['POST', 'PUT', 'PATCH'], delete: ['DELETE'], '*': ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'] },
+  http: { GET: ['GET', 'HEAD'], read: ['GET', 'HEAD', 'OPTIONS'], write: ['POST', 'PUT', 'PATCH'], delete: ['DELETE'], '*': ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'] },
   postgres: { read: ['select'], write: ['insert', 'update', 'delete'], '*': ['select', 'insert', 'update', 'delete', 'truncate', 'ddl'] },
   mcp: { '*': ['call', 'read', 'get'] },
   latchkey: { '*': ADMIN_ACTIONS },
