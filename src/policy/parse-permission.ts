@@ -10,6 +10,7 @@
 //   http      GET HEAD OPTIONS POST PUT PATCH DELETE (uppercase; methods are
 //             case-sensitive), read = GET HEAD OPTIONS, write = POST PUT PATCH,
 //             delete = DELETE, * = all seven. No other method is ever granted.
+//             GET also covers HEAD, so that a deny on GET cannot be read around with HEAD.
 //   postgres  select insert update delete truncate ddl, read = select,
 //             write = insert update delete, * = all six.
 //   mcp       call (tools), read (resources), get (prompts), * = all three.
