@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import pg from 'pg';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateToken } from '../token/index.js';
 import { startAdminHarness, type AdminHarness, type StoreKind } from '../test-support/admin-harness.js';
 
 const KINDS: StoreKind[] = ['sqlite', 'postgres'];
@@ -125,11 +126,16 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       expect((await h.call('GET', '/v1/tokens', { token: notProd })).status).toBe(403);
     });
 
-    it('refuses revoked, disabled, expired, honey and unknown admin tokens', async () => {
+    it('refuses revoked, disabled, honey and unknown admin tokens, and tokens used from outside their CIDRs', async () => {
       const revoked = await h.mint(['latchkey:*']);
       const id = (await h.store.findTokenByHash(h.hasher.hash(revoked)))!.id;
       expect((await h.call('POST', `/v1/tokens/${id}/revoke`)).status).toBe(200);
       expect((await h.call('GET', '/v1/roles', { token: revoked })).body.error).toBe('token_revoked');
+      const disabled = await h.mint(['latchkey:*']);
+      const disabledId = (await h.store.findTokenByHash(h.hasher.hash(disabled)))!.id;
+      expect((await h.call('POST', `/v1/tokens/${disabledId}/disable`)).status).toBe(200);
+      expect((await h.call('GET', '/v1/roles', { token: disabled })).body.error).toBe('token_disabled');
+      expect((await h.call('GET', '/v1/roles', { token: generateToken('prod') })).body.error).toBe('token_unknown');
       const honey = (await h.call('POST', '/v1/tokens', { body: { name: 'honey', env: 'prod', honey: true, ttl: '1h' } })).body.token;
       expect((await h.call('GET', '/v1/roles', { token: honey })).body.error).toBe('token_unknown');
       expect(h.logs()).toContain('honeytoken presented to the admin API');

@@ -1,4 +1,4 @@
 // Reason codes and the error type shared by every part of Latchkey: gateway
 // refusals, admin API errors, CLI messages and audit events use one vocabulary.
-export { REASONS, statusOf, type ReasonCode } from './registry.js';
+export { REASONS, type ReasonCode } from './registry.js';
 export { LatchkeyError, invalid, notFound } from './latchkey-error.js';

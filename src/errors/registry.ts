@@ -35,7 +35,3 @@ export const REASONS = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ReasonCode = keyof typeof REASONS;
-
-export function statusOf(code: ReasonCode): number {
-  return REASONS[code].status;
-}
