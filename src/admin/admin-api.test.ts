@@ -90,7 +90,7 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       const denied = await h.mint(['latchkey:*', '!latchkey:roles.read']);
       expect((await h.call('GET', '/v1/roles', { token: denied })).status).toBe(403);
       expect((await h.call('GET', '/v1/services', { token: denied })).status).toBe(200);
-      const devOnly = await h.mint(['latchkey:tokens.create:dev']);
+      const devOnly = await h.mint(['latchkey:tokens.create:dev:orders']);
       const body = (env: string) => ({ name: 'scoped', env, permissions: ['orders:GET:/v1/orders/*'], ttl: '1h' });
       expect((await h.call('POST', '/v1/tokens', { token: devOnly, body: body('dev') })).status).toBe(201);
       const prod = await h.call('POST', '/v1/tokens', { token: devOnly, body: body('prod') });
@@ -101,14 +101,18 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       const devCreator = await h.mint(['latchkey:tokens.create:dev', 'latchkey:roles.write']);
       const direct = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'escalate', env: 'dev', ttl: '1h', permissions: ['latchkey:*'] } });
       expect([direct.status, direct.body.error]).toEqual([403, 'permission_denied']);
-      expect((await h.call('POST', '/v1/roles', { token: devCreator, body: { name: 'all-admin', permissions: ['latchkey:*'] } })).status).toBe(201);
+      // A role cannot carry admin permissions its writer lacks, so it cannot smuggle them into a mint.
+      const role = await h.call('POST', '/v1/roles', { token: devCreator, body: { name: 'all-admin', permissions: ['latchkey:*'] } });
+      expect([role.status, role.body.error]).toEqual([403, 'permission_denied']);
+      expect(await h.store.getRole('all-admin')).toBeUndefined();
+      expect((await h.call('POST', '/v1/roles', { body: { name: 'all-admin', permissions: ['latchkey:*'] } })).status).toBe(201);
       const viaRole = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'escalate', env: 'dev', ttl: '1h', roles: ['all-admin'] } });
       expect([viaRole.status, viaRole.body.error]).toEqual([403, 'permission_denied']);
       const same = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'same', env: 'dev', ttl: '1h', permissions: ['latchkey:tokens.create:dev'] } });
       expect(same.status).toBe(201);
-      // Service permissions are not capped by the creator's: tokens.create is the right to grant them.
+      // tokens.create:dev alone hands out only what its holder holds: no orders permission.
       const service = await h.call('POST', '/v1/tokens', { token: devCreator, body: { name: 'svc', env: 'dev', ttl: '1h', permissions: ['orders:*'] } });
-      expect(service.status).toBe(201);
+      expect([service.status, service.body.error]).toEqual([403, 'permission_denied']);
     });
 
     it("refuses a credential file inside Latchkey's data directory", async () => {

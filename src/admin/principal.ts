@@ -8,6 +8,7 @@ import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { parseToken, type TokenHasher } from '../token/index.js';
 import { loadServiceCatalog, tokenRefusal } from '../lifecycle/index.js';
+import { ANONYMOUS, honeytokenAlarm } from './token-audit.js';
 
 // Who is calling the admin API: a Latchkey token checked like the gateway
 // checks one (shape, checksum, status, time, CIDR), with its grant compiled.
@@ -16,6 +17,8 @@ export interface Principal {
   readonly record: TokenRecord;
   readonly grant: CompiledGrant;
   readonly actor: Actor;
+  /** The client address the request came from. */
+  readonly client: string;
 }
 
 export function bearerToken(header: string | string[] | undefined): string | undefined {
@@ -46,12 +49,12 @@ export async function authenticate(
   if (parseToken(text) === undefined) throw new LatchkeyError('token_malformed');
   const record = await store.findTokenByHash(hasher.hash(text));
   // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
-  if (record?.honey === true) logger.warn({ tokenId: record.id, tokenName: record.name, client }, 'honeytoken presented to the admin API');
+  if (record?.honey === true) await honeytokenAlarm({ store, logger }, record, 'admin_api', ANONYMOUS, client, now);
   const refusal = tokenRefusal(record, now);
   if (refusal !== undefined) throw new LatchkeyError(refusal);
   if (!addressAllowed(record!.cidrs, client)) throw new LatchkeyError('ip_not_allowed');
   const grant = await effectiveGrant(store, record!, logger);
-  return { record: record!, grant, actor: { tokenId: record!.id, name: record!.name } };
+  return { record: record!, grant, actor: { tokenId: record!.id, name: record!.name }, client };
 }
 
 /**

@@ -1,10 +1,12 @@
-import { invalid, LatchkeyError, notFound } from '../errors/index.js';
-import { isWithin, parsePermissions } from '../policy/index.js';
+import { invalid, notFound } from '../errors/index.js';
+import { parsePermissions } from '../policy/index.js';
 import type { Permission } from '../policy/types.js';
 import type { Actor, TokenRecord } from '../store/records.js';
+import type { RoleSnapshot } from '../store/role-rules.js';
 import type { Store } from '../store/store.js';
 import { displayHint, generateToken, newTokenId, type TokenHasher } from '../token/index.js';
 import { loadServiceCatalog } from './catalog.js';
+import { checkMintScope, type MintAuthority } from './mint-scope.js';
 
 // Minting a token: every constraint is checked against the store before
 // anything is written, so a refused request changes nothing.
@@ -22,9 +24,11 @@ export interface MintResult {
 }
 
 /**
- * `ceiling`: the creator's own grant. The new token's admin-API permissions
- * (direct or through its roles) must lie within it, so `tokens.create` never
- * mints a wider admin than its holder. Null only for `latchkey init`.
+ * `creator`: the grant and environment of whoever mints. What the new token
+ * may hold, directly or through its roles, is bounded by it (see
+ * mint-scope.ts). Null only for `latchkey init` and test set-up. The roles are
+ * checked as they are now, and the store refuses the token if one of them
+ * changes before it commits.
  */
 export async function mintToken(
   store: Store,
@@ -32,7 +36,7 @@ export async function mintToken(
   request: MintRequest,
   actor: Actor,
   now: number,
-  ceiling: readonly Permission[] | null,
+  creator: MintAuthority | null,
 ): Promise<MintResult> {
   const env = await store.getEnvironment(request.env);
   if (env === undefined) throw invalid('env', `environment ${request.env} does not exist`);
@@ -45,16 +49,16 @@ export async function mintToken(
   }
   const catalog = await loadServiceCatalog(store);
   const granted: Permission[] = [];
+  const checkedRoles: RoleSnapshot[] = [];
   for (const [index, name] of request.roles.entries()) {
     const role = await store.getRole(name);
     if (role === undefined) throw invalid(`roles[${index}]`, `role ${name} does not exist`);
     granted.push(...parsePermissions(role.permissions, catalog, `roles[${index}]`));
+    checkedRoles.push({ name, permissions: role.permissions });
   }
   const parsed = parsePermissions(request.permissions, catalog, 'permissions');
   granted.push(...parsed);
-  if (ceiling !== null && !isWithin(granted.filter((p) => p.kind === 'latchkey'), ceiling)) {
-    throw new LatchkeyError('permission_denied', 'a token cannot be given admin permissions its creator does not hold');
-  }
+  if (creator !== null) checkMintScope(granted, request.env, creator);
   const permissions = parsed.map((p) => p.text);
   if (request.parentId !== null && (await store.getToken(request.parentId)) === undefined) throw notFound(`token ${request.parentId}`);
 
@@ -81,6 +85,6 @@ export async function mintToken(
     createdBy: actor.name,
     updatedAt: now,
   };
-  await store.createToken(record, actor);
+  await store.createToken(record, actor, checkedRoles);
   return { record, token };
 }

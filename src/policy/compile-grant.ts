@@ -11,7 +11,7 @@ import { actionIndex, actionsOf, concreteActions, HTTP_METHODS } from './grammar
 import type { EnvRule, HttpAllow, NameRule, TableRule } from './compiled-rules.js';
 import { compileGlob } from './name-glob.js';
 import { PathTrie } from './path-trie.js';
-import { canonicalResource, httpPattern, namePattern, PermissionSyntaxError, tablePattern } from './resource-syntax.js';
+import { adminScope, canonicalResource, httpPattern, namePattern, PermissionSyntaxError, tablePattern } from './resource-syntax.js';
 import type { CompiledGrant, Decision, Permission, PolicyServiceKind } from './types.js';
 
 interface HttpRules {
@@ -175,7 +175,7 @@ class Grant implements CompiledGrant {
       const glob = namePattern(permission.resource);
       return { permission, glob, name: compileGlob(glob), decision };
     });
-    this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ permission, env: permission.resource, decision })).get(ADMIN_SERVICE);
+    this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ permission, env: adminScope(permission.resource).env, decision })).get(ADMIN_SERVICE);
   }
 
   decideHttp(service: string, method: string, segments: readonly string[]): Decision {

@@ -9,3 +9,4 @@ export { compileGrant } from './compile-grant.js';
 export { plainDecision } from './decisions.js';
 export { normalizePath } from './normalize-path.js';
 export { isWithin } from './within.js';
+export { adminScope, type AdminScope } from './resource-syntax.js';

@@ -24,13 +24,15 @@
 //             authorization, see normalize-path.ts), no `.`/`..`, `\`, `;`, `?`, `#`.
 //   postgres  `schema.table`, each a glob of [a-z0-9_$] and `*`, folded to lowercase.
 //   mcp       a tool/resource/prompt name glob, `*` matching any run of characters.
-//   latchkey  an environment name `[a-z][a-z0-9]{0,11}`.
+//   latchkey  an environment name `[a-z][a-z0-9]{0,11}`. For an allow of
+//             tokens.create, optionally `:service` or `:*` after it: the services
+//             whose permissions the holder may hand out (see adminScope).
 // - A leading `!` denies. Deny wins over any allow; no match means deny.
 
 import { invalid } from '../errors/index.js';
 import { ADMIN_SERVICE } from './admin-actions.js';
 import { actionsOf, actionWords } from './grammar.js';
-import { canonicalResource, PermissionSyntaxError } from './resource-syntax.js';
+import { adminScope, canonicalResource, PermissionSyntaxError } from './resource-syntax.js';
 import type { Permission, PolicyServiceKind, ServiceCatalog } from './types.js';
 
 export const MAX_PERMISSION_LENGTH = 512;
@@ -73,6 +75,18 @@ function checkAction(kind: PolicyServiceKind, service: string, action: string): 
   fail(`unknown action ${action} for ${what}${hint}; ${expected}`);
 }
 
+/** A service part in an admin resource says whose permissions `tokens.create` may hand out; nothing else takes one. */
+function checkDelegation(effect: 'allow' | 'deny', action: string, resource: string, catalog: ServiceCatalog): void {
+  const { delegates } = adminScope(resource);
+  if (delegates === null) return;
+  if (action !== 'tokens.create') fail(`only latchkey:tokens.create takes a service after the environment (${resource})`);
+  if (effect === 'deny') fail(`a deny of tokens.create names an environment only; ${resource} would deny part of a mint`);
+  if (delegates !== '*') {
+    const kind = catalog.kindOf(delegates);
+    if (kind === undefined || kind === 'latchkey') fail(`unknown service ${delegates} in ${resource}`);
+  }
+}
+
 function parseText(text: string, catalog: ServiceCatalog): Permission {
   checkCharacters(text);
   const effect = text.startsWith('!') ? 'deny' : 'allow';
@@ -92,6 +106,7 @@ function parseText(text: string, catalog: ServiceCatalog): Permission {
     const written = rest.slice(secondColon + 1);
     if (written === '') fail(`empty resource after ${service}:${action}: ; leave out the last : to mean every resource`);
     resource = canonicalResource(kind, written);
+    if (kind === 'latchkey') checkDelegation(effect, action, resource, catalog);
   }
   const fields = { effect, service, kind, action, resource } as const;
   return Object.freeze({ ...fields, text: permissionText(fields) });

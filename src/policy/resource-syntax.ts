@@ -93,10 +93,35 @@ export function canonicalResource(kind: PolicyServiceKind, resource: string): st
     case 'mcp':
       checkNameGlob(resource);
       return resource;
-    case 'latchkey':
-      if (!ENV_PATTERN.test(resource)) fail(`invalid environment name ${quote(resource)}; expected [a-z][a-z0-9]{0,11}`);
+    case 'latchkey': {
+      const { env, delegates } = adminScope(resource);
+      if (env === undefined || !ENV_PATTERN.test(env)) fail(`invalid environment name ${quote(env ?? resource)}; expected [a-z][a-z0-9]{0,11}`);
+      if (delegates !== null && delegates !== '*' && !DELEGATED_SERVICE.test(delegates)) {
+        fail(`invalid service ${quote(delegates)} after environment ${env}; expected a service name or *`);
+      }
       return resource;
+    }
   }
+}
+
+const DELEGATED_SERVICE = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/**
+ * What the resource of an admin permission covers: an environment (undefined:
+ * every one) and, for `tokens.create`, the services whose permissions the
+ * holder may hand out — `*` any, a name that one, null only what the holder
+ * itself holds. `latchkey:tokens.create:dev` is the least-privilege form (null);
+ * `latchkey:tokens.create:dev:orders` delegates orders; no resource delegates everything.
+ */
+export interface AdminScope {
+  readonly env: string | undefined;
+  readonly delegates: string | null;
+}
+
+export function adminScope(resource: string | undefined): AdminScope {
+  if (resource === undefined) return { env: undefined, delegates: '*' };
+  const colon = resource.indexOf(':');
+  return colon < 0 ? { env: resource, delegates: null } : { env: resource.slice(0, colon), delegates: resource.slice(colon + 1) };
 }
 
 /** The path pattern of an http permission's resource; every path when absent. */

@@ -15,7 +15,7 @@
 
 import { actionsOf } from './grammar.js';
 import { covers, globTokens, overlaps, type SequencePattern } from './pattern-algebra.js';
-import { httpPattern, namePattern, tablePattern } from './resource-syntax.js';
+import { adminScope, httpPattern, namePattern, tablePattern } from './resource-syntax.js';
 import type { Permission } from './types.js';
 
 /** A permission's resource in the form containment compares. */
@@ -23,7 +23,7 @@ type Region =
   | { readonly kind: 'http'; readonly path: SequencePattern }
   | { readonly kind: 'postgres'; readonly schema: SequencePattern; readonly table: SequencePattern }
   | { readonly kind: 'mcp'; readonly name: SequencePattern }
-  | { readonly kind: 'latchkey'; readonly env: string | undefined };
+  | { readonly kind: 'latchkey'; readonly env: string | undefined; readonly delegates: string | null };
 
 interface Entry {
   readonly permission: Permission;
@@ -42,7 +42,7 @@ function regionOf(permission: Permission): Region {
     case 'mcp':
       return { kind: 'mcp', name: globTokens(namePattern(permission.resource)) };
     case 'latchkey':
-      return { kind: 'latchkey', env: permission.resource };
+      return { kind: 'latchkey', ...adminScope(permission.resource) };
   }
 }
 
@@ -51,7 +51,11 @@ function regionCovers(outer: Region, inner: Region): boolean {
   if (outer.kind === 'http' && inner.kind === 'http') return covers(outer.path, inner.path);
   if (outer.kind === 'postgres' && inner.kind === 'postgres') return covers(outer.schema, inner.schema) && covers(outer.table, inner.table);
   if (outer.kind === 'mcp' && inner.kind === 'mcp') return covers(outer.name, inner.name);
-  if (outer.kind === 'latchkey' && inner.kind === 'latchkey') return outer.env === undefined || outer.env === inner.env;
+  if (outer.kind === 'latchkey' && inner.kind === 'latchkey') {
+    // Handing out only one's own permissions (null) is the narrowest delegation; `*` the widest.
+    const delegation = inner.delegates === null || outer.delegates === '*' || outer.delegates === inner.delegates;
+    return (outer.env === undefined || outer.env === inner.env) && delegation;
+  }
   return false;
 }
 

@@ -9,11 +9,15 @@ export type AdminEventAction =
   | 'service.update'
   | 'service.remove'
   | 'role.create'
+  | 'role.update'
   | 'role.delete'
   | 'token.create'
   | 'token.revoke'
   | 'token.disable'
-  | 'token.enable';
+  | 'token.enable'
+  // Reads that tell something about a token, and alarms: audited too, outside any change.
+  | 'token.check'
+  | 'honeytoken.presented';
 
 export interface AdminChange {
   readonly action: AdminEventAction;

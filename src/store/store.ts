@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from './records.js';
+import type { RoleChangeGuard, RoleSnapshot } from './role-rules.js';
 
 export interface Page<T> {
   readonly items: T[];
@@ -111,9 +112,21 @@ export interface Store {
   listRoles(): Promise<Role[]>;
   getRole(name: string): Promise<Role | undefined>;
   createRole(role: Role, actor: Actor): Promise<void>;
+  /**
+   * Replaces a role's description and permissions. Throws `conflict` when its
+   * permissions are no longer `guard.expected`, or when the change widens it
+   * while a live token (not revoked, not expired) holds it; `not_found` when absent.
+   */
+  updateRole(role: Role, actor: Actor, guard: RoleChangeGuard): Promise<void>;
+  /** Throws `conflict` while a live token holds the role, `not_found` when absent. */
   deleteRole(name: string, actor: Actor): Promise<void>;
 
-  createToken(token: TokenRecord, actor: Actor): Promise<void>;
+  /**
+   * `checkedRoles`: the roles the token's ceiling was checked against. When
+   * given, every role the token names must still exist with exactly those
+   * permissions when the token commits (`conflict` otherwise).
+   */
+  createToken(token: TokenRecord, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(filter: TokenFilter): Promise<Page<TokenRecord>>;

@@ -3,7 +3,10 @@ import { invalid, REASONS } from '../../errors/index.js';
 import { loadServiceCatalog, tokenRefusal } from '../../lifecycle/index.js';
 import { compileGrant, normalizePath, parsePermissions } from '../../policy/index.js';
 import { parseToken } from '../../token/index.js';
-import { effectiveGrant } from '../principal.js';
+import type { TokenRecord } from '../../store/records.js';
+import type { AdminContext } from '../context.js';
+import { effectiveGrant, type Principal } from '../principal.js';
+import { auditRead, honeytokenAlarm } from '../token-audit.js';
 import { permissionText } from '../input.js';
 import { route } from '../route.js';
 
@@ -19,11 +22,22 @@ const body = z.strictObject({
 
 type CheckBody = z.infer<typeof body>;
 
+/** Every check of a token is on the record: who asked about which token, and what they learnt. */
+function auditCheck(context: AdminContext, principal: Principal, record: TokenRecord | undefined, method: string, path: string, reason: string, now: number): Promise<void> {
+  return auditRead(context.store, principal.actor, {
+    action: 'token.check',
+    target: record?.id ?? '',
+    before: null,
+    after: { method, path: path.length > 1024 ? `${path.slice(0, 1024)}…` : path, reason, client: principal.client },
+  }, now);
+}
+
 export const checkRoutes = [
   route<CheckBody>({
     method: 'POST', path: '/v1/check', action: 'check', tag: 'check', status: 200,
     summary: 'Explain whether a token or a grant allows a request', body,
-    handle: async ({ body: input }, { store, hasher, now, logger }) => {
+    handle: async ({ body: input, principal }, context) => {
+      const { store, hasher, now, logger } = context;
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
       const started = process.hrtime.bigint();
       if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
@@ -35,16 +49,24 @@ export const checkRoutes = [
       if (!normalized.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: normalized.detail };
 
       let grant;
+      let audited: TokenRecord | undefined;
       if (input.grant !== undefined) {
         grant = compileGrant(parsePermissions(input.grant, await loadServiceCatalog(store), 'grant'));
       } else {
+        const at = now();
         const wellFormed = parseToken(input.token!) !== undefined;
         const record = wellFormed ? await store.findTokenByHash(hasher.hash(input.token!)) : undefined;
-        const refusal = wellFormed ? tokenRefusal(record, now()) : 'token_malformed';
-        if (refusal !== undefined) return { allowed: false, reason: refusal, matched: null, nearest: null, explanation: REASONS[refusal].message };
+        if (record?.honey === true) await honeytokenAlarm(context, record, 'check', principal.actor, principal.client, at);
+        const refusal = wellFormed ? tokenRefusal(record, at) : 'token_malformed';
+        if (refusal !== undefined) {
+          await auditCheck(context, principal, record, input.method, normalized.path, refusal, at);
+          return { allowed: false, reason: refusal, matched: null, nearest: null, explanation: REASONS[refusal].message };
+        }
         grant = await effectiveGrant(store, record!, logger);
+        audited = record;
       }
       const decision = grant.decideHttp(service, input.method, normalized.segments);
+      if (audited !== undefined) await auditCheck(context, principal, audited, input.method, normalized.path, decision.reason, now());
       const micros = Number(process.hrtime.bigint() - started) / 1000;
       return {
         allowed: decision.allowed,

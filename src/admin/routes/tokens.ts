@@ -126,7 +126,7 @@ export const tokenRoutes = [
         honey: body.honey,
         metadata: body.metadata ?? {},
         parentId: null,
-      }, principal.actor, now, principal.grant.permissions);
+      }, principal.actor, now, { permissions: principal.grant.permissions, env: principal.record.env });
       return { ...tokenView(record), token };
     },
   }),

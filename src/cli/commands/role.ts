@@ -17,6 +17,18 @@ export function registerRole(program: Command): void {
       });
       out.print(created, () => `created role ${name}: ${options.allow.join(' ')}`);
     });
+  role.command('update <name>')
+    .description('replace a role\'s permissions (only narrowing while live tokens hold it)')
+    .requiredOption('--allow <permission>', 'a permission (repeatable); the whole new set', collect)
+    .option('--description <text>', 'what the role is for')
+    .action(async (name: string, options: { allow: string[]; description?: string }, command: Command) => {
+      const { client, out } = contextOf(command);
+      const updated = await client.call('PUT', `/v1/roles/${encodeURIComponent(name)}`, {
+        permissions: options.allow,
+        ...(options.description !== undefined && { description: options.description }),
+      });
+      out.print(updated, () => `updated role ${name}: ${options.allow.join(' ')}`);
+    });
   role.command('list')
     .description('list roles')
     .action(async (_options: unknown, command: Command) => {

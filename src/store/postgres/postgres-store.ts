@@ -9,6 +9,7 @@ import { ChangeFeed, changePayloads } from '../change-feed.js';
 import { auditReadQuery, tokenListQuery } from '../queries.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
 import * as rows from '../rows.js';
+import { checkRoleChange, checkRolesUnchanged, LIVE_HOLDERS_POSTGRES, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import {
   CHANGE_CHANNEL,
   type AuditCheckpoint,
@@ -183,18 +184,42 @@ class PostgresStore implements Store {
     });
   }
 
+  async updateRole(role: Role, actor: Actor, guard: RoleChangeGuard): Promise<void> {
+    await this.#mutate(async (client) => {
+      // The row lock orders this change against a mint holding the role FOR SHARE: whichever
+      // commits second sees the first (the holder count, or the changed permissions).
+      const before = await this.#lockRole(client, role.name);
+      const holders = guard.widens ? await this.#liveHolders(client, role.name) : 0;
+      checkRoleChange(before, guard, () => holders);
+      await client.query('UPDATE roles SET description = $1, permissions = $2, updated_at = $3 WHERE name = $4', [
+        role.description, JSON.stringify(role.permissions), role.updatedAt, role.name,
+      ]);
+      const after = { ...role, createdAt: before.createdAt };
+      const audit = this.#adminEvent(actor, { action: 'role.update', target: role.name, before, after });
+      return { result: undefined, change: { type: 'role', name: role.name }, audit };
+    });
+  }
+
   async deleteRole(name: string, actor: Actor): Promise<void> {
     await this.#mutate(async (client) => {
-      const removed = await client.query('DELETE FROM roles WHERE name = $1 RETURNING *', [name]);
-      if (removed.rows[0] === undefined) throw notFound(`role ${name}`);
-      const before = rows.roleFromRow(removed.rows[0]);
+      const before = await this.#lockRole(client, name);
+      refuseWhileHeld(name, await this.#liveHolders(client, name), 'deleted');
+      await client.query('DELETE FROM roles WHERE name = $1', [name]);
       const audit = this.#adminEvent(actor, { action: 'role.delete', target: name, before, after: null });
       return { result: undefined, change: { type: 'role', name }, audit };
     });
   }
 
-  async createToken(token: TokenRecord, actor: Actor): Promise<void> {
+  async createToken(token: TokenRecord, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<void> {
     await this.#mutate(async (client) => {
+      if (checkedRoles !== undefined && token.roles.length > 0) {
+        // FOR SHARE: a concurrent change or deletion of these roles waits for this token, then counts it as a holder.
+        const held = await client.query<{ name: string; permissions: string[] }>(
+          'SELECT name, permissions FROM roles WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
+          [[...token.roles]],
+        );
+        checkRolesUnchanged(token.roles, checkedRoles, new Map(held.rows.map((row) => [row.name, row.permissions])));
+      }
       if (token.parentId !== null) await lockParent(client, token.parentId);
       const inserted = await client.query(INSERT_TOKEN, rows.tokenValues(token));
       if (inserted.rowCount === 0) throw alreadyExists(`token ${token.id} or its hash`);
@@ -283,6 +308,17 @@ class PostgresStore implements Store {
     // A named query is prepared once per connection: the token lookups are the hot path.
     const found = await query(this.#pool, name === undefined ? { text, values } : { name, text, values });
     return found[0] === undefined ? undefined : map(found[0]);
+  }
+
+  async #lockRole(client: pg.PoolClient, name: string): Promise<Role> {
+    const found = await client.query('SELECT * FROM roles WHERE name = $1 FOR UPDATE', [name]);
+    if (found.rows[0] === undefined) throw notFound(`role ${name}`);
+    return rows.roleFromRow(found.rows[0]);
+  }
+
+  async #liveHolders(client: pg.PoolClient, role: string): Promise<number> {
+    const found = await client.query<{ n: number }>(LIVE_HOLDERS_POSTGRES, [this.#now(), role]);
+    return found.rows[0]?.n ?? 0;
   }
 
   #adminEvent(actor: Actor, change: AdminChange): AuditEventInput {

@@ -1,6 +1,7 @@
 // Every fixed statement the SQLite store runs, prepared once when it opens.
 import type Database from 'better-sqlite3';
 import { AUDIT_COLUMNS, SERVICE_COLUMNS, TOKEN_COLUMNS } from '../rows.js';
+import { LIVE_HOLDERS_SQLITE } from '../role-rules.js';
 
 type Row = Record<string, unknown>;
 
@@ -33,7 +34,9 @@ export function prepareStatements(db: Database.Database) {
     insertRole: prepare(
       'INSERT INTO roles (name, description, permissions, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
     ),
+    updateRole: prepare('UPDATE roles SET description = ?, permissions = ?, updated_at = ? WHERE name = ?'),
     deleteRole: prepare('DELETE FROM roles WHERE name = ?'),
+    liveRoleHolders: prepare<{ n: number }>(LIVE_HOLDERS_SQLITE),
 
     getToken: prepare('SELECT * FROM tokens WHERE id = ?'),
     findTokenByHash: prepare('SELECT * FROM tokens WHERE hash = ?'),

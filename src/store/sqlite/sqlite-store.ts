@@ -10,6 +10,7 @@ import { ChangeFeed } from '../change-feed.js';
 import { auditReadQuery, tokenListQuery } from '../queries.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
 import * as rows from '../rows.js';
+import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import type { AuditCheckpoint, AuditFilter, AuditHead, Change, Page, Store, TokenFilter, TokenStatusChange } from '../store.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
@@ -157,18 +158,39 @@ class SqliteStore implements Store {
     });
   }
 
+  async updateRole(role: Role, actor: Actor, guard: RoleChangeGuard): Promise<void> {
+    this.#mutate(() => {
+      const before = optional(this.#sql.getRole.get(role.name), rows.roleFromRow);
+      if (before === undefined) throw notFound(`role ${role.name}`);
+      checkRoleChange(before, guard, () => this.#liveHolders(role.name));
+      this.#sql.updateRole.run(role.description, JSON.stringify(role.permissions), role.updatedAt, role.name);
+      const after = { ...role, createdAt: before.createdAt };
+      const audit = this.#adminEvent(actor, { action: 'role.update', target: role.name, before, after });
+      return { result: undefined, change: { type: 'role', name: role.name }, audit };
+    });
+  }
+
   async deleteRole(name: string, actor: Actor): Promise<void> {
     this.#mutate(() => {
       const before = optional(this.#sql.getRole.get(name), rows.roleFromRow);
       if (before === undefined) throw notFound(`role ${name}`);
+      refuseWhileHeld(name, this.#liveHolders(name), 'deleted');
       this.#sql.deleteRole.run(name);
       const audit = this.#adminEvent(actor, { action: 'role.delete', target: name, before, after: null });
       return { result: undefined, change: { type: 'role', name }, audit };
     });
   }
 
-  async createToken(token: TokenRecord, actor: Actor): Promise<void> {
+  async createToken(token: TokenRecord, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<void> {
     this.#mutate(() => {
+      if (checkedRoles !== undefined) {
+        const found = new Map<string, readonly string[]>();
+        for (const name of token.roles) {
+          const role = optional(this.#sql.getRole.get(name), rows.roleFromRow);
+          if (role !== undefined) found.set(name, role.permissions);
+        }
+        checkRolesUnchanged(token.roles, checkedRoles, found);
+      }
       if (token.parentId !== null) {
         const parent = optional(this.#sql.getToken.get(token.parentId), rows.tokenFromRow);
         checkParent(token.parentId, parent?.status);
@@ -253,6 +275,10 @@ class SqliteStore implements Store {
   }
 
   /** Runs a change and its audit event in one transaction; listeners hear of it only once it committed. */
+  #liveHolders(role: string): number {
+    return this.#sql.liveRoleHolders.get(this.#now(), role)?.n ?? 0;
+  }
+
   #mutate<T>(work: () => Mutation<T>): T {
     const done = guarded(
       () =>
