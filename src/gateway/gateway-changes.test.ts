@@ -58,12 +58,17 @@ describe('changes', () => {
     expect((await world.send('/orders/a', { token: grandchild.token })).json?.error).toBe('token_revoked');
   });
 
-  it('deleting a role takes its permissions away at once', async () => {
+  it('narrowing a role takes its permissions away at once; a held role cannot be deleted from under its tokens', async () => {
     await world.store.createRole({ name: 'reader', description: '', permissions: ['orders:read'], createdAt: T0, updatedAt: T0 }, SYSTEM_ACTOR);
-    const { token } = await world.issue({ roles: ['reader'] });
+    // The store judges "live" by its own clock, which this world does not freeze.
+    const { token } = await world.issue({ roles: ['reader'], expiresAt: Date.now() + 3_600_000 });
     expect((await world.send('/orders/a', { token })).status).toBe(200);
-    await world.store.deleteRole('reader', SYSTEM_ACTOR);
+    expect((await world.send('/orders/b', { token })).status).toBe(200);
+    await expect(world.store.deleteRole('reader', SYSTEM_ACTOR)).rejects.toMatchObject({ code: 'conflict' });
+    const narrowed = { name: 'reader', description: '', permissions: ['orders:read:/b'], createdAt: T0, updatedAt: T0 + 1 };
+    await world.store.updateRole(narrowed, SYSTEM_ACTOR, { expected: ['orders:read'], widens: false });
     expect((await world.send('/orders/a', { token })).json?.error).toBe('permission_denied');
+    expect((await world.send('/orders/b', { token })).status).toBe(200);
   });
 
   it('a service added, changed or removed is routed accordingly without a restart', async () => {

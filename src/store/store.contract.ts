@@ -6,6 +6,7 @@ import type { OpenStore } from './contract/fixtures.js';
 import { lifecycleCases } from './contract/lifecycle-cases.js';
 import { paginationCases } from './contract/pagination-cases.js';
 import { resourceCases } from './contract/resource-cases.js';
+import { roleCases } from './contract/role-cases.js';
 import { tokenCases } from './contract/token-cases.js';
 
 export type { OpenedStore, OpenStore } from './contract/fixtures.js';
@@ -14,6 +15,7 @@ export type { OpenedStore, OpenStore } from './contract/fixtures.js';
 export function runStoreContract(name: string, open: OpenStore): void {
   describe(`${name} store contract`, () => {
     resourceCases(open);
+    roleCases(open);
     tokenCases(open);
     paginationCases(open);
     auditCases(open);
