@@ -1,0 +1,138 @@
+// The architecture, kept by a test rather than by memory: every import in
+// src/ is checked against the layering of DESIGN.md, lowest first —
+//   token, errors → policy, config → store → audit → core → protocol adapters
+//   → admin, server → cli.
+// A module may import from its own layer group and from the groups listed for
+// it below, nothing else. Production code never imports test code.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = dirname(fileURLToPath(import.meta.url));
+
+type Group =
+  | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
+  | 'core' | 'http' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
+
+/** Longest prefix wins. Paths are relative to src/, with `/` separators. */
+const GROUPS: ReadonlyArray<readonly [string, Group]> = [
+  ['token/', 'token'],
+  ['errors/', 'errors'],
+  ['policy/', 'policy'],
+  ['config/', 'config'],
+  // The event format and the hash chain are what the store persists inside its own transactions.
+  ['audit/event.ts', 'audit-format'],
+  ['audit/chain.ts', 'audit-format'],
+  ['audit/canonical.ts', 'audit-format'],
+  ['store/', 'store'],
+  ['audit/', 'audit'],
+  ['lifecycle/', 'lifecycle'],
+  // The data-plane core every protocol shares: token cache and loading, change feeds, limits, upstream connectors.
+  ['gateway/cache/', 'core'],
+  ['gateway/feed/', 'core'],
+  ['gateway/limits/', 'core'],
+  ['gateway/upstream/', 'core'],
+  ['gateway/metrics.ts', 'core'],
+  ['gateway/options.ts', 'core'],
+  ['gateway/http/', 'http'],
+  ['gateway/', 'gateway'],
+  ['leaks/', 'leaks'],
+  ['alerts/', 'alerts'],
+  ['admin/', 'admin'],
+  ['server/', 'server'],
+  ['cli/', 'cli'],
+  ['bench/', 'test'],
+  ['test-support/', 'test'],
+  ['gateway/testing/', 'test'],
+  ['store/contract/', 'test'],
+  ['store/postgres/test-schemas.ts', 'test'],
+];
+
+const BASE: Group[] = ['token', 'errors'];
+const ALLOWED: Record<Group, readonly Group[]> = {
+  token: [],
+  errors: [],
+  policy: BASE,
+  config: BASE,
+  'audit-format': BASE,
+  store: [...BASE, 'policy', 'config', 'audit-format'],
+  audit: [...BASE, 'policy', 'config', 'audit-format', 'store'],
+  lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
+  core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
+  http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http'],
+  alerts: [...BASE, 'config', 'audit-format', 'audit'],
+  leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
+  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'leaks', 'alerts', 'admin'],
+  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
+};
+
+function groupOf(path: string): Group | undefined {
+  let best: readonly [string, Group] | undefined;
+  for (const entry of GROUPS) if (path.startsWith(entry[0]) && (best === undefined || entry[0].length > best[0].length)) best = entry;
+  return best?.[1];
+}
+
+function isTest(path: string): boolean {
+  return /\.(test|contract|bench)\.ts$/.test(path) || groupOf(path) === 'test';
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
+    return name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+
+/** Every relative import of `file`, as a path relative to src/. */
+export function importsOf(file: string, text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(IMPORT)) {
+    const specifier = match[1] ?? match[2]!;
+    if (!specifier.startsWith('.')) continue;
+    found.push(relative(SRC, resolve(dirname(file), specifier)).replace(/\\/g, '/').replace(/\.js$/, '.ts'));
+  }
+  return found;
+}
+
+/** The imports of one file that break the layering, as `from → to (group → group)`. */
+export function violations(path: string, imports: readonly string[]): string[] {
+  const from = groupOf(path);
+  if (from === undefined) return [`${path}: in no layer group; add its folder to GROUPS in src/layering.test.ts`];
+  const allowed = isTest(path) ? ALLOWED.test : [from, ...ALLOWED[from]];
+  return imports.flatMap((target) => {
+    const to = groupOf(target);
+    if (to === undefined) return [`${path} → ${target}: target in no layer group`];
+    if (to === 'test' && !isTest(path)) return [`${path} → ${target}: production code imports test code`];
+    return allowed.includes(to) ? [] : [`${path} → ${target} (${from} may not import ${to})`];
+  });
+}
+
+describe('layering', () => {
+  it('every import in src/ follows the layering', () => {
+    const broken = sourceFiles(SRC)
+      .filter((file) => !file.endsWith('layering.test.ts'))
+      .flatMap((file) => {
+        const path = relative(SRC, file).replace(/\\/g, '/');
+        return violations(path, importsOf(file, readFileSync(file, 'utf8')));
+      });
+    expect(broken).toEqual([]);
+  });
+
+  it('catches what it is there to catch', () => {
+    expect(violations('policy/compile-grant.ts', ['store/store.ts'])).toEqual(['policy/compile-grant.ts → store/store.ts (policy may not import store)']);
+    expect(violations('gateway/http/pipeline.ts', ['admin/principal.ts'])).toHaveLength(1);
+    expect(violations('admin/server.ts', ['gateway/http/pipeline.ts'])).toHaveLength(1);
+    expect(violations('store/sqlite/sqlite-store.ts', ['audit/batch-recorder.ts'])).toHaveLength(1);
+    expect(violations('gateway/gateway.ts', ['test-support/postgres.ts'])).toEqual(['gateway/gateway.ts → test-support/postgres.ts: production code imports test code']);
+    expect(violations('store/store.ts', ['audit/event.ts'])).toEqual([]);
+    expect(importsOf(join(SRC, 'admin/x.ts'), "import { a } from '../gateway/http/pipeline.js';\nexport * from './y.js';\nconst m = await import('../cli/main.js');"))
+      .toEqual(['gateway/http/pipeline.ts', 'admin/y.ts', 'cli/main.ts']);
+  });
+});
