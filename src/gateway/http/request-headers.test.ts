@@ -9,6 +9,8 @@ const service = {
   stripped: new Set(['authorization', 'x-api-key']),
   bindings: new Map(),
   metrics: { allowed: { inc() {} }, allowedSeconds: { observe() {} } },
+  paths: 'exact',
+  headerUnderscores: 'drop',
 } satisfies ServiceRoute;
 
 function scan(...raw: string[]) {
