@@ -294,8 +294,8 @@ describe('upstreams that match paths loosely', () => {
     });
   }
 
-  for (const path of ['/v1/admin~/x', '/v1/ADMIN~1/x']) {
-    it(`on the lenient profile an IIS short name ${path} is request_ambiguous`, async () => {
+  for (const path of ['/v1/admin~/x', '/v1/ADMIN~1/x', '/v1/admin::$INDEX_ALLOCATION/x']) {
+    it(`on the lenient profile an IIS short name or NTFS stream ${path} is request_ambiguous`, async () => {
       const answer = await attack(get(`/loose${path}`));
       expect(statusOf(answer)).toBe(403);
       expect(answer).toContain('request_ambiguous');

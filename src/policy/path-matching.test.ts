@@ -45,7 +45,7 @@ describe('foldRequestSegments', () => {
     expect(segmentsOf('/v1/.well-known', 'lenient')).toEqual(['v1', '.well-known']);
   });
 
-  for (const path of ['/v1/admin~/x', '/v1/ADMIN~1', '/v1/...', '/v1/.%20./x', '/v1/.json']) {
+  for (const path of ['/v1/admin~/x', '/v1/ADMIN~1', '/v1/admin::$INDEX_ALLOCATION/x', '/v1/admin%3A%3A$DATA', '/v1/...', '/v1/.%20./x', '/v1/.json']) {
     it(`lenient refuses ${path}`, () => {
       expect(fold(path, 'lenient').ok).toBe(false);
     });

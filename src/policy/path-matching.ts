@@ -71,6 +71,8 @@ export function foldRequestSegments(segments: readonly string[], matching: PathM
     let resource = lowerAscii(segment);
     if (matching === 'lenient') {
       if (resource.includes('~')) return { ok: false, detail: `~ in segment ${index + 1} (an IIS 8.3 short name could name another file)` };
+      // NTFS streams: IIS serves the directory `admin` for `admin::$INDEX_ALLOCATION`.
+      if (resource.includes(':')) return { ok: false, detail: `: in segment ${index + 1} (an NTFS stream name could name another file)` };
       resource = index === last ? finalResource(resource) : withoutTrailingDotsAndSpaces(resource);
       if (resource === '' || resource === '.' || resource === '..' || (index === last && FORMAT_SUFFIX.test(resource) && resource.startsWith('.'))) {
         return { ok: false, detail: `segment ${index + 1} is only dots, spaces or a format suffix once its upstream folds it` };
