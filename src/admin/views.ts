@@ -16,6 +16,8 @@ export function serviceView(service: Service) {
     kind: service.kind,
     tokenHeader: service.tokenHeader,
     maxBodyBytes: service.maxBodyBytes,
+    paths: service.paths,
+    headerUnderscores: service.headerUnderscores,
     bindings: service.bindings.map((binding) => ({
       env: binding.env,
       upstream: binding.upstream,

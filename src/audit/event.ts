@@ -9,8 +9,10 @@ export interface DecisionDetail {
   readonly tokenName: string | null;
   readonly env: string;
   readonly service: string;
-  /** HTTP method, SQL statement kind, or MCP action. */
+  /** HTTP method (the overriding one when a method override was sent), SQL statement kind, or MCP action. */
   readonly action: string;
+  /** Present when the HTTP method was overridden: the method sent and how (`POST with X-HTTP-Method-Override`). */
+  readonly override?: string;
   /** Normalized path, tables, or tool name. */
   readonly resource: string;
   readonly decision: 'allow' | 'deny';

@@ -134,6 +134,8 @@ async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
       bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstreamPort}`, credential: { from: 'env', variable: 'BENCH_UPSTREAM_SECRET', header: 'Authorization', scheme: 'Bearer' } }],
       tokenHeader: null,
       maxBodyBytes: 1_048_576,
+      paths: 'exact',
+      headerUnderscores: 'drop',
       createdAt: now,
       updatedAt: now,
     },

@@ -111,6 +111,28 @@ describe('reason codes', () => {
     expect(upstream.seen).toHaveLength(0);
   });
 
+  it('request_ambiguous: a path a case-insensitive upstream folds differently, or a method override that names no method', async () => {
+    await world.addService('folding', [binding('prod', `${upstream.url}/api`)], { paths: 'case-insensitive' });
+    await world.gateway.reloadServices();
+    const { token } = await world.issue({ permissions: ['folding:*', 'orders:*'] });
+    const dotless = await world.send('/folding/v1/adm%C4%B1n', { token });
+    expect(dotless.status).toBe(403);
+    expect(dotless.json?.error).toBe('request_ambiguous');
+    const override = await world.send('/orders/v1/orders/7', { token, method: 'POST', body: '{}', headers: { 'x-http-method-override': 'PROPFIND' } });
+    expect(override.status).toBe(403);
+    expect(override.json?.error).toBe('request_ambiguous');
+    expect(upstream.seen).toHaveLength(0);
+  });
+
+  it('permission_denied: a method override to a method the token was not granted, audited as that method', async () => {
+    const { token } = await world.issue({ permissions: ['orders:POST:/v1/orders/**'] });
+    const reply = await world.send('/orders/v1/orders/7?_method=DELETE', { token, method: 'POST', body: '{}' });
+    expect(reply.status).toBe(403);
+    expect(reply.json?.error).toBe('permission_denied');
+    expect(upstream.seen).toHaveLength(0);
+    expect((await world.decisions()).at(-1)).toMatchObject({ action: 'DELETE', override: 'POST with ?_method', reason: 'permission_denied' });
+  });
+
   it('service_unknown: the same answer with no token, a good token, or a bad one', async () => {
     const { token } = await reader();
     const replies = await Promise.all([

@@ -12,9 +12,12 @@ import type { EnvRule, HttpAllow, NameRule, TableRule } from './compiled-rules.j
 import { compileGlob } from './name-glob.js';
 import { PathTrie } from './path-trie.js';
 import { adminScope, canonicalResource, httpPattern, namePattern, PermissionSyntaxError, tablePattern } from './resource-syntax.js';
-import type { CompiledGrant, Decision, Permission, PolicyServiceKind } from './types.js';
+import { foldPattern, type PathMatching } from './path-matching.js';
+import type { CompiledGrant, Decision, Permission, PolicyServiceKind, ServiceCatalog } from './types.js';
 
 interface HttpRules {
+  /** The service's path matching these tries were folded for. */
+  readonly matching: PathMatching;
   /** Indexed like HTTP_METHODS; null when no pattern of that effect grants the method. */
   readonly allow: (PathTrie | null)[];
   readonly deny: (PathTrie | null)[];
@@ -75,23 +78,32 @@ function checkPermission(permission: Permission, index: number): void {
   }
 }
 
-function buildHttp(permissions: readonly Permission[]): Map<string, HttpRules> {
+function buildHttp(permissions: readonly Permission[], catalog: PathCatalog | undefined): Map<string, HttpRules> {
   const services = new Map<string, HttpRules>();
   for (const permission of permissions) {
     if (permission.kind !== 'http') continue;
     let rules = services.get(permission.service);
     if (rules === undefined) {
-      rules = { allow: HTTP_METHODS.map(() => null), deny: HTTP_METHODS.map(() => null), allows: [] };
+      const matching = catalog?.pathMatchingOf?.(permission.service) ?? 'exact';
+      rules = { matching, allow: HTTP_METHODS.map(() => null), deny: HTTP_METHODS.map(() => null), allows: [] };
       services.set(permission.service, rules);
     }
     const pattern = httpPattern(permission.resource);
     const decision = decisionOf(permission);
     const tries = permission.effect === 'allow' ? rules.allow : rules.deny;
+    // Explanations keep the pattern as written; the tries hold it folded like the service's requests.
     if (permission.effect === 'allow') rules.allows.push({ permission, pattern });
-    for (const index of actionIndexes(permission)) (tries[index] ??= new PathTrie()).add(pattern, decision);
+    const folded = foldPattern(pattern, rules.matching);
+    for (const index of actionIndexes(permission)) {
+      const trie = (tries[index] ??= new PathTrie());
+      for (const variant of folded) trie.add(variant, decision);
+    }
   }
   return services;
 }
+
+/** What the compiler needs of a catalog: each service's path matching. */
+export type PathCatalog = Pick<ServiceCatalog, 'pathMatchingOf'>;
 
 function buildRules<Rule>(permissions: readonly Permission[], kind: PolicyServiceKind, ruleOf: (permission: Permission, decision: Decision) => Rule): Map<string, ActionRules<Rule>> {
   const services = new Map<string, ActionRules<Rule>>();
@@ -163,10 +175,10 @@ class Grant implements CompiledGrant {
   readonly #mcp: Map<string, ActionRules<NameRule>>;
   readonly #admin: ActionRules<EnvRule> | undefined;
 
-  constructor(permissions: readonly Permission[]) {
+  constructor(permissions: readonly Permission[], catalog: PathCatalog | undefined) {
     permissions.forEach(checkPermission);
     this.permissions = Object.freeze([...permissions]);
-    this.#http = buildHttp(this.permissions);
+    this.#http = buildHttp(this.permissions, catalog);
     this.#postgres = buildRules(this.permissions, 'postgres', (permission, decision): TableRule => {
       const { schema, table } = tablePattern(permission.resource);
       return { permission, glob: `${schema}.${table}`, schema: compileGlob(schema), table: compileGlob(table), decision };
@@ -178,10 +190,12 @@ class Grant implements CompiledGrant {
     this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ permission, env: adminScope(permission.resource).env, decision })).get(ADMIN_SERVICE);
   }
 
-  decideHttp(service: string, method: string, segments: readonly string[]): Decision {
+  decideHttp(service: string, method: string, segments: readonly string[], matching: PathMatching = 'exact'): Decision {
     const rules = this.#http.get(service);
     if (rules === undefined) return noService('http', service);
     if (!looksNormalized(segments)) return NOT_NORMALIZED;
+    // The service changed its path matching since this grant compiled: the patterns and the path are folded differently.
+    if (matching !== rules.matching) return matchingChanged(service, rules.matching, matching);
     const index = methodIndex(method);
     if (index < 0) return plainDenial(`${method} is not a method any permission grants (only ${HTTP_METHODS.join(', ')})`);
     const deny = rules.deny[index];
@@ -229,7 +243,14 @@ class Grant implements CompiledGrant {
   }
 }
 
-/** Compiles a grant once; the result answers every decision for the token. */
-export function compileGrant(permissions: readonly Permission[]): CompiledGrant {
-  return new Grant(permissions);
+function matchingChanged(service: string, compiled: PathMatching, requested: PathMatching): Decision {
+  return plainDenial(`service ${service} matches paths ${requested}, but this grant was compiled for ${compiled}; it is recompiled on the next load`);
+}
+
+/**
+ * Compiles a grant once; the result answers every decision for the token.
+ * `catalog` gives each http service's path matching (default `exact` for all).
+ */
+export function compileGrant(permissions: readonly Permission[], catalog?: PathCatalog): CompiledGrant {
+  return new Grant(permissions, catalog);
 }

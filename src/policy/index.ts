@@ -8,5 +8,7 @@ export { MAX_PERMISSION_LENGTH, parseGrant, parsePermission, parsePermissions, p
 export { compileGrant } from './compile-grant.js';
 export { plainDecision } from './decisions.js';
 export { normalizePath } from './normalize-path.js';
+export { foldRequestSegments, PATH_MATCHINGS, type FoldedPath, type PathMatching } from './path-matching.js';
 export { isWithin } from './within.js';
 export { adminScope, type AdminScope } from './resource-syntax.js';
+export { GATEWAY_METHODS, readMethodOverride } from './method-override.js';

@@ -2,11 +2,19 @@
 // and the CLI. Permission strings are parsed once at the edge; everything after
 // works on Permission values and CompiledGrant matchers.
 
+import type { PathMatching } from './path-matching.js';
+
 export type PolicyServiceKind = 'http' | 'postgres' | 'mcp' | 'latchkey';
 
 /** Knows the kind of each service, so permissions can be validated against it. */
 export interface ServiceCatalog {
   kindOf(service: string): PolicyServiceKind | undefined;
+  /**
+   * How the service's upstream matches paths, so its permissions compile folded the same way
+   * as its requests. Absent (or undefined for a service): `exact`. A grant compiled for one
+   * profile refuses requests folded for another, so a catalog that does not know fails closed.
+   */
+  pathMatchingOf?(service: string): PathMatching | undefined;
 }
 
 export interface Permission {
@@ -38,8 +46,12 @@ export interface Decision {
 
 export interface CompiledGrant {
   readonly permissions: readonly Permission[];
-  /** `segments` are the normalized path's segments, already percent-decoded. */
-  decideHttp(service: string, method: string, segments: readonly string[]): Decision;
+  /**
+   * `segments` are the normalized path's segments, already percent-decoded and folded
+   * for the service's path matching (foldRequestSegments), which `matching` names
+   * (default `exact`). A grant compiled for another profile of the service denies.
+   */
+  decideHttp(service: string, method: string, segments: readonly string[], matching?: PathMatching): Decision;
   decidePostgres(service: string, action: string, schema: string, table: string): Decision;
   decideMcp(service: string, action: 'call' | 'read' | 'get', name: string): Decision;
   /** The admin API: `tokens.create` and friends, optionally scoped to one environment. */

@@ -1,7 +1,14 @@
 // The records Latchkey keeps. Times are milliseconds since the epoch.
+import type { PathMatching } from '../policy/path-matching.js';
+
+export type { PathMatching };
 
 export type ServiceKind = 'http' | 'postgres' | 'mcp';
 export const SERVICE_KINDS: readonly ServiceKind[] = ['http', 'postgres', 'mcp'];
+
+/** nginx's `underscores_in_headers off` is `drop`. */
+export type HeaderUnderscores = 'drop' | 'refuse' | 'allow';
+export const HEADER_UNDERSCORES: readonly HeaderUnderscores[] = ['drop', 'refuse', 'allow'];
 
 export interface Environment {
   readonly name: string;
@@ -31,6 +38,10 @@ export interface Service {
   readonly tokenHeader: string | null;
   /** Largest request body forwarded, in bytes. */
   readonly maxBodyBytes: number;
+  /** How the upstream matches paths; requests and this service's permissions are folded the same way. */
+  readonly paths: PathMatching;
+  /** Client header names with `_` (or another character outside A-Z a-z 0-9 -): dropped, refused, or forwarded. */
+  readonly headerUnderscores: HeaderUnderscores;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

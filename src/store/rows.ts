@@ -15,7 +15,9 @@ export function environmentFromRow(row: Row): Environment {
   return { name: row.name as string, maxTtlMs: row.max_ttl_ms as number, createdAt: row.created_at as number };
 }
 
-export const SERVICE_COLUMNS = ['name', 'kind', 'bindings', 'token_header', 'max_body_bytes', 'created_at', 'updated_at'] as const;
+export const SERVICE_COLUMNS = [
+  'name', 'kind', 'bindings', 'token_header', 'max_body_bytes', 'created_at', 'updated_at', 'paths', 'header_underscores',
+] as const;
 
 export function serviceValues(service: Service): unknown[] {
   return [
@@ -26,6 +28,8 @@ export function serviceValues(service: Service): unknown[] {
     service.maxBodyBytes,
     service.createdAt,
     service.updatedAt,
+    service.paths,
+    service.headerUnderscores,
   ];
 }
 
@@ -36,6 +40,8 @@ export function serviceFromRow(row: Row): Service {
     bindings: json(row.bindings),
     tokenHeader: (row.token_header as string | null) ?? null,
     maxBodyBytes: row.max_body_bytes as number,
+    paths: row.paths as Service['paths'],
+    headerUnderscores: row.header_underscores as Service['headerUnderscores'],
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };

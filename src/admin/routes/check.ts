@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { invalid, REASONS } from '../../errors/index.js';
 import { loadServiceCatalog, tokenRefusal } from '../../lifecycle/index.js';
-import { compileGrant, normalizePath, parsePermissions } from '../../policy/index.js';
+import { readMethodOverride } from '../../policy/index.js';
+import { compileGrant, foldRequestSegments, normalizePath, parsePermissions } from '../../policy/index.js';
 import { parseToken } from '../../token/index.js';
 import type { TokenRecord } from '../../store/records.js';
 import type { AdminContext } from '../context.js';
@@ -47,11 +48,19 @@ export const checkRoutes = [
       if (!queryless.startsWith('/') || service === '') throw invalid('path', 'must be /<service>/<rest>');
       const normalized = normalizePath(slash === -1 ? '/' : queryless.slice(slash));
       if (!normalized.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: normalized.detail };
+      // The gateway's own rules: the service's path matching, and `?_method=` (the request has no headers here).
+      const matching = (await store.getService(service))?.paths ?? 'exact';
+      const folded = foldRequestSegments(normalized.segments, matching);
+      if (!folded.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: folded.detail };
+      const question = input.path.indexOf('?');
+      const override = readMethodOverride(null, question < 0 ? '' : input.path.slice(question));
+      if (override?.ok === false) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: override.detail };
 
       let grant;
       let audited: TokenRecord | undefined;
       if (input.grant !== undefined) {
-        grant = compileGrant(parsePermissions(input.grant, await loadServiceCatalog(store), 'grant'));
+        const catalog = await loadServiceCatalog(store);
+        grant = compileGrant(parsePermissions(input.grant, catalog, 'grant'), catalog);
       } else {
         const at = now();
         const wellFormed = parseToken(input.token!) !== undefined;
@@ -65,8 +74,13 @@ export const checkRoutes = [
         grant = await effectiveGrant(store, record!, logger);
         audited = record;
       }
-      const decision = grant.decideHttp(service, input.method, normalized.segments);
-      if (audited !== undefined) await auditCheck(context, principal, audited, input.method, normalized.path, decision.reason, now());
+      const method = override?.ok === true ? override.method : input.method;
+      let decision = grant.decideHttp(service, method, folded.segments, matching);
+      if (decision.allowed && method !== input.method) {
+        const asSent = grant.decideHttp(service, input.method, folded.segments, matching);
+        if (!asSent.allowed) decision = asSent;
+      }
+      if (audited !== undefined) await auditCheck(context, principal, audited, method, normalized.path, decision.reason, now());
       const micros = Number(process.hrtime.bigint() - started) / 1000;
       return {
         allowed: decision.allowed,

@@ -2,7 +2,8 @@ import { isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { invalid, notFound } from '../../errors/index.js';
 import { parseUpstream } from '../../gateway/upstream/target.js';
-import type { CredentialSource, Service, ServiceBinding } from '../../store/records.js';
+import { HEADER_UNDERSCORES, type CredentialSource, type Service, type ServiceBinding } from '../../store/records.js';
+import { PATH_MATCHINGS } from '../../policy/index.js';
 import type { AdminContext } from '../context.js';
 import { envName, serviceName } from '../input.js';
 import { route } from '../route.js';
@@ -27,6 +28,10 @@ const createBody = z.strictObject({
   kind: z.enum(['http', 'postgres', 'mcp']),
   tokenHeader: headerName.optional(),
   maxBodyBytes: z.int().min(0).max(1024 * 1024 * 1024).optional(),
+  /** How the upstream matches paths (issue 8): requests and permissions are folded alike before authorizing. */
+  paths: z.enum(PATH_MATCHINGS).optional(),
+  /** Client header names with `_` or other characters outside A-Z a-z 0-9 -: dropped by default, as nginx does. */
+  headerUnderscores: z.enum(HEADER_UNDERSCORES).optional(),
   bindings: z.array(binding.extend({ env: envName })).max(64).default([]),
 });
 
@@ -125,6 +130,8 @@ export const serviceRoutes = [
         bindings,
         tokenHeader: body.tokenHeader ?? null,
         maxBodyBytes: body.maxBodyBytes ?? 10 * 1024 * 1024,
+        paths: body.paths ?? 'exact',
+        headerUnderscores: body.headerUnderscores ?? 'drop',
         createdAt: now,
         updatedAt: now,
       };

@@ -13,6 +13,8 @@ interface AddOptions {
   credentialScheme?: string;
   tokenHeader?: string;
   maxBody?: string;
+  paths?: string;
+  headerUnderscores?: string;
 }
 
 function credentialOf(options: AddOptions) {
@@ -41,6 +43,8 @@ export function registerService(program: Command): void {
     .option('--credential-scheme <scheme>', 'prefix before the secret (default Bearer for Authorization)')
     .option('--token-header <name>', 'header clients put their Latchkey token in (default Authorization: Bearer)')
     .option('--max-body <bytes>', 'largest request body forwarded')
+    .option('--paths <matching>', 'how the upstream matches paths: exact (default), case-insensitive or lenient')
+    .option('--header-underscores <policy>', 'client header names with _: drop (default), refuse or allow')
     .action(async (name: string, options: AddOptions, command: Command) => {
       const { client, out } = contextOf(command);
       const binding = { upstream: options.upstream, credential: credentialOf(options) };
@@ -57,10 +61,16 @@ export function registerService(program: Command): void {
           kind: options.kind,
           ...(options.tokenHeader !== undefined && { tokenHeader: options.tokenHeader }),
           ...(maxBodyBytes !== undefined && { maxBodyBytes }),
+          ...(options.paths !== undefined && { paths: options.paths }),
+          ...(options.headerUnderscores !== undefined && { headerUnderscores: options.headerUnderscores }),
           bindings: [{ env: options.env, ...binding }],
         });
       } else {
         if (existing.kind !== options.kind) throw new CliError(`service ${name} exists with kind ${String(existing.kind)}`);
+        for (const [flag, field, given] of [['--paths', 'paths', options.paths], ['--header-underscores', 'headerUnderscores', options.headerUnderscores]] as const) {
+          // These belong to the service, not to one binding: refuse rather than silently ignore a different value.
+          if (given !== undefined && existing[field] !== given) throw new CliError(`${flag}: service ${name} exists with ${field} ${String(existing[field])}`);
+        }
         result = await client.call('PUT', `/v1/services/${encodeURIComponent(name)}/bindings/${encodeURIComponent(options.env)}`, binding);
       }
       out.print(result, () => `service ${name} (${options.kind}) in ${options.env} → ${options.upstream}`);

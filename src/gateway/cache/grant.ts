@@ -22,5 +22,6 @@ export function compileTokenGrant(texts: readonly string[], catalog: ServiceCata
       logger.warn({ permission: text, err: (err as Error).message }, 'an allow permission no longer parses; it grants nothing');
     }
   }
-  return compileGrant(permissions);
+  // The catalog also says how each service matches paths, so its patterns are folded like its requests.
+  return compileGrant(permissions, catalog);
 }

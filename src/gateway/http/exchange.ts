@@ -24,6 +24,10 @@ export class Exchange {
   readonly expectsContinue: boolean;
   /** The socket peer, read at arrival: Node detaches the socket from the request once it is answered. */
   readonly peer: string | undefined;
+  /** The method authorized and audited: the one sent, or the one a method override names. */
+  action: string;
+  /** How the method was overridden (`POST with X-HTTP-Method-Override`), for the audit; null when it was not. */
+  override: string | null = null;
   service: ServiceRoute | null = null;
   binding: BindingRoute | null = null;
   /** Canonical path relative to the service, or for early refusals a bounded copy of the raw target. */
@@ -53,6 +57,7 @@ export class Exchange {
     this.startedAt = startedAt;
     this.expectsContinue = expectsContinue;
     this.peer = req.socket.remoteAddress;
+    this.action = req.method ?? '';
   }
 
   /** The request carries a body the gateway has not read. */

@@ -11,6 +11,7 @@ import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
 import { checkToken } from './check-token.js';
 import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
 import type { Exchange, Outcome } from './exchange.js';
+import { GATEWAY_METHODS, readMethodOverride } from '../../policy/index.js';
 import { scanRequestHeaders } from './request-headers.js';
 import { route, type ServiceLocator } from './route.js';
 
@@ -29,21 +30,20 @@ export interface PipelineOptions {
   readonly maxHeaders: number;
 }
 
-/** Methods a permission can grant; anything else (TRACE, CONNECT, WebDAV...) is not interpreted. */
-const METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
-
 /**
  * The request pipeline of DESIGN.md. Each stage and what it refuses with:
  *
- *   route       404 service_unknown, 403 request_ambiguous (target, path)
+ *   route       404 service_unknown, 403 request_ambiguous (target, path, path the service's matching cannot fold)
  *   method      403 request_ambiguous (not one a permission can grant)
- *   headers     403 request_ambiguous (duplicate credential or Host, odd Host, too many), 413 body_too_large
+ *   headers     403 request_ambiguous (duplicate credential or Host, odd Host, too many, _ in a name
+ *               where the service refuses it), 413 body_too_large
+ *   override    403 request_ambiguous (method overrides that disagree or name no method)
  *   token       401 token_missing, token_malformed (checksum; no lookup)
  *   lookup      401 token_unknown (also honeytokens), 503 store_unavailable
  *   status      401 token_revoked, token_disabled, token_expired, token_not_yet_valid
  *   environment 403 env_mismatch
  *   client      403 ip_not_allowed
- *   authorize   403 permission_denied
+ *   authorize   403 permission_denied (an overridden method needs both the sent and the overriding one)
  *   limits      429 rate_limited (Retry-After), usage_exhausted
  *   audit       503 audit_unavailable
  *   forward     502 upstream_unreachable, 504 upstream_timeout
@@ -64,7 +64,7 @@ export class Pipeline {
     if (routed !== null) return outcome.refuse(ex, routed);
     const service = ex.service!;
     const method = ex.req.method ?? '';
-    if (!METHODS.has(method)) {
+    if (!GATEWAY_METHODS.has(method)) {
       ex.detail = `method ${method.slice(0, 16)} is not one the gateway authorizes`;
       return outcome.refuse(ex, 'request_ambiguous');
     }
@@ -73,6 +73,15 @@ export class Pipeline {
     if (headers.ambiguous !== null) {
       ex.detail = headers.ambiguous;
       return outcome.refuse(ex, 'request_ambiguous');
+    }
+    const override = readMethodOverride(headers.overrides, ex.query);
+    if (override !== null) {
+      if (!override.ok) {
+        ex.detail = override.detail;
+        return outcome.refuse(ex, 'request_ambiguous');
+      }
+      ex.action = override.method;
+      ex.override = `${method} with ${override.via}`;
     }
     if (headers.contentLength > service.maxBodyBytes) return outcome.refuse(ex, 'body_too_large');
     const token = headers.token;
@@ -116,7 +125,12 @@ export class Pipeline {
       if (address === undefined || !entry.cidrs.contains(address)) return outcome.refuse(ex, 'ip_not_allowed');
     }
     if (entry.grant === null) return outcome.refuse(ex, 'permission_denied');
-    const decision = entry.grant.decideHttp(service.name, ex.req.method!, ex.segments);
+    let decision = entry.grant.decideHttp(service.name, ex.action, ex.segments, service.paths);
+    if (decision.allowed && ex.override !== null) {
+      // An upstream that ignores the override performs the method sent: it must be granted too.
+      const asSent = entry.grant.decideHttp(service.name, ex.req.method!, ex.segments, service.paths);
+      if (!asSent.allowed) decision = asSent;
+    }
     ex.matched = decision.matched;
     if (!decision.allowed) return outcome.refuse(ex, 'permission_denied');
     // Checked before the limits, so a request that cannot be served spends no use and no rate slot.
@@ -196,7 +210,8 @@ export class Pipeline {
         tokenName: entry?.name ?? null,
         env: entry?.env ?? this.#o.env ?? '',
         service: service?.name ?? '',
-        action: ex.req.method ?? '',
+        action: ex.action,
+        ...(ex.override !== null && { override: ex.override }),
         resource: ex.path,
         decision,
         reason,

@@ -9,6 +9,8 @@ const service = {
   stripped: new Set(['authorization', 'x-api-key']),
   bindings: new Map(),
   metrics: { allowed: { inc() {} }, allowedSeconds: { observe() {} } },
+  paths: 'exact',
+  headerUnderscores: 'drop',
 } satisfies ServiceRoute;
 
 function scan(...raw: string[]) {
@@ -48,5 +50,33 @@ describe('scanRequestHeaders', () => {
     const raw = Array.from({ length: 100 }, (_, i) => [`x-${i}`, '1']).flat();
     expect(scanRequestHeaders(raw, service, 100).ambiguous).toMatch(/header fields/);
     expect(scanRequestHeaders(raw.slice(2), service, 100).ambiguous).toBeNull();
+  });
+});
+
+describe('header names with characters CGI reads as another name', () => {
+  const forged = ['X_Latchkey_Token_Id', 'forged', 'X_Real_IP', '10.0.0.1', 'X_Forwarded_Host', 'evil', 'Transfer_Encoding', 'chunked', 'X.Latchkey.Env', 'dev', 'X_Forwarded_For', '10.0.0.2', 'X_Api_Key', 'k', 'Content_Length', '9'];
+  const policy = (headerUnderscores: 'drop' | 'refuse' | 'allow') => ({ ...service, headerUnderscores });
+
+  it('are dropped by default', () => {
+    const result = scanRequestHeaders([...forged, 'X_Custom', 'a', 'Accept', 'json'], service, 100);
+    expect(result.ambiguous).toBeNull();
+    expect(result.forward).toEqual(['Accept', 'json']);
+    expect(result.forwardedFor).toBeNull();
+  });
+
+  it('are refused with refuse', () => {
+    expect(scanRequestHeaders(['X_Custom', 'a'], policy('refuse'), 100).ambiguous).toMatch(/X_Custom/);
+  });
+
+  it('with allow, are forwarded unless their CGI spelling is a header the gateway strips or states', () => {
+    const result = scanRequestHeaders([...forged, 'X_Custom', 'a', 'X-Latchkey_Token-Name', 'forged'], policy('allow'), 100);
+    expect(result.forward).toEqual(['X_Custom', 'a']);
+    expect(result.chunked).toBe(false);
+  });
+
+  it('an underscored method override counts as one when forwarded', () => {
+    expect(scanRequestHeaders(['X_HTTP_Method_Override', 'DELETE'], policy('allow'), 100).overrides).toEqual(['X_HTTP_Method_Override', 'DELETE']);
+    expect(scanRequestHeaders(['X_HTTP_Method_Override', 'DELETE'], service, 100)).toMatchObject({ overrides: null, forward: [] });
+    expect(scanRequestHeaders(['x-http-method-override', 'DELETE'], service, 100).overrides).toEqual(['x-http-method-override', 'DELETE']);
   });
 });

@@ -3,6 +3,14 @@ import type { ServiceRoute } from '../upstream/service-table.js';
 // One pass over the client's raw headers: find the token, refuse headers the
 // gateway will not interpret, and build the list forwarded upstream (without
 // hop-by-hop headers, the client's credentials or any X-Latchkey-* header).
+//
+// CGI, WSGI, Rack and PHP read a header as HTTP_<NAME> with `-` turned into `_`
+// (Apache and lighttpd turn every character but letters and digits into `_`), so
+// `X_Real_IP` or `X.Latchkey.Token.Id` would arrive as the very key of a header
+// the gateway strips or states itself. A name with any character other than
+// letters, digits and `-` is dropped by default, as nginx does
+// (`underscores_in_headers off`); per service it can be refused or allowed, and
+// when allowed, a name whose CGI spelling is one the gateway controls is still dropped.
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus fields only the gateway may set. */
 const NEVER_FORWARDED = new Set([
@@ -29,6 +37,12 @@ const NEVER_FORWARDED = new Set([
   'true-client-ip',
 ]);
 
+/** Method override headers (Express method-override, ASP.NET, Symfony, Google APIs): authorized, then forwarded. */
+const OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** A name CGI reads as it is written: letters, digits and `-` only. */
+const PLAIN_NAME = /^[a-z0-9-]+$/;
+
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 const BEARER = /^bearer[ \t]+/i;
 
@@ -46,10 +60,30 @@ export interface ScannedHeaders {
   readonly upgrade: string | null;
   /** `X-Forwarded-For` values joined, or null; believed only from trusted proxies. */
   readonly forwardedFor: string | null;
+  /** Method override headers as `[name, value, ...]`, or null when there is none (the common case). */
+  readonly overrides: readonly string[] | null;
 }
 
 function refusal(why: string): ScannedHeaders {
-  return { token: null, ambiguous: why, forward: [], contentLength: -1, chunked: false, upgrade: null, forwardedFor: null };
+  return { token: null, ambiguous: why, forward: [], contentLength: -1, chunked: false, upgrade: null, forwardedFor: null, overrides: null };
+}
+
+/** The name as CGI-style servers key it, lowercase with `-` for every other character. */
+function cgiSpelling(lower: string): string {
+  return lower.replace(/[^a-z0-9]/g, '-');
+}
+
+/** Names the gateway strips, rewrites or states itself, in any spelling. */
+function controlledByGateway(name: string, service: ServiceRoute): boolean {
+  return (
+    name === service.tokenHeader ||
+    name.startsWith('x-latchkey-') ||
+    service.stripped.has(name) ||
+    NEVER_FORWARDED.has(name) ||
+    name === 'x-forwarded-for' ||
+    name === 'content-length' ||
+    name === 'content-type'
+  );
 }
 
 export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute, maxHeaders: number): ScannedHeaders {
@@ -66,6 +100,8 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
   let upgrade: string | null = null;
   let connection: string | null = null;
   let forwardedFor: string | null = null;
+  let overrides: string[] | null = null;
+  const underscores = service.headerUnderscores;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -76,6 +112,16 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
       continue;
     }
     if (lower.startsWith('x-latchkey-') || stripped.has(lower)) continue;
+    if (!PLAIN_NAME.test(lower)) {
+      if (underscores === 'drop') continue;
+      if (underscores === 'refuse') return refusal(`header name ${JSON.stringify(name.slice(0, 64))} has characters other than letters, digits and - (CGI would read _ as -)`);
+      const spelled = cgiSpelling(lower);
+      if (controlledByGateway(spelled, service)) continue;
+      if (OVERRIDE_HEADERS.has(spelled)) (overrides ??= []).push(name, value);
+      forward.push(name, value);
+      continue;
+    }
+    if (OVERRIDE_HEADERS.has(lower)) (overrides ??= []).push(name, value);
     if (NEVER_FORWARDED.has(lower)) {
       switch (lower) {
         case 'host':
@@ -118,6 +164,7 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
     chunked,
     upgrade,
     forwardedFor,
+    overrides,
   };
 }
 

@@ -1,10 +1,11 @@
 import type { ReasonCode } from '../../errors/index.js';
-import { normalizePath } from '../../policy/index.js';
+import { foldRequestSegments, normalizePath } from '../../policy/index.js';
 import type { ServiceRoute } from '../upstream/service-table.js';
 import type { Exchange } from './exchange.js';
 
 // The route stage: which service, and which canonical path within it. Only the
-// request target decides, so `service_unknown` says nothing about tokens.
+// request target decides, so `service_unknown` says nothing about tokens. The
+// segments authorized are folded for the service's path matching.
 
 /** Finds the service of a request and the raw path within it; null when there is none. */
 export type ServiceLocator = (path: string) => { service: ServiceRoute | undefined; rest: string };
@@ -50,8 +51,14 @@ export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
     ex.detail = normalized.detail;
     return 'request_ambiguous';
   }
+  // Authorized as the upstream will resolve it, forwarded (and audited) as normalized: IDs keep their case.
+  const folded = foldRequestSegments(normalized.segments, service.paths);
+  if (!folded.ok) {
+    ex.detail = folded.detail;
+    return 'request_ambiguous';
+  }
   ex.path = normalized.path;
-  ex.segments = normalized.segments;
+  ex.segments = folded.segments;
   ex.query = question < 0 ? '' : target.slice(question);
   return null;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import type { ServiceCatalog } from '../../policy/types.js';
-import type { Service } from '../../store/records.js';
+import type { HeaderUnderscores, PathMatching, Service } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { GatewayMetrics, ServiceMetrics } from '../metrics.js';
 import { resolveCredential, type UpstreamCredential } from './credential.js';
@@ -27,6 +27,9 @@ export interface ServiceRoute {
   readonly stripped: ReadonlySet<string>;
   readonly bindings: ReadonlyMap<string, BindingRoute>;
   readonly metrics: ServiceMetrics;
+  /** How the upstream matches paths: the route stage folds requests, grants fold permissions alike. */
+  readonly paths: PathMatching;
+  readonly headerUnderscores: HeaderUnderscores;
 }
 
 export interface UpstreamPoolOptions {
@@ -71,6 +74,10 @@ export class ServiceTable implements ServiceCatalog {
 
   kindOf(service: string): Service['kind'] | undefined {
     return this.#kinds.get(service);
+  }
+
+  pathMatchingOf(service: string): PathMatching | undefined {
+    return this.#routes.get(service)?.paths;
   }
 
   /** Coalesces concurrent reloads: a change during a reload triggers exactly one more. */
@@ -147,6 +154,8 @@ export class ServiceTable implements ServiceCatalog {
       stripped,
       bindings,
       metrics: this.#options.metrics.forService(service.name),
+      paths: service.paths,
+      headerUnderscores: service.headerUnderscores,
     };
   }
 

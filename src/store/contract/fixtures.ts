@@ -55,6 +55,8 @@ export function aService(name: string, overrides: Partial<Service> = {}): Servic
     ],
     tokenHeader: null,
     maxBodyBytes: 1_048_576,
+    paths: 'exact',
+    headerUnderscores: 'drop',
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

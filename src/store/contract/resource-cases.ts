@@ -32,7 +32,7 @@ export function resourceCases(open: OpenStore): void {
   describe('services', () => {
     it('round-trips every field, bindings and credential sources included', async () => {
       const { store } = opened();
-      const service = aService('orders', { kind: 'mcp', tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 4096 });
+      const service = aService('orders', { kind: 'mcp', tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 4096, paths: 'lenient', headerUnderscores: 'refuse' });
       await store.createService(service, ALICE);
       await store.createService(aService('billing'), ALICE);
       expect(await store.getService('orders')).toEqual(service);
@@ -47,6 +47,8 @@ export function resourceCases(open: OpenStore): void {
       const head = await store.auditHead();
       const after = aService('orders', {
         bindings: [{ env: 'prod', upstream: 'https://orders.internal', credential: { from: 'file', path: '/run/secret', header: 'X-Key', scheme: '' } }],
+        paths: 'case-insensitive',
+        headerUnderscores: 'allow',
         updatedAt: before.updatedAt + 1000,
       });
       await store.updateService(after, ALICE);

@@ -102,4 +102,13 @@ CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE ON audit_checkpoints
   FOR EACH ROW EXECUTE FUNCTION latchkey_append_only();
 `,
   },
+  {
+    version: 2,
+    name: 'service path matching and header underscores',
+    // Existing services keep today's behaviour for paths; header names with _ are dropped from now on (issue 8).
+    sql: `
+ALTER TABLE services ADD COLUMN paths text NOT NULL DEFAULT 'exact' CHECK (paths IN ('exact', 'case-insensitive', 'lenient'));
+ALTER TABLE services ADD COLUMN header_underscores text NOT NULL DEFAULT 'drop' CHECK (header_underscores IN ('drop', 'refuse', 'allow'));
+`,
+  },
 ];

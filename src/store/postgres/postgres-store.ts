@@ -51,7 +51,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new PostgresStore(pool, now);
 }
 
-const INSERT_SERVICE = `INSERT INTO services (${rows.SERVICE_COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+const INSERT_SERVICE = `INSERT INTO services (${rows.SERVICE_COLUMNS.join(', ')}) VALUES (${rows.SERVICE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
   ON CONFLICT (name) DO NOTHING`;
 const INSERT_TOKEN = `INSERT INTO tokens (${rows.TOKEN_COLUMNS.join(', ')})
   VALUES (${rows.TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
@@ -143,8 +143,8 @@ class PostgresStore implements Store {
       const found = await client.query('SELECT * FROM services WHERE name = $1 FOR UPDATE', [service.name]);
       if (found.rows[0] === undefined) throw notFound(`service ${service.name}`);
       await client.query(
-        `UPDATE services SET kind = $2, bindings = $3, token_header = $4, max_body_bytes = $5, created_at = $6, updated_at = $7
-          WHERE name = $1`,
+        `UPDATE services SET kind = $2, bindings = $3, token_header = $4, max_body_bytes = $5, created_at = $6, updated_at = $7,
+          paths = $8, header_underscores = $9 WHERE name = $1`,
         rows.serviceValues(service),
       );
       const before = rows.serviceFromRow(found.rows[0]);
