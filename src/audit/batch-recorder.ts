@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import type { AuditFailMode, AuditRecorder } from './recorder.js';
 import { createAuditMetrics, type AuditRecorderStats } from './recorder-metrics.js';
+import { boundEvent, isOversized } from './bound.js';
 import { redactEvent } from './redact.js';
 import type { AuditSink } from './sinks/sink.js';
 
@@ -57,6 +58,16 @@ interface Waiter {
 interface DurableWaiter {
   readonly target: number;
   readonly resolve: (durable: boolean) => void;
+}
+
+/**
+ * An oversized event is cut as it is recorded, so the queue never holds a
+ * 15 KB path 100,000 times over; redacted first, so a cut cannot leave half a
+ * secret that the pattern no longer sees. The writer redacts every event
+ * again, which changes nothing in one already redacted.
+ */
+function queuedForm(event: AuditEventInput): AuditEventInput {
+  return isOversized(event) ? boundEvent(redactEvent(event)) : event;
 }
 
 export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
@@ -309,7 +320,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
         lose(1, 'recorded after close');
         return;
       }
-      pending.push(event);
+      pending.push(queuedForm(event));
       recorded += 1;
       if (depth() > hardCap) dropOldest();
       if (writing || retryTimer !== undefined) return;
