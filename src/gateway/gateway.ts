@@ -211,7 +211,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       const server = createListener(spec.locate, parts);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(spec.at.port, spec.at.host, () => {
+        // A deep accept queue: under a connection surge, connections the kernel parks past a full
+        // queue are accepted late, and a slow client's header clock only starts at accept.
+        server.listen({ port: spec.at.port, host: spec.at.host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -239,6 +241,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     throw err;
   }
 }
+
+/** Capped by the kernel (net.core.somaxconn); Node's default is 511. */
+const LISTEN_BACKLOG = 4096;
 
 /** Stops accepting, closes idle keep-alive connections as they become idle, and cuts the rest after the grace period. */
 function drain(server: Server, graceMs: number): Promise<void> {
