@@ -3,7 +3,7 @@ import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import type { AuditFailMode, AuditRecorder } from './recorder.js';
 import { createAuditMetrics, type AuditRecorderStats } from './recorder-metrics.js';
-import { boundEvent, isOversized } from './bound.js';
+import { boundEvent } from './bound.js';
 import { redactEvent } from './redact.js';
 import type { AuditSink } from './sinks/sink.js';
 
@@ -60,14 +60,9 @@ interface DurableWaiter {
   readonly resolve: (durable: boolean) => void;
 }
 
-/**
- * An oversized event is cut as it is recorded, so the queue never holds a
- * 15 KB path 100,000 times over; redacted first, so a cut cannot leave half a
- * secret that the pattern no longer sees. The writer redacts every event
- * again, which changes nothing in one already redacted.
- */
-function queuedForm(event: AuditEventInput): AuditEventInput {
-  return isOversized(event) ? boundEvent(redactEvent(event)) : event;
+/** Redacted first, so a cut cannot leave part of a secret the pattern no longer sees; then bounded. */
+function storedForm(event: AuditEventInput): AuditEventInput {
+  return boundEvent(redactEvent(event));
 }
 
 export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
@@ -177,7 +172,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   function takeBatch(): void {
     const n = Math.min(batchSize, pendingLive());
     batchOrdinal = recorded - pendingLive();
-    batch = pending.slice(pendingHead, pendingHead + n).map(redactEvent);
+    batch = pending.slice(pendingHead, pendingHead + n).map(storedForm);
     batchHead = 0;
     pendingHead += n;
     if (pendingHead === pending.length) {
@@ -320,7 +315,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
         lose(1, 'recorded after close');
         return;
       }
-      pending.push(queuedForm(event));
+      pending.push(event);
       recorded += 1;
       if (depth() > hardCap) dropOldest();
       if (writing || retryTimer !== undefined) return;

@@ -6,7 +6,7 @@ import type { AuditEventInput, DecisionDetail } from './event.js';
 // field keeps its head and says how long it was, so an investigator still sees
 // what was tried and that it was longer.
 
-/** Most characters stored per decision field (the marker comes on top). */
+/** Most characters stored per decision field, the truncation marker included. */
 export const DECISION_FIELD_LIMITS = {
   node: 128,
   tokenId: 64,
@@ -23,14 +23,19 @@ export const DECISION_FIELD_LIMITS = {
 type BoundedField = keyof typeof DECISION_FIELD_LIMITS;
 const FIELDS = Object.keys(DECISION_FIELD_LIMITS) as BoundedField[];
 
-/** `…[truncated, 15000 chars]` after the kept head; the original length lets a reader tell a cut value apart. */
+/**
+ * `…[truncated, 15000 chars]` after the kept head, the whole at most `limit`
+ * characters (so cutting twice changes nothing); the original length lets a
+ * reader tell a cut value apart.
+ */
 export function truncated(text: string, limit: number): string {
   if (text.length <= limit) return text;
+  const marker = `…[truncated, ${text.length} chars]`;
   // Never split a surrogate pair: the stored text stays valid UTF-16.
-  let end = limit;
+  let end = Math.max(0, limit - marker.length);
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end -= 1;
-  return `${text.slice(0, end)}…[truncated, ${text.length} chars]`;
+  return `${text.slice(0, end)}${marker}`;
 }
 
 /** The decision detail with each field at most its limit; the same object when nothing was too long (nearly always). */
@@ -45,18 +50,6 @@ export function boundDecision(detail: DecisionDetail): DecisionDetail {
     copy[field] = truncated(value, limit);
   }
   return (copy as DecisionDetail | undefined) ?? detail;
-}
-
-/** A decision event with a field past its limit. Allocation-free: it runs on every record(). */
-export function isOversized(event: AuditEventInput): boolean {
-  if (event.kind !== 'decision') return false;
-  const detail = event.detail;
-  for (let i = 0; i < FIELDS.length; i++) {
-    const field = FIELDS[i]!;
-    const value = detail[field];
-    if (typeof value === 'string' && value.length > DECISION_FIELD_LIMITS[field]) return true;
-  }
-  return false;
 }
 
 /** Bounds a decision event; admin events (written by authenticated administrators) pass unchanged. */

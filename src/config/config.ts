@@ -150,7 +150,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       nodeName: file.gateway?.nodeName ?? env.LATCHKEY_NODE ?? `node-${process.pid}`,
       maxInFlightPerToken: file.gateway?.maxInFlightPerToken ?? 64,
       maxInFlightPerService: file.gateway?.maxInFlightPerService ?? 512,
-      refusalSummaryMs: file.gateway?.refusalSummaryMs ?? 10_000,
+      refusalSummaryMs: file.gateway?.refusalSummaryMs ?? 0,
     },
     audit: {
       failMode: file.audit?.failMode ?? 'closed',

@@ -83,7 +83,7 @@ export interface HttpGatewayOptions {
    * (service, reason, client) and window (see audit/refusal-summary.ts).
    */
   readonly refusalSummary?: {
-    /** Window length; 0 stores every refusal in full. Default 10,000 ms. */
+    /** Window length; 0 (the default) stores every refusal in full, bounded. */
     readonly windowMs?: number;
     /** Distinct keys per window before new ones share a key per (service, reason). Default 1,000. */
     readonly maxKeys?: number;
@@ -112,6 +112,7 @@ export const DEFAULTS = {
   // Below the pool size, so one token cannot hold every upstream connection; above wrk's -c50 of the benchmark.
   maxInFlightPerToken: 64,
   maxInFlightPerService: 512,
-  refusalSummaryMs: 10_000,
+  // Off by default: a folded refusal is answered before its count is durable (see audit/refusal-summary.ts).
+  refusalSummaryMs: 0,
   refusalSummaryKeys: 1000,
 } as const;

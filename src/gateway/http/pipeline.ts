@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { DECISION_FIELD_LIMITS, truncated } from '../../audit/bound.js';
 import type { DecisionDetail } from '../../audit/event.js';
 import type { AuditRecorder } from '../../audit/recorder.js';
 import type { RefusalSummaries } from '../../audit/refusal-summary.js';
@@ -236,7 +237,8 @@ export class Pipeline {
       env: entry?.env ?? this.#o.env ?? '',
       service: service?.name ?? '',
       action: ex.req.method ?? '',
-      resource: ex.path,
+      // Cut here too, so the recorder's queue never holds a 15 KB path per event (the writer bounds every field).
+      resource: truncated(ex.path, DECISION_FIELD_LIMITS.resource),
       decision,
       reason,
       matched: ex.matched,
