@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import type { AuditFailMode, AuditRecorder } from './recorder.js';
 import { createAuditMetrics, type AuditRecorderStats } from './recorder-metrics.js';
+import { boundEvent } from './bound.js';
 import { redactEvent } from './redact.js';
 import type { AuditSink } from './sinks/sink.js';
 
@@ -57,6 +58,11 @@ interface Waiter {
 interface DurableWaiter {
   readonly target: number;
   readonly resolve: (durable: boolean) => void;
+}
+
+/** Redacted first, so a cut cannot leave part of a secret the pattern no longer sees; then bounded. */
+function storedForm(event: AuditEventInput): AuditEventInput {
+  return boundEvent(redactEvent(event));
 }
 
 export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
@@ -166,7 +172,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   function takeBatch(): void {
     const n = Math.min(batchSize, pendingLive());
     batchOrdinal = recorded - pendingLive();
-    batch = pending.slice(pendingHead, pendingHead + n).map(redactEvent);
+    batch = pending.slice(pendingHead, pendingHead + n).map(storedForm);
     batchHead = 0;
     pendingHead += n;
     if (pendingHead === pending.length) {

@@ -12,7 +12,7 @@ import type { AdminDetail, AuditEvent, DecisionDetail } from './event.js';
 export const CSV_COLUMNS = [
   'seq', 'time', 'kind',
   'node', 'env', 'token_id', 'token_name', 'service', 'action', 'resource',
-  'decision', 'reason', 'matched', 'upstream_status', 'latency_ms', 'client',
+  'decision', 'reason', 'matched', 'upstream_status', 'latency_ms', 'client', 'count', 'first_time',
   'actor', 'actor_token_id', 'target', 'before', 'after',
   'prev_hash', 'hash',
 ] as const;
@@ -46,7 +46,7 @@ export function eventCsvRow(event: AuditEvent): string {
     cells = [
       event.seq, time, event.kind,
       d.node, d.env, d.tokenId, d.tokenName, d.service, d.action, d.resource,
-      d.decision, d.reason, d.matched, d.upstreamStatus, d.latencyMs, d.client,
+      d.decision, d.reason, d.matched, d.upstreamStatus, d.latencyMs, d.client, d.count, d.firstTime,
       null, null, null, undefined, undefined,
       event.prevHash, event.hash,
     ];
@@ -55,7 +55,7 @@ export function eventCsvRow(event: AuditEvent): string {
     cells = [
       event.seq, time, event.kind,
       null, null, null, null, null, d.action, null,
-      null, null, null, null, null, null,
+      null, null, null, null, null, null, null, null,
       d.actor, d.actorTokenId, d.target, json(d.before), json(d.after),
       event.prevHash, event.hash,
     ];
@@ -142,6 +142,8 @@ export function parseAuditCsv(text: string): AuditEvent[] {
         upstreamStatus: num(c.upstream_status),
         latencyMs: num(c.latency_ms),
         client: c.client ?? '',
+        ...(c.count !== null && { count: Number(c.count) }),
+        ...(c.first_time !== null && { firstTime: Number(c.first_time) }),
       };
       return { ...base, kind: 'decision', detail };
     }

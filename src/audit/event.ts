@@ -21,6 +21,10 @@ export interface DecisionDetail {
   readonly upstreamStatus: number | null;
   readonly latencyMs: number | null;
   readonly client: string;
+  /** Only on a summary of pre-authentication refusals: how many refusals of this key it stands for. */
+  readonly count?: number;
+  /** With `count`: when the first of them came; the event's time is the last one's. */
+  readonly firstTime?: number;
 }
 
 export interface AdminDetail {

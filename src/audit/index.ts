@@ -34,6 +34,8 @@ export {
   type BatchAuditRecorder,
 } from './batch-recorder.js';
 export type { AuditRecorderStats } from './recorder-metrics.js';
+export { DECISION_FIELD_LIMITS, boundDecision, boundEvent, truncated } from './bound.js';
+export { OVERFLOW_CLIENT, RefusalSummaries, type RefusalSummaryOptions } from './refusal-summary.js';
 export { REDACTED, isSecretHeader, redactEvent, redactHeaders, redactText, redactValue } from './redact.js';
 
 export {

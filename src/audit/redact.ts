@@ -24,7 +24,7 @@ const MAYBE_SECRET = /lk_|bearer|basic/i;
 // per-key header check (a lower-casing) is skipped for them on the hot path.
 const EVENT_KEYS = new Set([
   'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'resource', 'decision', 'reason', 'matched',
-  'upstreamStatus', 'latencyMs', 'client', 'actor', 'actorTokenId', 'target', 'before', 'after',
+  'upstreamStatus', 'latencyMs', 'client', 'count', 'firstTime', 'actor', 'actorTokenId', 'target', 'before', 'after',
 ]);
 
 /** Header names whose values are credentials, whatever they contain. */

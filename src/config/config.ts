@@ -39,6 +39,9 @@ const fileSchema = z.strictObject({
       maxStalenessMs: z.int().min(0).max(3_600_000).optional(),
       trustedProxies: z.array(z.string()).optional(),
       nodeName: z.string().min(1).max(128).optional(),
+      maxInFlightPerToken: z.int().min(1).max(1_000_000).optional(),
+      maxInFlightPerService: z.int().min(1).max(1_000_000).optional(),
+      refusalSummaryMs: z.int().min(0).max(3_600_000).optional(),
     })
     .optional(),
   audit: z
@@ -64,7 +67,17 @@ export interface LatchkeyConfig {
   readonly redis: string | undefined;
   readonly logLevel: string;
   readonly listen: { readonly admin: ListenAddress; readonly gateway: ListenAddress; readonly postgres: ListenAddress };
-  readonly gateway: { readonly maxStalenessMs: number; readonly trustedProxies: readonly string[]; readonly nodeName: string };
+  readonly gateway: {
+    readonly maxStalenessMs: number;
+    readonly trustedProxies: readonly string[];
+    readonly nodeName: string;
+    /** Requests in flight per token (429 concurrency_limited past it). */
+    readonly maxInFlightPerToken: number;
+    /** Requests in flight per service binding. */
+    readonly maxInFlightPerService: number;
+    /** Window of the summaries of pre-authentication refusals; 0 stores each in full. */
+    readonly refusalSummaryMs: number;
+  };
   readonly audit: {
     readonly failMode: 'closed' | 'open';
     readonly file: string | undefined;
@@ -135,6 +148,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       maxStalenessMs: file.gateway?.maxStalenessMs ?? 30_000,
       trustedProxies: file.gateway?.trustedProxies ?? [],
       nodeName: file.gateway?.nodeName ?? env.LATCHKEY_NODE ?? `node-${process.pid}`,
+      maxInFlightPerToken: file.gateway?.maxInFlightPerToken ?? 64,
+      maxInFlightPerService: file.gateway?.maxInFlightPerService ?? 512,
+      refusalSummaryMs: file.gateway?.refusalSummaryMs ?? 0,
     },
     audit: {
       failMode: file.audit?.failMode ?? 'closed',

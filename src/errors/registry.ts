@@ -26,6 +26,7 @@ export const REASONS = {
   // 429: limits
   rate_limited: { status: 429, message: 'the token has exceeded its rate limit' },
   usage_exhausted: { status: 429, message: 'the token has used all its allowed requests' },
+  concurrency_limited: { status: 429, message: 'too many requests of this token or to this service are in flight' },
   // 5xx: fail closed
   upstream_unreachable: { status: 502, message: 'the upstream could not be reached' },
   upstream_timeout: { status: 504, message: 'the upstream did not answer in time' },

@@ -5,10 +5,11 @@ import { compileTokenGrant, TokenCache, TokenLoader } from './cache/index.js';
 import { FRESH, LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from './feed/index.js';
 import { byFirstSegment, ClientAddressResolver, createListener, fixedService, HttpOutcome, Pipeline, UpgradeOutcome } from './http/index.js';
 import type { ServiceLocator } from './http/route.js';
-import { LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
+import { RefusalSummaries } from '../audit/refusal-summary.js';
+import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
-import { ServiceTable } from './upstream/index.js';
+import { ServiceTable, type BindingRoute } from './upstream/index.js';
 import type { Change } from '../store/store.js';
 
 export interface HttpGateway {
@@ -60,7 +61,11 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     }
 
     let cache: TokenCache | null = null;
-    const metrics = new GatewayMetrics(options.metrics, { cacheEntries: () => cache?.size ?? 0, feed: () => feed.health, clock });
+    const inFlight = new InFlight<BindingRoute>({
+      perToken: l.maxInFlightPerToken ?? DEFAULTS.maxInFlightPerToken,
+      perService: l.maxInFlightPerService ?? DEFAULTS.maxInFlightPerService,
+    });
+    const metrics = new GatewayMetrics(options.metrics, { cacheEntries: () => cache?.size ?? 0, inFlight: () => inFlight.total, feed: () => feed.health, clock });
     const services = new ServiceTable({
       store,
       env: options.env,
@@ -145,6 +150,19 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     closers.push(() => limiter.close());
     if (limiter !== local) closers.push(() => local.close());
 
+    const summaryMs = options.refusalSummary?.windowMs ?? DEFAULTS.refusalSummaryMs;
+    const summaries =
+      summaryMs > 0
+        ? new RefusalSummaries({
+            recorder: options.recorder,
+            windowMs: summaryMs,
+            maxKeys: options.refusalSummary?.maxKeys ?? DEFAULTS.refusalSummaryKeys,
+            clock,
+            onFolded: (reason) => metrics.refusalsFolded.inc({ reason }),
+          })
+        : null;
+    // Runs after the listeners drained (closers run in reverse), before the caller closes the recorder.
+    if (summaries !== null) closers.push(async () => summaries.close());
     const pipeline = new Pipeline({
       nodeName: options.nodeName ?? `${hostname()}:${process.pid}`,
       env: options.env,
@@ -157,6 +175,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       clients: new ClientAddressResolver(options.trustedProxies ?? []),
       clock,
       maxHeaders,
+      inFlight,
+      summaries,
     });
     const http = new HttpOutcome(pipeline, metrics);
     const upgrade = new UpgradeOutcome(pipeline, metrics);
@@ -191,7 +211,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       const server = createListener(spec.locate, parts);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(spec.at.port, spec.at.host, () => {
+        // A deep accept queue: under a connection surge, connections the kernel parks past a full
+        // queue are accepted late, and a slow client's header clock only starts at accept.
+        server.listen({ port: spec.at.port, host: spec.at.host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -219,6 +241,9 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     throw err;
   }
 }
+
+/** Capped by the kernel (net.core.somaxconn); Node's default is 511. */
+const LISTEN_BACKLOG = 4096;
 
 /** Stops accepting, closes idle keep-alive connections as they become idle, and cuts the rest after the grace period. */
 function drain(server: Server, graceMs: number): Promise<void> {

@@ -16,6 +16,8 @@ const METRIC_NAMES = [
   'latchkey_gateway_upstream_errors_total',
   'latchkey_gateway_client_errors_total',
   'latchkey_limits_fallback',
+  'latchkey_gateway_refusals_folded_total',
+  'latchkey_gateway_in_flight',
   'latchkey_gateway_feed_healthy',
   'latchkey_gateway_feed_lag_seconds',
   'latchkey_gateway_feed_last_event_age_seconds',
@@ -29,6 +31,8 @@ export interface ServiceMetrics {
 
 export interface GatewayMetricSources {
   cacheEntries(): number;
+  /** Requests in flight on this node (the concurrency stage's count). */
+  inFlight(): number;
   feed(): FeedHealthView;
   clock(): number;
 }
@@ -41,6 +45,7 @@ export class GatewayMetrics {
   readonly upstreamErrors: Counter<'service' | 'kind'>;
   readonly clientErrors: Counter<'kind'>;
   readonly limitsFallback: Gauge;
+  readonly refusalsFolded: Counter<'reason'>;
 
   constructor(registry: Registry, sources: GatewayMetricSources) {
     // A gateway restarted on the same registry (tests, a reloaded listener) takes over its metric names.
@@ -87,6 +92,20 @@ export class GatewayMetrics {
       registers,
     });
     this.limitsFallback.set(0);
+    this.refusalsFolded = new Counter({
+      name: 'latchkey_gateway_refusals_folded_total',
+      help: 'Refusals before a token was known that were counted in a summary audit event instead of stored one by one, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'latchkey_gateway_in_flight',
+      help: 'Requests and open WebSockets in flight to upstreams on this node',
+      registers,
+      collect() {
+        this.set(sources.inFlight());
+      },
+    });
     new Gauge({
       name: 'latchkey_gateway_feed_healthy',
       help: '1 while the change feed is connected and recently confirmed',

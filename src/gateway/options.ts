@@ -73,6 +73,20 @@ export interface HttpGatewayOptions {
     readonly maxHeaders?: number;
     /** Connections per upstream. Default 256. */
     readonly upstreamConnections?: number;
+    /** Requests (and open WebSockets) of one token in flight at once on this node; one more is 429 concurrency_limited. Default 64. */
+    readonly maxInFlightPerToken?: number;
+    /** Requests (and open WebSockets) to one service binding in flight at once on this node. Default 512. */
+    readonly maxInFlightPerService?: number;
+  };
+  /**
+   * Refusals before a token is known are folded into one summary event per
+   * (service, reason, client) and window (see audit/refusal-summary.ts).
+   */
+  readonly refusalSummary?: {
+    /** Window length; 0 (the default) stores every refusal in full, bounded. */
+    readonly windowMs?: number;
+    /** Distinct keys per window before new ones share a key per (service, reason). Default 1,000. */
+    readonly maxKeys?: number;
   };
   /** Extra trusted CAs for HTTPS upstreams (certificates are always verified). */
   readonly upstreamCa?: string | Buffer | readonly (string | Buffer)[];
@@ -95,4 +109,10 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   maxHeaders: 100,
   upstreamConnections: 256,
+  // Below the pool size, so one token cannot hold every upstream connection; above wrk's -c50 of the benchmark.
+  maxInFlightPerToken: 64,
+  maxInFlightPerService: 512,
+  // Off by default: a folded refusal is answered before its count is durable (see audit/refusal-summary.ts).
+  refusalSummaryMs: 0,
+  refusalSummaryKeys: 1000,
 } as const;

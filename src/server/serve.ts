@@ -57,6 +57,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       nodeName: config.gateway.nodeName,
       maxStalenessMs: config.gateway.maxStalenessMs,
       trustedProxies: config.gateway.trustedProxies,
+      limits: { maxInFlightPerToken: config.gateway.maxInFlightPerToken, maxInFlightPerService: config.gateway.maxInFlightPerService },
+      refusalSummary: { windowMs: config.gateway.refusalSummaryMs },
       ...(config.redis !== undefined && { redisUrl: config.redis }),
       ...(isPostgres ? { feed: 'postgres' as const, pgUrl: config.store } : { feed: 'local' as const }),
       clock: now,

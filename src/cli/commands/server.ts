@@ -89,7 +89,12 @@ export function registerGateway(program: Command): void {
         nodeName: loaded.gateway.nodeName,
         auditFailMode: loaded.audit.failMode,
         logger: createLogger(loaded.logLevel),
-        gateway: { maxStalenessMs: loaded.gateway.maxStalenessMs, trustedProxies: loaded.gateway.trustedProxies },
+        gateway: {
+          maxStalenessMs: loaded.gateway.maxStalenessMs,
+          trustedProxies: loaded.gateway.trustedProxies,
+          limits: { maxInFlightPerToken: loaded.gateway.maxInFlightPerToken, maxInFlightPerService: loaded.gateway.maxInFlightPerService },
+          refusalSummary: { windowMs: loaded.gateway.refusalSummaryMs },
+        },
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
       process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}\n`);

@@ -47,6 +47,8 @@ export class Exchange {
   upstreamStatus: number | null = null;
   bodyTooLarge = false;
   recorded = false;
+  /** Holds an in-flight slot of its token and binding (the concurrency stage); given back once, by Pipeline.release. */
+  holdsSlot = false;
 
   constructor(req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head: Buffer | null, time: number, startedAt: number, expectsContinue: boolean) {
     this.req = req;

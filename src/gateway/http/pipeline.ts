@@ -1,12 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { DECISION_FIELD_LIMITS, truncated } from '../../audit/bound.js';
+import type { DecisionDetail } from '../../audit/event.js';
 import type { AuditRecorder } from '../../audit/recorder.js';
+import type { RefusalSummaries } from '../../audit/refusal-summary.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { MAX_TOKEN_LENGTH, parseToken, type TokenHasher } from '../../token/index.js';
 import { parseAddress } from '../cache/cidr.js';
 import { cacheKeyOf, UNAVAILABLE, type TokenCache } from '../cache/token-cache.js';
 import type { CacheEntry, TokenEntry } from '../cache/token-entry.js';
-import { retryAfterSeconds, type LimitVerdict, type Limiter } from '../limits/index.js';
+import { retryAfterSeconds, type InFlight, type LimitVerdict, type Limiter } from '../limits/index.js';
 import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
 import { checkToken } from './check-token.js';
 import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
@@ -14,6 +17,7 @@ import type { Exchange, Outcome } from './exchange.js';
 import { GATEWAY_METHODS, readMethodOverride } from '../../policy/index.js';
 import { scanRequestHeaders } from './request-headers.js';
 import { route, type ServiceLocator } from './route.js';
+import type { BindingRoute } from '../upstream/service-table.js';
 
 export interface PipelineOptions {
   readonly nodeName: string;
@@ -28,7 +32,20 @@ export interface PipelineOptions {
   readonly clients: ClientAddressResolver;
   readonly clock: () => number;
   readonly maxHeaders: number;
+  /** Requests in flight per token and per binding (the concurrency stage). */
+  readonly inFlight: InFlight<BindingRoute>;
+  /** Folds refusals made before a token is known; null: every refusal is stored in full. */
+  readonly summaries: RefusalSummaries | null;
 }
+
+/**
+ * Reasons that can be given before any token is identified; only then are they
+ * folded into summaries (request_ambiguous from a known token, for example an
+ * unsupported upgrade, is stored in full).
+ */
+const PRE_AUTH_REASONS: ReadonlySet<string> = new Set<ReasonCode>([
+  'token_missing', 'token_malformed', 'token_unknown', 'service_unknown', 'request_ambiguous', 'body_too_large', 'invalid_request',
+]);
 
 /**
  * The request pipeline of DESIGN.md. Each stage and what it refuses with:
@@ -44,6 +61,7 @@ export interface PipelineOptions {
  *   environment 403 env_mismatch
  *   client      403 ip_not_allowed
  *   authorize   403 permission_denied (an overridden method needs both the sent and the overriding one)
+ *   concurrency 429 concurrency_limited (Retry-After: 1; per token, per binding)
  *   limits      429 rate_limited (Retry-After), usage_exhausted
  *   audit       503 audit_unavailable
  *   forward     502 upstream_unreachable, 504 upstream_timeout
@@ -140,6 +158,15 @@ export class Pipeline {
       ex.detail = null;
       return outcome.refuse(ex, 'upstream_unreachable');
     }
+    // The concurrency stage comes before the limits, so a request refused here spends no use and no rate slot;
+    // a slot taken by a request the limits then refuse is given back when it is recorded.
+    const full = this.#o.inFlight.acquire(entry.id, binding);
+    if (full !== null) {
+      ex.detail = full === 'token' ? 'this token has too many requests in flight' : 'this service has too many requests in flight';
+      ex.retryAfterSeconds = 1;
+      return outcome.refuse(ex, 'concurrency_limited');
+    }
+    ex.holdsSlot = true;
     if (entry.limits === null) return outcome.forward(ex);
     const verdict = this.#o.limiter.check(entry.limits, now);
     if (verdict instanceof Promise) {
@@ -157,6 +184,17 @@ export class Pipeline {
     if (verdict.allowed) return outcome.forward(ex);
     if (verdict.reason === 'rate_limited') ex.retryAfterSeconds = retryAfterSeconds(verdict.retryAfterMs);
     outcome.refuse(ex, verdict.reason);
+  }
+
+  /**
+   * Gives back the exchange's in-flight slot, once: record() calls it for
+   * every HTTP exchange (its upstream part is over by then) and for refused
+   * upgrades; an open WebSocket calls it when its tunnel closes.
+   */
+  release(ex: Exchange): void {
+    if (!ex.holdsSlot) return;
+    ex.holdsSlot = false;
+    this.#o.inFlight.release(ex.entry!.id, ex.binding!);
   }
 
 
@@ -188,6 +226,8 @@ export class Pipeline {
 
   /** Counts and audits a finished request once: its decision, reason and, when forwarded, the upstream status. */
   record(ex: Exchange, decision: 'allow' | 'deny', reason: ReasonCode | 'allowed'): void {
+    // An upgrade allowed to open keeps its slot while the tunnel is open.
+    if (ex.res !== null || reason !== 'allowed') this.release(ex);
     if (ex.recorded) return;
     ex.recorded = true;
     const seconds = (performance.now() - ex.startedAt) / 1000;
@@ -201,25 +241,54 @@ export class Pipeline {
       this.#o.metrics.seconds.observe({ service: label, decision }, seconds);
     }
     const entry = ex.entry;
-    this.#o.recorder.record({
-      kind: 'decision',
-      time: ex.time,
-      detail: {
-        node: this.#o.nodeName,
-        tokenId: entry?.id ?? ex.honeyId,
-        tokenName: entry?.name ?? null,
-        env: entry?.env ?? this.#o.env ?? '',
-        service: service?.name ?? '',
-        action: ex.action,
-        ...(ex.override !== null && { override: ex.override }),
-        resource: ex.path,
-        decision,
-        reason,
-        matched: ex.matched,
-        upstreamStatus: ex.upstreamStatus,
-        latencyMs: Math.round(seconds * 1e6) / 1e3,
-        client: this.clientOf(ex),
-      },
-    });
+    const detail: DecisionDetail = {
+      node: this.#o.nodeName,
+      tokenId: entry?.id ?? ex.honeyId,
+      tokenName: entry?.name ?? null,
+      env: entry?.env ?? this.#o.env ?? '',
+      service: service?.name ?? '',
+      action: ex.action,
+      ...(ex.override !== null && { override: ex.override }),
+      // Cut here too, so the recorder's queue never holds a 15 KB path per event (the writer bounds every field).
+      resource: truncated(ex.path, DECISION_FIELD_LIMITS.resource),
+      decision,
+      reason,
+      matched: ex.matched,
+      upstreamStatus: ex.upstreamStatus,
+      latencyMs: Math.round(seconds * 1e6) / 1e3,
+      client: this.clientOf(ex),
+    };
+    // Before a token is known a refusal costs the client nothing: fold it. A honeytoken is an alarm: never folded.
+    const summaries = this.#o.summaries;
+    if (summaries !== null && entry === null && ex.honeyId === null && PRE_AUTH_REASONS.has(reason)) summaries.offer(ex.time, detail);
+    else this.#o.recorder.record({ kind: 'decision', time: ex.time, detail });
+  }
+
+  /**
+   * Audits what the listener answers itself, before any request reaches the
+   * pipeline (malformed HTTP, oversize headers, slow clients, CONNECT, an
+   * unsupported Expect): always before a token is known, so folded like the
+   * pipeline's pre-authentication refusals.
+   */
+  recordListenerRefusal(peer: string | undefined, action: string, resource: string, reason: ReasonCode): void {
+    const detail: DecisionDetail = {
+      node: this.#o.nodeName,
+      tokenId: null,
+      tokenName: null,
+      env: this.#o.env ?? '',
+      service: '',
+      action,
+      resource,
+      decision: 'deny',
+      reason,
+      matched: null,
+      upstreamStatus: null,
+      latencyMs: null,
+      // The socket peer: a proxy's X-Forwarded-For cannot be read from a request Node could not parse.
+      client: peer ?? '',
+    };
+    const time = this.#o.clock();
+    if (this.#o.summaries !== null) this.#o.summaries.offer(time, detail);
+    else this.#o.recorder.record({ kind: 'decision', time, detail });
   }
 }

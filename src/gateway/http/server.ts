@@ -64,16 +64,27 @@ export function createListener(locate: ServiceLocator, parts: ListenerParts): Se
     socket.on('error', () => socket.destroy());
     parts.pipeline.run(ex, locate, parts.upgrade);
   });
+  // Node would answer any Expect other than 100-continue with a bare 417 of its own; answer it here, and audit it.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    parts.metrics.clientErrors.inc({ kind: 'expectation' });
+    parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, req.method ?? '', auditedTarget(req.url), 'invalid_request');
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': EXPECTATION_FAILED.length, 'cache-control': 'no-store', connection: 'close' });
+    res.end(EXPECTATION_FAILED);
+  });
   // CONNECT would make the gateway a tunnel to anywhere; without this listener Node drops the connection unanswered.
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     parts.metrics.requests.inc({ service: UNKNOWN_SERVICE_LABEL, decision: 'deny', reason: 'request_ambiguous' });
+    parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, 'CONNECT', auditedTarget(req.url), 'request_ambiguous');
     socket.on('error', () => socket.destroy());
     socket.once('finish', () => socket.destroy());
     socket.end(CONNECT_REFUSED);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? 'unknown';
-    parts.metrics.clientErrors.inc({ kind: clientErrorKind(code) });
+    const kind = clientErrorKind(code);
+    parts.metrics.clientErrors.inc({ kind });
+    // A reset is the client leaving, not a refusal; the rest are answered (400, 408, 431) and audited, folded like any refusal before a token.
+    if (code !== 'ECONNRESET') parts.pipeline.recordListenerRefusal((socket as Socket).remoteAddress, '', `(${kind})`, 'invalid_request');
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
@@ -92,6 +103,14 @@ function clientErrorKind(code: string): string {
   return 'malformed';
 }
 
+/** The request target as audited: no query (it may hold a secret); the recorder bounds the length. */
+function auditedTarget(url: string | undefined): string {
+  const target = url ?? '';
+  const question = target.indexOf('?');
+  return question < 0 ? target : target.slice(0, question);
+}
+
+const EXPECTATION_FAILED = Buffer.from(JSON.stringify({ error: 'invalid_request', message: 'only Expect: 100-continue is supported' }));
 const CONNECT_REFUSED = rawResponse(403, 'Forbidden', 'request_ambiguous', 'CONNECT is not forwarded');
 const OVERFLOW = rawResponse(431, 'Request Header Fields Too Large', 'invalid_request', 'the request headers are larger than allowed');
 const TIMEOUT = rawResponse(408, 'Request Timeout', 'invalid_request', 'the request was not received in time');

@@ -51,24 +51,28 @@ export class UpgradeOutcome implements Outcome {
         void this.#pipeline.durable().then((durable) => {
           if (client.destroyed) {
             upstream.destroy();
+            this.#pipeline.release(ex);
             return;
           }
           if (!durable && !this.#pipeline.auditFailsOpen) {
             upstream.destroy();
+            this.#pipeline.release(ex);
             writeRawRefusal(client, 'audit_unavailable', null, null);
             return;
           }
           client.write(handshake(data.headers));
           if (ex.head !== null && ex.head.length > 0) upstream.write(ex.head);
-          this.#tunnel(client, upstream);
+          this.#tunnel(ex, client, upstream);
         });
       },
     );
   }
 
-  #tunnel(client: Duplex, upstream: Duplex): void {
+  /** An open tunnel holds its token's and binding's in-flight slot until either side closes. */
+  #tunnel(ex: Exchange, client: Duplex, upstream: Duplex): void {
     this.tunnels.add(client);
     const close = (): void => {
+      this.#pipeline.release(ex);
       this.tunnels.delete(client);
       client.destroy();
       upstream.destroy();

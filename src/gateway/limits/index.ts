@@ -5,3 +5,4 @@ export { gcraStep, retryAfterSeconds } from './gcra.js';
 export { ALLOWED, EXHAUSTED, type LimitSubject, type LimitVerdict, type Limiter } from './limiter.js';
 export { LocalLimiter } from './local-limiter.js';
 export { RedisLimiter, type RedisLimiterOptions } from './redis-limiter.js';
+export { InFlight, type InFlightLimits, type InFlightRefusal } from './in-flight.js';

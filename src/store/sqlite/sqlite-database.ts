@@ -1,6 +1,6 @@
 // Opening the SQLite file with the settings Latchkey relies on, applying
 // migrations, and translating SQLite failures into Latchkey's error codes.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { LatchkeyError } from '../../errors/index.js';
@@ -10,9 +10,25 @@ import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 /** How long a writer waits for another connection's write lock before giving up with `store_unavailable`. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** The database and its -wal/-shm hold token hashes and the audit trail: owner only, whatever the umask or directory. */
+export const SQLITE_FILE_MODE = 0o600;
+
+function ownerOnly(file: string): void {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path)) chmodSync(path, SQLITE_FILE_MODE);
+  }
+}
+
 export function openDatabase(file: string): Database.Database {
-  // 0700: the directory also holds the server keys.
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const onDisk = file !== ':memory:' && file !== '';
+  if (onDisk) {
+    // 0700: the directory also holds the server keys.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // Created 0600 before SQLite opens it (SQLite would use 0644 less the umask), and put right if it
+    // already existed. SQLite gives -wal and -shm the database file's mode when it creates them.
+    closeSync(openSync(file, 'a', SQLITE_FILE_MODE));
+    ownerOnly(file);
+  }
   let db: Database.Database;
   try {
     db = new Database(file);
@@ -25,6 +41,8 @@ export function openDatabase(file: string): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // -wal and -shm exist now; ones left by an older version may have been 0644.
+    if (onDisk) ownerOnly(file);
   } catch (error) {
     db.close();
     throw storeError(error);

@@ -1,0 +1,101 @@
+// What a flood of refusals before authentication costs the audit log: N
+// requests with no token and a 15,000-character path, against the real
+// gateway, batch recorder and SQLite store, with the summaries of
+// pre-authentication refusals off (every refusal stored, each field bounded)
+// and on, in the same run. Reports the audit bytes per refused request (the
+// stored events' JSON, and the growth of the SQLite file with its WAL) and
+// checks that the events still account for every refusal.
+//
+//   npm run bench -- audit-flood        LATCHKEY_BENCH_REFUSALS (default 2000)
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { Agent, request } from 'undici';
+import { createAuditRecorder } from '../audit/index.js';
+import { startHttpGateway } from '../gateway/gateway.js';
+import { openSqliteStore } from '../store/index.js';
+import { SYSTEM_ACTOR } from '../store/records.js';
+import { TokenHasher } from '../token/index.js';
+
+const REFUSALS = Math.max(10, Number(process.env.LATCHKEY_BENCH_REFUSALS ?? 2000));
+const CONCURRENCY = 8;
+const PATH = `/orders/${'a'.repeat(15_000)}`;
+
+interface FloodResult {
+  readonly events: number;
+  readonly accounted: number;
+  readonly jsonBytesPerRefusal: number;
+  readonly fileBytesPerRefusal: number;
+}
+
+function fileSize(file: string): number {
+  return [file, `${file}-wal`].reduce((sum, path) => sum + (existsSync(path) ? statSync(path).size : 0), 0);
+}
+
+async function flood(windowMs: number): Promise<FloodResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-flood-'));
+  const file = join(dir, 'latchkey.db');
+  const store = await openSqliteStore({ file });
+  const logger = pino({ level: 'silent' });
+  try {
+    await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: Date.now() }, SYSTEM_ACTOR);
+    const now = Date.now();
+    await store.createService(
+      { name: 'orders', kind: 'http', bindings: [{ env: 'prod', upstream: 'http://127.0.0.1:9', credential: { from: 'none' } }], tokenHeader: null, maxBodyBytes: 1 << 20, paths: 'exact', headerUnderscores: 'drop', createdAt: now, updatedAt: now },
+      SYSTEM_ACTOR,
+    );
+    const recorder = createAuditRecorder({ store, failMode: 'closed', logger });
+    const gateway = await startHttpGateway({
+      store,
+      hasher: new TokenHasher(TokenHasher.generateKey()),
+      env: 'prod',
+      recorder,
+      metrics: new Registry(),
+      logger,
+      listen: { host: '127.0.0.1', port: 0 },
+      refusalSummary: { windowMs },
+    });
+    const sizeBefore = fileSize(file);
+    const agent = new Agent({ connections: CONCURRENCY });
+    const url = `http://127.0.0.1:${gateway.address.port}${PATH}`;
+    let sent = 0;
+    const worker = async (): Promise<void> => {
+      while (sent < REFUSALS) {
+        sent += 1;
+        const reply = await request(url, { dispatcher: agent });
+        await reply.body.dump();
+        if (reply.statusCode !== 401) throw new Error(`expected 401, got ${reply.statusCode}`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    await agent.close();
+    // Closing the gateway writes the open window's summaries; the recorder then commits everything.
+    await gateway.close();
+    await recorder.close();
+    const events = await store.readAudit({ kind: 'decision', limit: REFUSALS + 10 });
+    const jsonBytes = events.reduce((sum, event) => sum + Buffer.byteLength(JSON.stringify(event)), 0);
+    const accounted = events.reduce((sum, event) => sum + ((event.kind === 'decision' ? event.detail.count : undefined) ?? 1), 0);
+    return { events: events.length, accounted, jsonBytesPerRefusal: jsonBytes / sent, fileBytesPerRefusal: (fileSize(file) - sizeBefore) / sent };
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runAuditFloodBench(): Promise<void> {
+  process.stdout.write(`${REFUSALS} requests, no token, ${PATH.length}-character path, ${CONCURRENCY} connections, SQLite store\n`);
+  const rows: Array<[string, FloodResult]> = [
+    ['summaries off (each refusal stored)', await flood(0)],
+    ['summaries on (10 s window)', await flood(10_000)],
+  ];
+  process.stdout.write('mode                                  events  accounted  audit JSON B/refusal  SQLite+WAL B/refusal\n');
+  for (const [mode, r] of rows) {
+    process.stdout.write(`${mode.padEnd(38)}${String(r.events).padStart(6)}  ${String(r.accounted).padStart(9)}  ${r.jsonBytesPerRefusal.toFixed(1).padStart(20)}  ${r.fileBytesPerRefusal.toFixed(1).padStart(20)}\n`);
+    if (r.accounted !== REFUSALS) process.stdout.write(`  !! the events account for ${r.accounted} refusals, not ${REFUSALS}\n`);
+  }
+  const [off, on] = [rows[0]![1], rows[1]![1]];
+  process.stdout.write(`ratio off/on (audit JSON): ${(off.jsonBytesPerRefusal / on.jsonBytesPerRefusal).toFixed(0)}x\n`);
+}
