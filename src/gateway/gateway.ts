@@ -8,7 +8,7 @@ import type { ServiceLocator } from './http/route.js';
 import { LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
-import { ServiceTable } from './upstream/index.js';
+import { OwnListeners, ServiceTable } from './upstream/index.js';
 import type { Change } from '../store/store.js';
 
 export interface HttpGateway {
@@ -61,11 +61,14 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
 
     let cache: TokenCache | null = null;
     const metrics = new GatewayMetrics(options.metrics, { cacheEntries: () => cache?.size ?? 0, feed: () => feed.health, clock });
+    const ownListeners = options.ownListeners ?? new OwnListeners();
     const services = new ServiceTable({
       store,
       env: options.env,
       logger,
       metrics,
+      ownListeners,
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
       pools: {
         connections: l.upstreamConnections ?? DEFAULTS.upstreamConnections,
         connectTimeoutMs: t.upstreamConnectMs ?? DEFAULTS.upstreamConnectMs,
@@ -198,6 +201,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       });
       servers.push(server);
       const bound = server.address() as AddressInfo;
+      ownListeners.add(spec.service === null ? 'gateway' : `gateway (service ${spec.service})`, bound.address, bound.port);
       listeners.push({ host: spec.at.host, port: bound.port, service: spec.service });
     }
     logger.info({ listeners, env: options.env, feed: feed.kind, sharedLimits: options.redisUrl !== undefined }, 'http gateway listening');

@@ -3,6 +3,8 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
+import type { CredentialPolicy } from './upstream/credential-policy.js';
+import type { OwnListeners } from './upstream/own-listeners.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -74,6 +76,10 @@ export interface HttpGatewayOptions {
     /** Connections per upstream. Default 256. */
     readonly upstreamConnections?: number;
   };
+  /** Which credential sources bindings may read. Default: `<ENV>_*` variables, no files (see CredentialPolicy.forConfig). */
+  readonly credentials?: CredentialPolicy;
+  /** Latchkey's listeners no upstream may be; the gateway adds its own as they bind. Default: a new, empty set. */
+  readonly ownListeners?: OwnListeners;
   /** Extra trusted CAs for HTTPS upstreams (certificates are always verified). */
   readonly upstreamCa?: string | Buffer | readonly (string | Buffer)[];
 }
