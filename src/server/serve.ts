@@ -76,7 +76,11 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();
     const adminPort = typeof adminAddress === 'object' && adminAddress !== null ? adminAddress.port : config.listen.admin.port;
-    if (typeof adminAddress === 'object' && adminAddress !== null) ownListeners.add('admin', adminAddress.address, adminAddress.port);
+    // Every address Fastify bound (`localhost` binds both 127.0.0.1 and ::1).
+    for (const bound of admin.addresses()) {
+      if (typeof bound === 'string') ownListeners.addSocket('admin', bound);
+      else ownListeners.add('admin', bound.address, bound.port);
+    }
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
     const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
     logger.info({ adminUrl, gatewayUrl, store: store.dialect }, 'latchkey serving');

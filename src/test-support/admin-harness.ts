@@ -61,7 +61,10 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   const app: AdminServer = await buildAdminServer({ context });
   await app.listen({ host: options.host ?? '127.0.0.1', port: 0 });
   const address = app.server.address();
-  if (typeof address === 'object' && address !== null) ownListeners.add('admin', address.address, address.port);
+  for (const bound of app.addresses()) {
+    if (typeof bound === 'string') ownListeners.addSocket('admin', bound);
+    else ownListeners.add('admin', bound.address, bound.port);
+  }
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
   const mint = async (permissions: string[], env = 'prod') =>
