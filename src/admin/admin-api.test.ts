@@ -13,7 +13,7 @@ describe.each(KINDS)('admin API on %s', (kind) => {
   beforeAll(async () => {
     h = await startAdminHarness(kind);
     const created = await h.call('POST', '/v1/services', {
-      body: { name: 'orders', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://127.0.0.1:9', credential: { from: 'env', variable: 'ORDERS_KEY' } }] },
+      body: { name: 'orders', kind: 'http', bindings: [{ env: 'dev', upstream: 'http://127.0.0.1:9', credential: { from: 'env', variable: 'DEV_ORDERS_KEY' } }] },
     });
     expect(created.status).toBe(201);
     expect((await h.call('POST', '/v1/roles', { body: { name: 'orders-reader', permissions: ['orders:read:/v1/orders/**'] } })).status).toBe(201);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 
@@ -11,6 +12,10 @@ export interface AdminContext {
   readonly now: () => number;
   /** The audit checkpoint key's public half, for `audit verify`; absent where no key is loaded. */
   readonly auditPublicKey?: KeyObject;
-  /** Absolute; credential files may not be read from here. */
+  /** Absolute: this process's data directory. */
   readonly dataDir?: string;
+  /** The credential sources each environment's bindings may name, from the configuration. */
+  readonly credentials: CredentialPolicy;
+  /** Latchkey's own listeners (with their bound ports), which no upstream may be. */
+  readonly ownListeners: OwnListeners;
 }

@@ -131,7 +131,7 @@ async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
     {
       name: 'bench',
       kind: 'http',
-      bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstreamPort}`, credential: { from: 'env', variable: 'BENCH_UPSTREAM_SECRET', header: 'Authorization', scheme: 'Bearer' } }],
+      bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstreamPort}`, credential: { from: 'env', variable: 'PROD_BENCH_UPSTREAM_SECRET', header: 'Authorization', scheme: 'Bearer' } }],
       tokenHeader: null,
       maxBodyBytes: 1_048_576,
       paths: 'exact',
@@ -213,7 +213,7 @@ async function throughputBench(): Promise<void> {
     await store.createToken(tokenRecord(hasher, token), SYSTEM_ACTOR);
     await store.close();
     const nodeOptions = (extra: object) => ({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra });
-    const childEnv = { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
+    const childEnv = { ...process.env, PROD_BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
     const gateway = await spawnGatewayProcess(NODE_MAIN, nodeOptions({}), { nodeArgs: profile, env: childEnv });
     children.push(gateway);
     // Attribution only: the same gateway with decision events dropped, so the audit log's share is visible.
@@ -286,7 +286,7 @@ async function propagationBench(): Promise<void> {
         await spawnGatewayProcess(
           NODE_MAIN,
           { env: 'prod', store: url.toString(), hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName },
-          { env: { ...process.env, BENCH_UPSTREAM_SECRET: SERVICE_SECRET } },
+          { env: { ...process.env, PROD_BENCH_UPSTREAM_SECRET: SERVICE_SECRET } },
         ),
       );
     }

@@ -17,7 +17,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 
 async function startServe(dataDir: string): Promise<{ child: ChildProcess; adminUrl: string; gatewayUrl: string; output: () => string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0'], {
-    env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', ORDERS_KEY: 'the-real-secret' },
+    env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', DEV_ORDERS_API_KEY: 'the-real-secret' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -79,7 +79,7 @@ describe('latchkey command line', () => {
     expect(envs.items.map((e) => e.name).sort()).toEqual(['dev', 'prod', 'staging']);
     expect(run(['env', 'create', 'qa', '--max-ttl', '30d'], env).code).toBe(0);
 
-    const added = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', `http://127.0.0.1:${upstreamPort}/api`, '--credential-env', 'ORDERS_KEY'], env);
+    const added = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', `http://127.0.0.1:${upstreamPort}/api`, '--credential-env', 'DEV_ORDERS_API_KEY'], env);
     expect(added.stderr).toBe('');
     expect(added.stdout).toContain('orders');
     expect(run(['service', 'add', 'orders', '--kind', 'http', '--env', 'qa', '--upstream', 'http://127.0.0.1:9001'], env).code).toBe(0);

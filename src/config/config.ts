@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -25,6 +25,13 @@ export class ConfigError extends Error {
 }
 
 const address = z.string().min(1);
+
+/** Where one environment's bindings may read upstream secrets from; each key left out takes its default. */
+const credentialSources = z.strictObject({
+  variables: z.array(z.string().regex(/^[A-Za-z0-9_*]{1,128}$/, 'must be a variable name glob such as DEV_*')).optional(),
+  directories: z.array(z.string().min(1).refine(isAbsolute, 'must be an absolute path')).optional(),
+});
+const credentialsSchema = z.record(z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be an environment name'), credentialSources);
 
 const fileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
@@ -56,6 +63,7 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  credentials: credentialsSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -86,9 +94,15 @@ export interface LatchkeyConfig {
     readonly checkpointFile: string | undefined;
     readonly webhook: { readonly url: string; readonly secretEnv: string } | undefined;
   };
+  /** The file it was read from, absolute; undefined when there was none. Never a credential source. */
+  readonly configFile: string | undefined;
+  /** Per environment, as given (environments absent get the default: `<ENV>_*` variables, no files). */
+  readonly credentials: CredentialsConfig;
   /** LATCHKEY_SECRET, when set: the token hashing key shared by nodes that share no disk. */
   readonly secret: string | undefined;
 }
+
+export type CredentialsConfig = Readonly<Record<string, { readonly variables?: readonly string[]; readonly directories?: readonly string[] }>>;
 
 export interface ConfigOverrides {
   readonly configFile?: string;
@@ -113,6 +127,24 @@ function readConfigFile(path: string): ConfigFile {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     throw new ConfigError(`${path}: ${where}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** LATCHKEY_CREDENTIALS holds the same object as the file's `credentials` key, as JSON, and replaces it. */
+function readCredentials(env: NodeJS.ProcessEnv, file: ConfigFile): CredentialsConfig {
+  const text = env.LATCHKEY_CREDENTIALS;
+  if (text === undefined || text === '') return file.credentials ?? {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigError('LATCHKEY_CREDENTIALS: must be JSON such as {"dev":{"variables":["DEV_*"]}}');
+  }
+  const parsed = credentialsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`LATCHKEY_CREDENTIALS: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
   return parsed.data;
 }
@@ -160,6 +192,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       checkpointFile: file.audit?.checkpointFile,
       webhook: file.audit?.webhook,
     },
+    configFile: path === undefined ? undefined : resolve(path),
+    credentials: readCredentials(env, file),
     secret: env.LATCHKEY_SECRET,
   };
 }

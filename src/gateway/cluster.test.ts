@@ -25,7 +25,7 @@ async function startNode(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [LATCHKEY_BIN, 'gateway', '--env', 'prod', '--data', dataDir, '--store', db.url, '--gateway', '127.0.0.1:0', '--redis', 'redis://127.0.0.1:6379'],
-    { env: { ...process.env, ORDERS_SECRET: SECRET, LATCHKEY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, PROD_ORDERS_SECRET: SECRET, LATCHKEY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let err = '';
@@ -59,13 +59,13 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'lk-cluster-'));
   const adminToken = initDataDir(dataDir, db.url);
   upstream = await startUpstream();
-  serve = await startServeProcess({ dataDir, store: db.url, env: { ORDERS_SECRET: SECRET } });
+  serve = await startServeProcess({ dataDir, store: db.url, env: { PROD_ORDERS_SECRET: SECRET } });
   cli = (args) => {
     const result = runCli([...args, '--json'], { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: adminToken });
     if (result.code !== 0) throw new Error(`latchkey ${args.join(' ')}: ${result.stderr}`);
     return result.stdout;
   };
-  cli(['service', 'add', 'orders', '--kind', 'http', '--env', 'prod', '--upstream', `${upstream.url}/api`, '--credential-env', 'ORDERS_SECRET']);
+  cli(['service', 'add', 'orders', '--kind', 'http', '--env', 'prod', '--upstream', `${upstream.url}/api`, '--credential-env', 'PROD_ORDERS_SECRET']);
   nodes.push(await startNode(), await startNode());
 }, 120_000);
 

@@ -17,11 +17,11 @@ let world: GatewayWorld;
 let upstream: TestUpstream;
 
 beforeEach(async () => {
-  process.env.ORDERS_SECRET = SECRET;
+  process.env.PROD_ORDERS_SECRET = SECRET;
   world = await GatewayWorld.sqlite();
   upstream = await startUpstream();
   world.onCleanup(() => upstream.close());
-  await world.addService('orders', [binding('prod', `${upstream.url}/api/`, envCredential('ORDERS_SECRET'))], { maxBodyBytes: 1000 });
+  await world.addService('orders', [binding('prod', `${upstream.url}/api/`, envCredential('PROD_ORDERS_SECRET'))], { maxBodyBytes: 1000 });
 });
 afterEach(() => world.close());
 
@@ -117,7 +117,7 @@ describe('forwarding', () => {
   });
 
   it('takes the token from the service header when one is configured', async () => {
-    await world.addService('billing', [binding('prod', upstream.url, envCredential('ORDERS_SECRET', 'X-Api-Key', ''))], { tokenHeader: 'X-Latchkey-Token' });
+    await world.addService('billing', [binding('prod', upstream.url, envCredential('PROD_ORDERS_SECRET', 'X-Api-Key', ''))], { tokenHeader: 'X-Latchkey-Token' });
     await world.start();
     const { token } = await world.issue({ permissions: ['billing:read'] });
     const reply = await world.send('/billing/invoices', { headers: { 'x-latchkey-token': token, 'x-api-key': 'client-supplied' } });

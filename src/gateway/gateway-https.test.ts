@@ -42,10 +42,10 @@ afterAll(() => {
 describe('HTTPS upstreams', () => {
   for (const trusted of [false, true]) {
     it(trusted ? 'forwards once the CA is trusted' : 'refuses an upstream whose certificate it cannot verify (502)', async () => {
-      process.env.TLS_SECRET = 'tls-upstream-secret';
+      process.env.PROD_TLS_SECRET = 'tls-upstream-secret';
       const world = await GatewayWorld.sqlite();
       try {
-        await world.addService('secure', [binding('prod', `https://127.0.0.1:${port}/base`, envCredential('TLS_SECRET'))]);
+        await world.addService('secure', [binding('prod', `https://127.0.0.1:${port}/base`, envCredential('PROD_TLS_SECRET'))]);
         await world.start(trusted ? { upstreamCa: cert } : {});
         const { token } = await world.issue({ permissions: ['secure:*'] });
         const reply = await world.send('/secure/x', { token });

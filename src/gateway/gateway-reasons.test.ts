@@ -13,11 +13,11 @@ let world: GatewayWorld;
 let upstream: TestUpstream;
 
 beforeEach(async () => {
-  process.env.ORDERS_SECRET = 'upstream-secret-value';
+  process.env.PROD_ORDERS_SECRET = 'upstream-secret-value';
   world = await GatewayWorld.sqlite();
   upstream = await startUpstream();
   world.onCleanup(() => upstream.close());
-  await world.addService('orders', [binding('prod', `${upstream.url}/api`, envCredential('ORDERS_SECRET')), binding('staging', `${upstream.url}/staging`)]);
+  await world.addService('orders', [binding('prod', `${upstream.url}/api`, envCredential('PROD_ORDERS_SECRET')), binding('staging', `${upstream.url}/staging`)]);
   // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.
   await world.start({ timeouts: { upstreamHeadersMs: 1000 } });
 });

@@ -9,7 +9,7 @@ import { RefusalSummaries } from '../audit/refusal-summary.js';
 import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
-import { ServiceTable, type BindingRoute } from './upstream/index.js';
+import { OwnListeners, ServiceTable, type BindingRoute } from './upstream/index.js';
 import type { Change } from '../store/store.js';
 
 export interface HttpGateway {
@@ -66,11 +66,14 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       perService: l.maxInFlightPerService ?? DEFAULTS.maxInFlightPerService,
     });
     const metrics = new GatewayMetrics(options.metrics, { cacheEntries: () => cache?.size ?? 0, inFlight: () => inFlight.total, feed: () => feed.health, clock });
+    const ownListeners = options.ownListeners ?? new OwnListeners();
     const services = new ServiceTable({
       store,
       env: options.env,
       logger,
       metrics,
+      ownListeners,
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
       pools: {
         connections: l.upstreamConnections ?? DEFAULTS.upstreamConnections,
         connectTimeoutMs: t.upstreamConnectMs ?? DEFAULTS.upstreamConnectMs,
@@ -220,6 +223,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       });
       servers.push(server);
       const bound = server.address() as AddressInfo;
+      ownListeners.add(spec.service === null ? 'gateway' : `gateway (service ${spec.service})`, bound.address, bound.port);
       listeners.push({ host: spec.at.host, port: bound.port, service: spec.service });
     }
     logger.info({ listeners, env: options.env, feed: feed.kind, sharedLimits: options.redisUrl !== undefined }, 'http gateway listening');

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { startHttpGateway, type HttpGateway } from './gateway.js';
 import type { HttpGatewayOptions, ListenAddress } from './options.js';
+import { OwnListeners } from './upstream/index.js';
 
 // A data-plane-only node (`latchkey gateway --env ENV`): the HTTP gateway of
 // one environment against a shared store, with its own small listener for
@@ -50,10 +51,13 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const recorder = options.recorder ?? createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
+  // The ops listener serves /metrics: no upstream may be it either.
+  const ownListeners = options.gateway?.ownListeners ?? new OwnListeners();
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway({
       ...options.gateway,
+      ownListeners,
       store,
       hasher: options.hasher,
       env: options.env,
@@ -88,7 +92,9 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     });
     const server = ops;
     await new Promise<void>((resolve) => server.listen(options.opsListen!.port, options.opsListen!.host, resolve));
-    opsAddress = { host: options.opsListen.host, port: (server.address() as AddressInfo).port };
+    const bound = server.address() as AddressInfo;
+    ownListeners.add('ops', bound.address, bound.port);
+    opsAddress = { host: options.opsListen.host, port: bound.port };
   }
   let closing: Promise<void> | null = null;
   return {

@@ -3,6 +3,8 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
+import type { CredentialPolicy } from './upstream/credential-policy.js';
+import type { OwnListeners } from './upstream/own-listeners.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -88,6 +90,10 @@ export interface HttpGatewayOptions {
     /** Distinct keys per window before new ones share a key per (service, reason). Default 1,000. */
     readonly maxKeys?: number;
   };
+  /** Which credential sources bindings may read. Default: `<ENV>_*` variables, no files (see CredentialPolicy.forConfig). */
+  readonly credentials?: CredentialPolicy;
+  /** Latchkey's listeners no upstream may be; the gateway adds its own as they bind. Default: a new, empty set. */
+  readonly ownListeners?: OwnListeners;
   /** Extra trusted CAs for HTTPS upstreams (certificates are always verified). */
   readonly upstreamCa?: string | Buffer | readonly (string | Buffer)[];
 }

@@ -74,8 +74,8 @@ describe('no secret reaches the audit trail, the logs or the data directory', ()
       configFile,
       env: {
         LATCHKEY_LOG_LEVEL: 'debug',
-        ORDERS_KEY: secrets.get('upstream credential (env)')!,
-        BILLING_KEY: secrets.get('upstream credential (custom header)')!,
+        PROD_ORDERS_KEY: secrets.get('upstream credential (env)')!,
+        PROD_BILLING_KEY: secrets.get('upstream credential (custom header)')!,
       },
     });
     call = adminClient(serve.adminUrl, adminToken);
@@ -106,11 +106,11 @@ describe('no secret reaches the audit trail, the logs or the data directory', ()
     };
     expect((await call('POST', '/v1/services', {
       name: 'orders', kind: 'http',
-      bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'env', variable: 'ORDERS_KEY' } }],
+      bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'env', variable: 'PROD_ORDERS_KEY' } }],
     })).status).toBe(201);
     expect((await call('POST', '/v1/services', {
       name: 'billing', kind: 'http', tokenHeader: 'X-Latchkey-Token',
-      bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'env', variable: 'BILLING_KEY', header: 'X-Api-Key' } }],
+      bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'env', variable: 'PROD_BILLING_KEY', header: 'X-Api-Key' } }],
     })).status).toBe(201);
     expect((await call('POST', '/v1/roles', { name: 'writer', permissions: ['orders:read:/v1/**', 'orders:write:/v1/notes/*', 'billing:read'] })).status).toBe(201);
     const valid = await created({ name: 'redaction-valid', env: 'prod', roles: ['writer'] });

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
 import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
+import { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';
@@ -46,6 +47,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       const publisher = createRedisChangePublisher({ url: config.redis, store, logger });
       closers.unshift(() => publisher.close());
     }
+    // One allow-list and one set of listeners for the admin API (write time) and the gateway (load and connect time).
+    const credentials = CredentialPolicy.forConfig(config);
+    const ownListeners = new OwnListeners();
+    ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
     const gateway = await startHttpGateway({
       store,
       hasher,
@@ -62,14 +67,22 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       ...(config.redis !== undefined && { redisUrl: config.redis }),
       ...(isPostgres ? { feed: 'postgres' as const, pgUrl: config.store } : { feed: 'local' as const }),
       clock: now,
+      credentials,
+      ownListeners,
     });
     closers.unshift(() => gateway.close());
 
-    const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir }, metrics });
+    const context = { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners };
+    const admin: AdminServer = await buildAdminServer({ context, metrics });
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();
     const adminPort = typeof adminAddress === 'object' && adminAddress !== null ? adminAddress.port : config.listen.admin.port;
+    // Every address Fastify bound (`localhost` binds both 127.0.0.1 and ::1).
+    for (const bound of admin.addresses()) {
+      if (typeof bound === 'string') ownListeners.addSocket('admin', bound);
+      else ownListeners.add('admin', bound.address, bound.port);
+    }
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
     const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
     logger.info({ adminUrl, gatewayUrl, store: store.dialect }, 'latchkey serving');

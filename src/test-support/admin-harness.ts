@@ -1,11 +1,13 @@
 // A real admin API on loopback, on a real SQLite file or a real PostgreSQL
 // database, with its logs captured so tests can search them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { loadOrCreateAuditKey } from '../audit/index.js';
+import { loadConfig, type ConfigFile } from '../config/config.js';
+import { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
 import { mintToken } from '../lifecycle/index.js';
 import { createLogger } from '../server/logger.js';
 import { ensureDefaultEnvironments } from '../server/environments.js';
@@ -33,7 +35,14 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-export async function startAdminHarness(kind: StoreKind, now: () => number = Date.now): Promise<AdminHarness> {
+export interface AdminHarnessOptions {
+  /** Written as the harness's latchkey.json, from which the credential allow-list is read as `latchkey serve` reads it. */
+  readonly config?: ConfigFile;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+}
+
+export async function startAdminHarness(kind: StoreKind, now: () => number = Date.now, options: AdminHarnessOptions = {}): Promise<AdminHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-admin-'));
   const db = kind === 'postgres' ? await createTestDatabase() : null;
   const sqliteFile = kind === 'sqlite' ? join(dir, 'latchkey.db') : null;
@@ -44,9 +53,18 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   const hasher = new TokenHasher(TokenHasher.generateKey());
   await ensureDefaultEnvironments(store, now());
   const auditKey = await loadOrCreateAuditKey(dir);
-  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  const configFile = join(dir, 'latchkey.json');
+  writeFileSync(configFile, JSON.stringify(options.config ?? {}));
+  const config = loadConfig({ configFile, dataDir: dir, store: db?.url ?? sqliteFile! }, {});
+  const ownListeners = new OwnListeners();
+  const context = { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir, credentials: CredentialPolicy.forConfig(config), ownListeners };
+  const app: AdminServer = await buildAdminServer({ context });
+  await app.listen({ host: options.host ?? '127.0.0.1', port: 0 });
   const address = app.server.address();
+  for (const bound of app.addresses()) {
+    if (typeof bound === 'string') ownListeners.addSocket('admin', bound);
+    else ownListeners.add('admin', bound.address, bound.port);
+  }
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 
   const mint = async (permissions: string[], env = 'prod') =>

@@ -1,7 +1,6 @@
-import { isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { invalid, notFound } from '../../errors/index.js';
-import { parseUpstream } from '../../gateway/upstream/target.js';
+import { ownListenerAt, ownSocketAt, parseUpstream } from '../../gateway/upstream/index.js';
 import { HEADER_UNDERSCORES, type CredentialSource, type Service, type ServiceBinding } from '../../store/records.js';
 import { PATH_MATCHINGS } from '../../policy/index.js';
 import type { AdminContext } from '../context.js';
@@ -73,26 +72,46 @@ function toCredential(input: BindingInput['credential']): CredentialSource {
 
 /**
  * The gateway reads the upstream secret from its own environment or disk, so
- * `services.write` must not be able to point it at Latchkey's own secrets
- * (the store URL, LATCHKEY_SECRET, the key files) and ship them upstream.
+ * `services.write` on one environment must not be able to point it at another
+ * environment's secrets or Latchkey's own (LATCHKEY_SECRET, the key files) and
+ * ship them to an upstream of its choosing: only the operator's allow-list for
+ * the binding's environment is accepted, checked by real path. The gateway
+ * checks again when it loads the binding.
  */
-function checkCredentialSource(input: BindingInput['credential'], field: string, dataDir: string | undefined): void {
-  if (input?.from === 'env' && /^LATCHKEY_/i.test(input.variable)) {
-    throw invalid(`${field}.credential.variable`, 'LATCHKEY_* variables hold Latchkey\'s own configuration and cannot be an upstream credential');
+async function checkCredentialSource(env: string, input: BindingInput['credential'], field: string, { credentials }: AdminContext): Promise<void> {
+  if (input?.from === 'env') {
+    const refused = credentials.checkVariable(env, input.variable);
+    if (refused !== null) throw invalid(`${field}.credential.variable`, refused);
   }
   if (input?.from === 'file') {
-    if (!isAbsolute(input.path)) throw invalid(`${field}.credential.path`, 'must be an absolute path');
-    const path = resolve(input.path);
-    if (dataDir !== undefined && (path === dataDir || path.startsWith(`${dataDir}${sep}`))) {
-      throw invalid(`${field}.credential.path`, "files in Latchkey's data directory cannot be an upstream credential");
-    }
+    const verdict = await credentials.checkFile(env, input.path);
+    if (!verdict.ok) throw invalid(`${field}.credential.path`, verdict.problem);
   }
 }
 
-async function toBinding(kind: Service['kind'], env: string, input: BindingInput, field: string, { store, dataDir }: AdminContext): Promise<ServiceBinding> {
-  if ((await store.getEnvironment(env)) === undefined) throw invalid(`${field}.env`, `environment ${env} does not exist`);
-  checkCredentialSource(input.credential, field, dataDir);
-  return { env, upstream: checkUpstream(kind, input.upstream, `${field}.upstream`), credential: toCredential(input.credential) };
+/**
+ * An upstream that is one of Latchkey's own listeners would let a data-plane
+ * token reach the admin API or /metrics past the admin token's CIDR list. The
+ * gateway refuses it again at every connect, as a name may resolve elsewhere later.
+ */
+async function checkNotSelf(kind: Service['kind'], upstream: string, field: string, { ownListeners }: AdminContext): Promise<void> {
+  let listener: string | null;
+  if (kind === 'postgres') {
+    const url = new URL(upstream);
+    listener = await ownListenerAt(url.hostname.replace(/^\[|\]$/g, ''), url.port === '' ? 5432 : Number(url.port), ownListeners);
+  } else {
+    const target = parseUpstream(upstream);
+    listener = target.socketPath !== null ? await ownSocketAt(target.socketPath, ownListeners) : await ownListenerAt(target.hostname!, target.port, ownListeners);
+  }
+  if (listener !== null) throw invalid(field, `is Latchkey's own ${listener} listener and cannot be an upstream`);
+}
+
+async function toBinding(kind: Service['kind'], env: string, input: BindingInput, field: string, context: AdminContext): Promise<ServiceBinding> {
+  if ((await context.store.getEnvironment(env)) === undefined) throw invalid(`${field}.env`, `environment ${env} does not exist`);
+  await checkCredentialSource(env, input.credential, field, context);
+  const upstream = checkUpstream(kind, input.upstream, `${field}.upstream`);
+  await checkNotSelf(kind, upstream, `${field}.upstream`, context);
+  return { env, upstream, credential: toCredential(input.credential) };
 }
 
 async function mustGet(name: string, { store }: AdminContext): Promise<Service> {

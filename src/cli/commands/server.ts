@@ -75,10 +75,15 @@ export function registerGateway(program: Command): void {
     .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
       const { runGatewayNode } = await import('../../gateway/index.js');
+      const { CredentialPolicy, OwnListeners } = await import('../../gateway/upstream/index.js');
       const { createLogger } = await import('../../server/logger.js');
       const loaded = loadConfig({ ...overridesOf(options), ...(options.redis !== undefined && { redis: options.redis }) });
       // A node never creates a key: one it made up would silently refuse every token.
       const hasher = loadTokenHasher(loaded.dataDir, loaded.secret, false);
+      // The admin API and PostgreSQL gateway this deployment configures are Latchkey's too: never an upstream.
+      const ownListeners = new OwnListeners();
+      ownListeners.add('admin', loaded.listen.admin.host, loaded.listen.admin.port);
+      ownListeners.add('postgres gateway', loaded.listen.postgres.host, loaded.listen.postgres.port);
       const node = await runGatewayNode({
         env: options.env,
         store: loaded.store,
@@ -94,6 +99,8 @@ export function registerGateway(program: Command): void {
           trustedProxies: loaded.gateway.trustedProxies,
           limits: { maxInFlightPerToken: loaded.gateway.maxInFlightPerToken, maxInFlightPerService: loaded.gateway.maxInFlightPerService },
           refusalSummary: { windowMs: loaded.gateway.refusalSummaryMs },
+          credentials: CredentialPolicy.forConfig(loaded),
+          ownListeners,
         },
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;

@@ -11,6 +11,7 @@ import { cacheKeyOf, UNAVAILABLE, type TokenCache } from '../cache/token-cache.j
 import type { CacheEntry, TokenEntry } from '../cache/token-entry.js';
 import { retryAfterSeconds, type InFlight, type LimitVerdict, type Limiter } from '../limits/index.js';
 import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
+import { dropClientCopies } from '../upstream/credential.js';
 import { checkToken } from './check-token.js';
 import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
 import type { Exchange, Outcome } from './exchange.js';
@@ -202,7 +203,10 @@ export class Pipeline {
   upstreamHeaders(ex: Exchange): string[] {
     const forwarded = ex.headers!.forward;
     const credential = ex.binding!.credential;
-    if (credential !== null) forwarded.push(credential.header, credential.value);
+    if (credential !== null) {
+      dropClientCopies(forwarded, credential.header);
+      forwarded.push(credential.header, credential.value);
+    }
     const identity = ex.entry!.identity;
     for (let i = 0; i < identity.length; i++) forwarded.push(identity[i]!);
     forwarded.push('x-forwarded-for', forwardedForUpstream(this.#o.clients, ex.peer, ex.headers!.forwardedFor));

@@ -4,7 +4,10 @@ import type { ServiceCatalog } from '../../policy/types.js';
 import type { HeaderUnderscores, PathMatching, Service } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { GatewayMetrics, ServiceMetrics } from '../metrics.js';
+import { CredentialPolicy } from './credential-policy.js';
 import { resolveCredential, type UpstreamCredential } from './credential.js';
+import { OwnListeners } from './own-listeners.js';
+import { guardedConnector } from './self-upstream.js';
 import { parseUpstream, type UpstreamTarget } from './target.js';
 
 /** One environment's binding of a service, ready to forward to. */
@@ -12,8 +15,9 @@ export interface BindingRoute {
   readonly env: string;
   readonly target: UpstreamTarget;
   readonly pool: Pool;
+  /** Added to this binding's requests; the client's own copies of its header are dropped for this binding only. */
   readonly credential: UpstreamCredential | null;
-  /** Why this binding cannot be used (its credential is unreadable), or null. Requests get 502. */
+  /** Why this binding cannot be used (its credential is refused or unreadable), or null. Requests get 502. */
   readonly unusable: string | null;
 }
 
@@ -23,7 +27,11 @@ export interface ServiceRoute {
   /** Lowercase header carrying the Latchkey token; `authorization` (Bearer) by default. */
   readonly tokenHeader: string;
   readonly maxBodyBytes: number;
-  /** Lowercase names of client headers never forwarded: the token header and every binding's credential header. */
+  /**
+   * Lowercase names of client headers never forwarded to any binding: the token header. A binding's
+   * credential header is dropped per binding when its request is forwarded (one environment's
+   * credential header is an ordinary header to another's upstream).
+   */
   readonly stripped: ReadonlySet<string>;
   readonly bindings: ReadonlyMap<string, BindingRoute>;
   readonly metrics: ServiceMetrics;
@@ -49,6 +57,10 @@ export interface ServiceTableOptions {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly pools: UpstreamPoolOptions;
+  /** Which credential sources each environment's bindings may read. Default: `<ENV>_*` variables, no files. */
+  readonly credentials?: CredentialPolicy;
+  /** Latchkey's own listeners, never connected to as an upstream. */
+  readonly ownListeners?: OwnListeners;
 }
 
 /**
@@ -58,6 +70,8 @@ export interface ServiceTableOptions {
  */
 export class ServiceTable implements ServiceCatalog {
   readonly #options: ServiceTableOptions;
+  readonly #credentials: CredentialPolicy;
+  readonly #own: OwnListeners;
   #routes = new Map<string, ServiceRoute>();
   #kinds = new Map<string, Service['kind']>();
   #pools = new Map<string, Pool>();
@@ -66,6 +80,8 @@ export class ServiceTable implements ServiceCatalog {
 
   constructor(options: ServiceTableOptions) {
     this.#options = options;
+    this.#credentials = options.credentials ?? CredentialPolicy.defaults();
+    this.#own = options.ownListeners ?? new OwnListeners();
   }
 
   get(name: string): ServiceRoute | undefined {
@@ -122,7 +138,7 @@ export class ServiceTable implements ServiceCatalog {
     const { env, logger } = this.#options;
     const bindings = new Map<string, BindingRoute>();
     const tokenHeader = (service.tokenHeader ?? 'authorization').toLowerCase();
-    const stripped = new Set<string>([tokenHeader]);
+    const stripped: ReadonlySet<string> = new Set<string>([tokenHeader]);
     for (const binding of service.bindings) {
       if (env !== null && binding.env !== env) continue;
       let target: UpstreamTarget;
@@ -132,11 +148,9 @@ export class ServiceTable implements ServiceCatalog {
         logger.error({ service: service.name, env: binding.env, err: (err as Error).message }, 'service binding has an invalid upstream; skipped');
         continue;
       }
-      const resolved = await resolveCredential(binding.credential);
-      if (!resolved.ok) logger.error({ service: service.name, env: binding.env, problem: resolved.problem }, 'upstream credential unavailable');
+      const resolved = await resolveCredential(binding.credential, binding.env, this.#credentials);
+      if (!resolved.ok) logger.error({ service: service.name, env: binding.env, problem: resolved.problem }, 'upstream credential unavailable; requests get 502');
       const credential = resolved.ok ? resolved.credential : null;
-      if (credential !== null) stripped.add(credential.header);
-      if (binding.credential.from !== 'none') stripped.add(binding.credential.header.toLowerCase());
       bindings.set(binding.env, {
         env: binding.env,
         target,
@@ -166,15 +180,19 @@ export class ServiceTable implements ServiceCatalog {
       return existing;
     }
     const options = this.#options.pools;
+    const logger = this.#options.logger;
     const pool = new Pool(target.origin, {
       connections: options.connections,
       pipelining: 1,
-      connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
       keepAliveTimeout: options.keepAliveTimeoutMs,
-      ...(target.socketPath !== null ? { socketPath: target.socketPath } : {}),
-      ...(target.tls ? { connect: { rejectUnauthorized: true, ...(options.ca !== undefined ? { ca: options.ca as string | Buffer | (string | Buffer)[] } : {}) } } : {}),
+      // Every connection is checked against Latchkey's own listeners; the connector also carries the timeout, socket and TLS settings.
+      connect: guardedConnector(target, this.#own, {
+        timeoutMs: options.connectTimeoutMs,
+        ...(target.tls ? { tls: { rejectUnauthorized: true, ...(options.ca !== undefined ? { ca: options.ca as string | Buffer | (string | Buffer)[] } : {}) } } : {}),
+        onRefused: (err) => logger.error({ upstream: target.key, listener: err.listener, address: err.address }, "upstream refused: it is one of Latchkey's own listeners; requests get 502"),
+      }),
     });
     pools.set(target.key, pool);
     return pool;
