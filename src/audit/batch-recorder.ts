@@ -34,6 +34,8 @@ export interface AuditRecorderOptions {
   readonly batchSize?: number;
   /** How long a lone event may wait for company before it is written. Default 5 ms. */
   readonly flushIntervalMs?: number;
+  /** How long a folded event (see fold()) may wait for more to fold into it before it is written. Default 100 ms. */
+  readonly foldWindowMs?: number;
   /** Events held in memory before `open` mode drops the oldest and `closed` mode stops accepting. Default 100,000. */
   readonly maxQueue?: number;
   /** Copies of each committed batch, in commit order. close() closes them (closing one twice is harmless). */
@@ -70,6 +72,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 1000, maxQueue));
   const flushIntervalMs = options.flushIntervalMs ?? 5;
+  const foldWindowMs = options.foldWindowMs ?? 100;
   const retryInitialMs = options.retryInitialMs ?? 25;
   const retryMaxMs = options.retryMaxMs ?? 2000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
@@ -94,11 +97,14 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   let retryDelay = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   let intervalTimer: NodeJS.Timeout | undefined;
+  let foldTimer: NodeJS.Timeout | undefined;
   let immediateScheduled = false;
   let closed = false;
   let stopped = false;
   let closing: Promise<void> | undefined;
   let lastDropLog = 0;
+  // Events that fold() may still replace: key → ordinal, for events not yet taken by the writer.
+  let foldable = new Map<string, number>();
   const waiters: Waiter[] = [];
   const durableWaiters: DurableWaiter[] = [];
   const sinkDeliveries = new Set<Promise<void>>();
@@ -173,6 +179,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     const n = Math.min(batchSize, pendingLive());
     batchOrdinal = recorded - pendingLive();
     batch = pending.slice(pendingHead, pendingHead + n).map(storedForm);
+    // What was taken is sealed; anything folded from now on starts a new event.
+    foldable = new Map();
     batchHead = 0;
     pendingHead += n;
     if (pendingHead === pending.length) {
@@ -281,6 +289,13 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     });
   }
 
+  function durableUnhurried(): Promise<boolean> {
+    const target = recorded;
+    if (settledThrough() >= target) return Promise.resolve(true);
+    if (failing || stopped) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => durableWaiters.push({ target, resolve }));
+  }
+
   async function shutDown(): Promise<void> {
     let timeout: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -291,7 +306,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     stopped = true;
     if (retryTimer !== undefined) clearTimeout(retryTimer);
     if (intervalTimer !== undefined) clearTimeout(intervalTimer);
-    retryTimer = intervalTimer = undefined;
+    if (foldTimer !== undefined) clearTimeout(foldTimer);
+    retryTimer = intervalTimer = foldTimer = undefined;
     // A batch still being written is settled by its own outcome, not counted here.
     const left = pendingLive() + (writing ? 0 : batchLive());
     if (left > 0) {
@@ -309,24 +325,58 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     await Promise.allSettled(sinks.map((sink) => sink.close?.()));
   }
 
+  /** False when the event was refused (after close). */
+  function push(event: AuditEventInput): boolean {
+    if (closed) {
+      lose(1, 'recorded after close');
+      return false;
+    }
+    pending.push(event);
+    recorded += 1;
+    if (depth() > hardCap) dropOldest();
+    return true;
+  }
+
+  function record(event: AuditEventInput): void {
+    if (!push(event) || writing || retryTimer !== undefined) return;
+    if (pendingLive() >= batchSize) scheduleNow();
+    else scheduleSoon();
+  }
+
+  /** A folded event waits up to the fold window for company; any earlier batch takes it along. */
+  function scheduleFold(): void {
+    if (foldTimer !== undefined || stopped) return;
+    foldTimer = setTimeout(() => {
+      foldTimer = undefined;
+      scheduleNow();
+    }, foldWindowMs);
+    foldTimer.unref();
+  }
+
   return {
-    record(event: AuditEventInput): void {
-      if (closed) {
-        lose(1, 'recorded after close');
+    record,
+    fold(key, event, merge): void {
+      const ordinal = foldable.get(key);
+      const firstPending = recorded - pendingLive();
+      if (ordinal !== undefined && ordinal >= firstPending && !closed) {
+        const index = pendingHead + (ordinal - firstPending);
+        pending[index] = merge(pending[index]!, event);
         return;
       }
-      pending.push(event);
-      recorded += 1;
-      if (depth() > hardCap) dropOldest();
-      if (writing || retryTimer !== undefined) return;
+      foldable.set(key, recorded);
+      if (!push(event)) return;
       if (pendingLive() >= batchSize) scheduleNow();
-      else scheduleSoon();
+      else scheduleFold();
+    },
+    get foldableKeys() {
+      return foldable.size;
     },
     get accepting() {
       return accepting();
     },
     flush,
     durable,
+    durableUnhurried,
     failMode,
     close(): Promise<void> {
       closed = true;

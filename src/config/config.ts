@@ -48,7 +48,7 @@ const fileSchema = z.strictObject({
       nodeName: z.string().min(1).max(128).optional(),
       maxInFlightPerToken: z.int().min(1).max(1_000_000).optional(),
       maxInFlightPerService: z.int().min(1).max(1_000_000).optional(),
-      refusalSummaryMs: z.int().min(0).max(3_600_000).optional(),
+      foldRefusals: z.boolean().optional(),
     })
     .optional(),
   audit: z
@@ -83,8 +83,8 @@ export interface LatchkeyConfig {
     readonly maxInFlightPerToken: number;
     /** Requests in flight per service binding. */
     readonly maxInFlightPerService: number;
-    /** Window of the summaries of pre-authentication refusals; 0 stores each in full. */
-    readonly refusalSummaryMs: number;
+    /** Fold refusals made before a token is known into one event per key and batch (audit/refusal-summary.ts). */
+    readonly foldRefusals: boolean;
   };
   readonly audit: {
     readonly failMode: 'closed' | 'open';
@@ -182,7 +182,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       nodeName: file.gateway?.nodeName ?? env.LATCHKEY_NODE ?? `node-${process.pid}`,
       maxInFlightPerToken: file.gateway?.maxInFlightPerToken ?? 64,
       maxInFlightPerService: file.gateway?.maxInFlightPerService ?? 512,
-      refusalSummaryMs: file.gateway?.refusalSummaryMs ?? 0,
+      foldRefusals: file.gateway?.foldRefusals ?? true,
     },
     audit: {
       failMode: file.audit?.failMode ?? 'closed',

@@ -153,19 +153,14 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     closers.push(() => limiter.close());
     if (limiter !== local) closers.push(() => local.close());
 
-    const summaryMs = options.refusalSummary?.windowMs ?? DEFAULTS.refusalSummaryMs;
     const summaries =
-      summaryMs > 0
+      (options.refusalSummary?.fold ?? DEFAULTS.foldRefusals)
         ? new RefusalSummaries({
             recorder: options.recorder,
-            windowMs: summaryMs,
             maxKeys: options.refusalSummary?.maxKeys ?? DEFAULTS.refusalSummaryKeys,
-            clock,
             onFolded: (reason) => metrics.refusalsFolded.inc({ reason }),
           })
         : null;
-    // Runs after the listeners drained (closers run in reverse), before the caller closes the recorder.
-    if (summaries !== null) closers.push(async () => summaries.close());
     const pipeline = new Pipeline({
       nodeName: options.nodeName ?? `${hostname()}:${process.pid}`,
       env: options.env,

@@ -81,13 +81,13 @@ export interface HttpGatewayOptions {
     readonly maxInFlightPerService?: number;
   };
   /**
-   * Refusals before a token is known are folded into one summary event per
-   * (service, reason, client) and window (see audit/refusal-summary.ts).
+   * Refusals before a token is known are folded into one event per (service,
+   * reason, client) and batch, counted exactly (see audit/refusal-summary.ts).
    */
   readonly refusalSummary?: {
-    /** Window length; 0 (the default) stores every refusal in full, bounded. */
-    readonly windowMs?: number;
-    /** Distinct keys per window before new ones share a key per (service, reason). Default 1,000. */
+    /** Default true; false stores every refusal as its own (bounded) event. */
+    readonly fold?: boolean;
+    /** Distinct keys folding at once before new ones share a key per (service, reason). Default 1,000. */
     readonly maxKeys?: number;
   };
   /** Which credential sources bindings may read. Default: `<ENV>_*` variables, no files (see CredentialPolicy.forConfig). */
@@ -118,7 +118,6 @@ export const DEFAULTS = {
   // Below the pool size, so one token cannot hold every upstream connection; above wrk's -c50 of the benchmark.
   maxInFlightPerToken: 64,
   maxInFlightPerService: 512,
-  // Off by default: a folded refusal is answered before its count is durable (see audit/refusal-summary.ts).
-  refusalSummaryMs: 0,
+  foldRefusals: true,
   refusalSummaryKeys: 1000,
 } as const;

@@ -63,7 +63,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       maxStalenessMs: config.gateway.maxStalenessMs,
       trustedProxies: config.gateway.trustedProxies,
       limits: { maxInFlightPerToken: config.gateway.maxInFlightPerToken, maxInFlightPerService: config.gateway.maxInFlightPerService },
-      refusalSummary: { windowMs: config.gateway.refusalSummaryMs },
+      refusalSummary: { fold: config.gateway.foldRefusals },
       ...(config.redis !== undefined && { redisUrl: config.redis }),
       ...(isPostgres ? { feed: 'postgres' as const, pgUrl: config.store } : { feed: 'local' as const }),
       clock: now,

@@ -98,7 +98,7 @@ export function registerGateway(program: Command): void {
           maxStalenessMs: loaded.gateway.maxStalenessMs,
           trustedProxies: loaded.gateway.trustedProxies,
           limits: { maxInFlightPerToken: loaded.gateway.maxInFlightPerToken, maxInFlightPerService: loaded.gateway.maxInFlightPerService },
-          refusalSummary: { windowMs: loaded.gateway.refusalSummaryMs },
+          refusalSummary: { fold: loaded.gateway.foldRefusals },
           credentials: CredentialPolicy.forConfig(loaded),
           ownListeners,
         },

@@ -49,6 +49,8 @@ export class Exchange {
   recorded = false;
   /** Holds an in-flight slot of its token and binding (the concurrency stage); given back once, by Pipeline.release. */
   holdsSlot = false;
+  /** Its refusal was folded into an earlier event of the same (service, reason, client). */
+  folded = false;
 
   constructor(req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head: Buffer | null, time: number, startedAt: number, expectsContinue: boolean) {
     this.req = req;

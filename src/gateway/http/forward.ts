@@ -157,7 +157,7 @@ export class HttpOutcome implements Outcome {
   refuse(ex: Exchange, code: ReasonCode): void {
     this.#pipeline.record(ex, 'deny', code);
     // A refusal allows nothing: it is sent once its event is durable, or at once if it cannot be.
-    void this.#pipeline.durable().then(() => this.#writeRefusal(ex, code, ex.detail, ex.retryAfterSeconds));
+    void this.#pipeline.durable(ex).then(() => this.#writeRefusal(ex, code, ex.detail, ex.retryAfterSeconds));
   }
 
   #writeRefusal(ex: Exchange, code: ReasonCode, detail: string | null, retryAfterSeconds: number | null): void {

@@ -218,9 +218,13 @@ export class Pipeline {
     return ex.client;
   }
 
-  /** Resolves once every event recorded so far is durable (true), or at once when the log cannot be written (false). */
-  durable(): Promise<boolean> {
-    return this.#o.recorder.durable();
+  /**
+   * Resolves once every event recorded so far is durable (true), or at once
+   * when the log cannot be written (false). A folded refusal waits for its
+   * batch without hurrying the writer, so that more refusals fold into it.
+   */
+  durable(ex?: Exchange): Promise<boolean> {
+    return ex?.folded === true ? this.#o.recorder.durableUnhurried() : this.#o.recorder.durable();
   }
 
   /** With failMode `open` a response is not held back for an audit log that cannot be written. */
@@ -264,17 +268,22 @@ export class Pipeline {
     };
     // Before a token is known a refusal costs the client nothing: fold it. A honeytoken is an alarm: never folded.
     const summaries = this.#o.summaries;
-    if (summaries !== null && entry === null && ex.honeyId === null && PRE_AUTH_REASONS.has(reason)) summaries.offer(ex.time, detail);
-    else this.#o.recorder.record({ kind: 'decision', time: ex.time, detail });
+    if (summaries !== null && entry === null && ex.honeyId === null && PRE_AUTH_REASONS.has(reason)) {
+      summaries.offer(ex.time, detail);
+      ex.folded = true;
+    } else {
+      this.#o.recorder.record({ kind: 'decision', time: ex.time, detail });
+    }
   }
 
   /**
    * Audits what the listener answers itself, before any request reaches the
    * pipeline (malformed HTTP, oversize headers, slow clients, CONNECT, an
    * unsupported Expect): always before a token is known, so folded like the
-   * pipeline's pre-authentication refusals.
+   * pipeline's pre-authentication refusals. Resolves once the answer may be
+   * sent: when its event is durable (true), or at once when it cannot be (false).
    */
-  recordListenerRefusal(peer: string | undefined, action: string, resource: string, reason: ReasonCode): void {
+  recordListenerRefusal(peer: string | undefined, action: string, resource: string, reason: ReasonCode): Promise<boolean> {
     const detail: DecisionDetail = {
       node: this.#o.nodeName,
       tokenId: null,
@@ -292,7 +301,11 @@ export class Pipeline {
       client: peer ?? '',
     };
     const time = this.#o.clock();
-    if (this.#o.summaries !== null) this.#o.summaries.offer(time, detail);
-    else this.#o.recorder.record({ kind: 'decision', time, detail });
+    if (this.#o.summaries === null) {
+      this.#o.recorder.record({ kind: 'decision', time, detail });
+      return this.#o.recorder.durable();
+    }
+    this.#o.summaries.offer(time, detail);
+    return this.#o.recorder.durableUnhurried();
   }
 }

@@ -67,31 +67,40 @@ export function createListener(locate: ServiceLocator, parts: ListenerParts): Se
   // Node would answer any Expect other than 100-continue with a bare 417 of its own; answer it here, and audit it.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     parts.metrics.clientErrors.inc({ kind: 'expectation' });
-    parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, req.method ?? '', auditedTarget(req.url), 'invalid_request');
-    res.writeHead(417, { 'content-type': 'application/json', 'content-length': EXPECTATION_FAILED.length, 'cache-control': 'no-store', connection: 'close' });
-    res.end(EXPECTATION_FAILED);
+    // Like every answer of the gateway: only once its event is durable.
+    void parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, req.method ?? '', auditedTarget(req.url), 'invalid_request').then(() => {
+      if (res.destroyed) return;
+      res.writeHead(417, { 'content-type': 'application/json', 'content-length': EXPECTATION_FAILED.length, 'cache-control': 'no-store', connection: 'close' });
+      res.end(EXPECTATION_FAILED);
+    });
   });
   // CONNECT would make the gateway a tunnel to anywhere; without this listener Node drops the connection unanswered.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     parts.metrics.requests.inc({ service: UNKNOWN_SERVICE_LABEL, decision: 'deny', reason: 'request_ambiguous' });
-    parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, 'CONNECT', auditedTarget(req.url), 'request_ambiguous');
+    const recorded = parts.pipeline.recordListenerRefusal(req.socket.remoteAddress, 'CONNECT', auditedTarget(req.url), 'request_ambiguous');
     socket.on('error', () => socket.destroy());
     socket.once('finish', () => socket.destroy());
-    socket.end(CONNECT_REFUSED);
+    void recorded.then(() => {
+      if (socket.writable) socket.end(CONNECT_REFUSED);
+      else socket.destroy();
+    });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? 'unknown';
     const kind = clientErrorKind(code);
     parts.metrics.clientErrors.inc({ kind });
     // A reset is the client leaving, not a refusal; the rest are answered (400, 408, 431) and audited, folded like any refusal before a token.
-    if (code !== 'ECONNRESET') parts.pipeline.recordListenerRefusal((socket as Socket).remoteAddress, '', `(${kind})`, 'invalid_request');
+    const recorded = code === 'ECONNRESET' ? null : parts.pipeline.recordListenerRefusal((socket as Socket).remoteAddress, '', `(${kind})`, 'invalid_request');
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+    if (recorded === null || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
-    socket.end(clientErrorResponse(code));
     socket.once('finish', () => socket.destroy());
+    void recorded.then(() => {
+      if (socket.writable) socket.end(clientErrorResponse(code));
+      else socket.destroy();
+    });
   });
   return server;
 }

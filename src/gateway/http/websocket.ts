@@ -23,7 +23,7 @@ export class UpgradeOutcome implements Outcome {
 
   refuse(ex: Exchange, code: ReasonCode): void {
     this.#pipeline.record(ex, 'deny', code);
-    void this.#pipeline.durable().then(() => writeRawRefusal(ex.socket!, code, ex.detail, ex.retryAfterSeconds));
+    void this.#pipeline.durable(ex).then(() => writeRawRefusal(ex.socket!, code, ex.detail, ex.retryAfterSeconds));
   }
 
   forward(ex: Exchange): void {
