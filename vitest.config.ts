@@ -7,8 +7,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration tests start real servers and share PostgreSQL and Redis; two workers fit two cores.
     maxWorkers: 2,
-    // In CI only: one retry for the timing-bound integration tests (propagation, rate within 5%,
-    // kill -9 under load) on a 2-core machine. Assertions stay as strict; a test failing twice fails.
-    retry: process.env.CI ? 1 : 0,
+    // No retries: a test that needs one is flaky, and a retry would hide it.
+    retry: 0,
   },
 });
