@@ -21,10 +21,13 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['errors/', 'errors'],
   ['policy/', 'policy'],
   ['config/', 'config'],
-  // The event format and the hash chain are what the store persists inside its own transactions.
+  // The event format, the hash chain and the one point where every event is redacted and bounded
+  // before it is hashed: what the store persists inside its own transactions.
   ['audit/event.ts', 'audit-format'],
   ['audit/chain.ts', 'audit-format'],
   ['audit/canonical.ts', 'audit-format'],
+  ['audit/redact.ts', 'audit-format'],
+  ['audit/bound.ts', 'audit-format'],
   ['store/', 'store'],
   ['audit/', 'audit'],
   ['lifecycle/', 'lifecycle'],

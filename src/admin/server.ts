@@ -4,6 +4,7 @@ import { LatchkeyError } from '../errors/index.js';
 import { authorizeAnyEnv, authorizeEnv } from './authorize.js';
 import type { AdminContext } from './context.js';
 import { parseInput } from './input.js';
+import { refuseSecretsIn, upstreamSecrets } from './upstream-secrets.js';
 import { buildOpenApi } from './openapi.js';
 import { authenticate, type Principal } from './principal.js';
 import { RawResponse, type AdminRoute } from './route.js';
@@ -115,6 +116,8 @@ export async function buildAdminServer(options: AdminServerOptions) {
         if (route.body === undefined && request.body !== undefined && request.body !== null) {
           throw new LatchkeyError('invalid_request', 'body: this route takes no body', { field: 'body' });
         }
+        // Before parsing, so that not even an error message can echo an upstream credential back.
+        if (route.body !== undefined) refuseSecretsIn(request.body, await upstreamSecrets(context));
         const body = route.body === undefined ? undefined : parseInput(route.body, request.body, 'body');
         const env = route.envOf === undefined ? undefined : await route.envOf({ params, query, body }, context);
         authorizeEnv(principal, route.action, env);

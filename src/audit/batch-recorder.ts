@@ -3,8 +3,6 @@ import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import type { AuditFailMode, AuditRecorder } from './recorder.js';
 import { createAuditMetrics, type AuditRecorderStats } from './recorder-metrics.js';
-import { boundEvent } from './bound.js';
-import { redactEvent } from './redact.js';
 import type { AuditSink } from './sinks/sink.js';
 
 // The gateway's side of the audit log. `record` only pushes onto an array:
@@ -60,11 +58,6 @@ interface Waiter {
 interface DurableWaiter {
   readonly target: number;
   readonly resolve: (durable: boolean) => void;
-}
-
-/** Redacted first, so a cut cannot leave part of a secret the pattern no longer sees; then bounded. */
-function storedForm(event: AuditEventInput): AuditEventInput {
-  return boundEvent(redactEvent(event));
 }
 
 export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRecorder {
@@ -178,7 +171,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   function takeBatch(): void {
     const n = Math.min(batchSize, pendingLive());
     batchOrdinal = recorded - pendingLive();
-    batch = pending.slice(pendingHead, pendingHead + n).map(storedForm);
+    // Redaction and bounding happen where the store links events into the chain (audit/chain.ts).
+    batch = pending.slice(pendingHead, pendingHead + n);
     // What was taken is sealed; anything folded from now on starts a new event.
     foldable = new Map();
     batchHead = 0;

@@ -36,7 +36,7 @@ export {
 export type { AuditRecorderStats } from './recorder-metrics.js';
 export { DECISION_FIELD_LIMITS, boundDecision, boundEvent, truncated } from './bound.js';
 export { OVERFLOW_CLIENT, RefusalSummaries, type RefusalSummaryOptions } from './refusal-summary.js';
-export { REDACTED, isSecretHeader, redactEvent, redactHeaders, redactText, redactValue } from './redact.js';
+export { REDACTED, containsSecret, isSecretHeader, redactEvent, redactHeaders, redactText, redactValue } from './redact.js';
 
 export {
   AUDIT_KEY_FILE,

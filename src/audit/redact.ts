@@ -37,6 +37,11 @@ const SECRET_HEADERS = new Set([
   'x-auth-token',
 ]);
 
+/** True when `text` holds something that looks like a Latchkey token or a scheme credential. */
+export function containsSecret(text: string): boolean {
+  return redactText(text) !== text;
+}
+
 /** Returns `text` with anything that looks like a Latchkey token or a scheme credential replaced. */
 export function redactText(text: string): string {
   if (!MAYBE_SECRET.test(text)) return text;

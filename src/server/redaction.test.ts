@@ -40,6 +40,7 @@ const secrets = new Map<string, string>([
   ['malformed token', `lk_prod_malformed${tag}`],
   ['unknown token', generateToken('prod')],
   ['admin API: unknown admin token', generateToken('prod')],
+  ['Authorization value pasted into admin free text', `Bearer pasted-authz-${tag}9`],
 ]);
 
 /** A token's secret part without the 4 characters its display hint shows: its leaking whole or cut down is caught. */
@@ -169,6 +170,27 @@ describe('no secret reaches the audit trail, the logs or the data directory', ()
     expect(refusedAdmin.status).toBe(401);
     const withCookie = await fetch(`${serve.adminUrl}/v1/environments`, { headers: { ...bearer(adminToken), cookie } });
     expect(withCookie.status).toBe(200);
+
+    // Pasted into every free-text field the admin API takes: each refused, naming the field, nothing stored.
+    const pastes = [valid.token, secrets.get('upstream credential (env)')!, secrets.get('Authorization value pasted into admin free text')!];
+    const headBefore = (await call<{ seq: number }>('GET', '/v1/audit/head')).body.seq;
+    for (const paste of pastes) {
+      const attempts: Array<[string, string, object, string]> = [
+        ['POST', '/v1/tokens', { name: `job ${paste}`, env: 'prod', permissions: ['orders:read'], ttl: '1h' }, 'name'],
+        ['POST', '/v1/tokens', { name: 'job', owner: `team ${paste}`, env: 'prod', permissions: ['orders:read'], ttl: '1h' }, 'owner'],
+        ['POST', '/v1/tokens', { name: 'job', env: 'prod', permissions: ['orders:read'], ttl: '1h', metadata: { note: `see ${paste}` } }, 'metadata.note'],
+        ['POST', '/v1/tokens', { name: 'job', env: 'prod', permissions: ['orders:read'], ttl: '1h', metadata: { [paste.slice(0, 60)]: 'x' } }, 'metadata'],
+        ['POST', '/v1/roles', { name: 'pasted', description: `for ${paste}`, permissions: ['orders:read'] }, 'description'],
+        ['POST', '/v1/roles', { name: 'pasted', permissions: ['orders:read'], [paste]: 1 }, ''],
+        ['PUT', '/v1/roles/writer', { description: paste, permissions: ['orders:read:/v1/**', 'orders:write:/v1/notes/*', 'billing:read'] }, 'description'],
+      ];
+      for (const [method, path, body, field] of attempts) {
+        const reply = await call<{ error: string; field: string }>(method as 'POST', path, body);
+        expect([path, reply.status, reply.body.error, reply.body.field.startsWith(field)], JSON.stringify(reply.body)).toEqual([path, 400, 'invalid_request', true]);
+        expect(reply.text).not.toContain(paste);
+      }
+    }
+    expect((await call<{ seq: number }>('GET', '/v1/audit/head')).body.seq).toBe(headBefore);
 
     // The secrets did flow: the upstream got the injected credentials and the allowed bodies.
     const seen = JSON.stringify(upstream.seen);

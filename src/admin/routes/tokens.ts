@@ -4,7 +4,7 @@ import { invalid, notFound } from '../../errors/index.js';
 import { mintToken, parseCidr } from '../../lifecycle/index.js';
 import type { TokenRecord, TokenStatus } from '../../store/records.js';
 import type { AdminContext } from '../context.js';
-import { envName, nameText, permissionText, roleName } from '../input.js';
+import { envName, metadataRecord, nameText, permissionText, roleName } from '../input.js';
 import { route } from '../route.js';
 import { tokenView } from '../views.js';
 
@@ -23,7 +23,7 @@ const createBody = z.strictObject({
   rate: z.string().optional().describe('such as 100/min'),
   maxUses: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   honey: z.boolean().default(false),
-  metadata: z.record(z.string().max(64), z.string().max(1024)).optional(),
+  metadata: metadataRecord.optional(),
 });
 
 const listQuery = z.strictObject({

@@ -5,12 +5,27 @@ import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import type { AuditCheckpoint } from '../store.js';
-import { ALICE, T0, allAudit, decisions, expectChain, expectCode, useStore, type OpenStore } from './fixtures.js';
+import { ALICE, T0, aToken, allAudit, decisions, expectChain, expectCode, useStore, type OpenStore } from './fixtures.js';
 
 export function auditCases(open: OpenStore): void {
   const opened = useStore(open);
 
   describe('audit chain', () => {
+    it('redacts every event where it is linked, admin changes written inside a store transaction included', async () => {
+      const { store } = opened();
+      const pasted = 'lk_prod_' + 'Q'.repeat(38);
+      await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: T0 }, ALICE);
+      const token = aToken({ roles: [], name: 'plain', metadata: { note: `left here: ${pasted}`, auth: 'Bearer s3cr3t-value.xyz' } });
+      await store.createToken(token, ALICE);
+      const decision = decisions(1)[0]!;
+      if (decision.kind === 'decision') await store.appendAudit([{ ...decision, detail: { ...decision.detail, resource: `/x/${pasted}` } }]);
+      const stored = await allAudit(store);
+      expect(JSON.stringify(stored)).not.toContain(pasted);
+      expect(JSON.stringify(stored)).not.toContain('s3cr3t-value.xyz');
+      expect(JSON.stringify(stored)).toContain('[redacted]');
+      expectChain(stored, 1, GENESIS_HASH);
+    });
+
     it('starts at seq 0 and the genesis hash', async () => {
       const { store } = opened();
       expect(await store.auditHead()).toEqual({ seq: 0, hash: GENESIS_HASH });
