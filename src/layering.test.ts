@@ -31,13 +31,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['store/', 'store'],
   ['audit/', 'audit'],
   ['lifecycle/', 'lifecycle'],
-  // The data-plane core every protocol shares: token cache and loading, change feeds, limits, upstream connectors.
-  ['gateway/cache/', 'core'],
-  ['gateway/feed/', 'core'],
-  ['gateway/limits/', 'core'],
-  ['gateway/upstream/', 'core'],
-  ['gateway/metrics.ts', 'core'],
-  ['gateway/options.ts', 'core'],
+  // The data-plane core every protocol shares: token resolution, admission, authorization, limits,
+  // change feeds, the service table and the decision record.
+  ['core/', 'core'],
   ['gateway/http/', 'http'],
   ['gateway/', 'gateway'],
   ['leaks/', 'leaks'],

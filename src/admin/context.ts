@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
+import type { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 

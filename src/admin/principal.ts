@@ -1,7 +1,7 @@
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from 'pino';
-import { compileCidrs, parseAddress } from '../gateway/cache/cidr.js';
-import { compileTokenGrant } from '../gateway/cache/grant.js';
+import { compileCidrs, parseAddress } from '../core/tokens/cidr.js';
+import { compileTokenGrant } from '../core/tokens/grant.js';
 import { compileGrant } from '../policy/index.js';
 import type { CompiledGrant } from '../policy/types.js';
 import type { Actor, TokenRecord } from '../store/records.js';

@@ -1,6 +1,6 @@
 import { redactText } from '../audit/index.js';
 import { invalid } from '../errors/index.js';
-import { resolveCredential } from '../gateway/upstream/index.js';
+import { resolveCredential } from '../core/services/index.js';
 import type { AdminContext } from './context.js';
 
 // No admin request carries an upstream credential: services name where the

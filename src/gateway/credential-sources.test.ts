@@ -6,7 +6,7 @@ import { loadConfig } from '../config/config.js';
 import type { CredentialSource } from '../store/records.js';
 import { binding, envCredential, GatewayWorld } from './testing/world.js';
 import { startUpstream, type TestUpstream } from './testing/upstream.js';
-import { CredentialPolicy } from './upstream/index.js';
+import { CredentialPolicy } from '../core/services/index.js';
 
 // Issue 8, finding 2, in the gateway: a binding already in the store (written
 // before the allow-list existed, straight into a shared database, or before

@@ -1,15 +1,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { compileTokenGrant, TokenCache, TokenLoader } from './cache/index.js';
-import { FRESH, LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from './feed/index.js';
+import { compileTokenGrant, TokenCache, TokenLoader } from '../core/tokens/index.js';
+import { FRESH, LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from '../core/feed/index.js';
 import { byFirstSegment, ClientAddressResolver, createListener, fixedService, HttpOutcome, Pipeline, UpgradeOutcome } from './http/index.js';
 import type { ServiceLocator } from './http/route.js';
 import { RefusalSummaries } from '../audit/refusal-summary.js';
-import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
-import { GatewayMetrics } from './metrics.js';
+import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from '../core/limits/index.js';
+import { GatewayMetrics } from '../core/metrics.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
-import { OwnListeners, ServiceTable, type BindingRoute } from './upstream/index.js';
+import { OwnListeners, ServiceTable, type BindingRoute } from '../core/services/index.js';
 import type { Change } from '../store/store.js';
 
 export interface HttpGateway {

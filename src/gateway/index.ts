@@ -3,5 +3,5 @@
 // entry point of a data-plane-only node (`latchkey gateway --env ENV`).
 export { startHttpGateway, type HttpGateway } from './gateway.js';
 export type { HttpGatewayOptions, ListenAddress } from './options.js';
-export { createRedisChangePublisher, REDIS_CHANGE_CHANNEL, type RedisChangePublisher } from './feed/index.js';
+export { createRedisChangePublisher, REDIS_CHANGE_CHANNEL, type RedisChangePublisher } from '../core/feed/index.js';
 export { runGatewayNode, type GatewayNode, type GatewayNodeOptions } from './node.js';

@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { startHttpGateway, type HttpGateway } from './gateway.js';
 import type { HttpGatewayOptions, ListenAddress } from './options.js';
-import { OwnListeners } from './upstream/index.js';
+import { OwnListeners } from '../core/services/index.js';
 
 // A data-plane-only node (`latchkey gateway --env ENV`): the HTTP gateway of
 // one environment against a shared store, with its own small listener for

@@ -3,8 +3,8 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
-import type { CredentialPolicy } from './upstream/credential-policy.js';
-import type { OwnListeners } from './upstream/own-listeners.js';
+import type { CredentialPolicy } from '../core/services/credential-policy.js';
+import type { OwnListeners } from '../core/services/own-listeners.js';
 
 export interface ListenAddress {
   readonly host: string;

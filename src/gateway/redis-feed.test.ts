@@ -3,7 +3,7 @@
 // when that Redis goes away (a private redis-server, killed).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisChangePublisher, type RedisChangePublisher } from './feed/index.js';
+import { createRedisChangePublisher, type RedisChangePublisher } from '../core/feed/index.js';
 import type { HttpGateway } from './gateway.js';
 import { openPostgresStore } from '../store/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';

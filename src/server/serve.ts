@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
 import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
-import { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
+import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';

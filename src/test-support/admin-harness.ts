@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { loadOrCreateAuditKey } from '../audit/index.js';
 import { loadConfig, type ConfigFile } from '../config/config.js';
-import { CredentialPolicy, OwnListeners } from '../gateway/upstream/index.js';
+import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { mintToken } from '../lifecycle/index.js';
 import { createLogger } from '../server/logger.js';
 import { ensureDefaultEnvironments } from '../server/environments.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { invalid, notFound } from '../../errors/index.js';
-import { ownListenerAt, ownSocketAt, parseUpstream } from '../../gateway/upstream/index.js';
+import { ownListenerAt, ownSocketAt, parseUpstream } from '../../core/services/index.js';
 import { HEADER_UNDERSCORES, type CredentialSource, type Service, type ServiceBinding } from '../../store/records.js';
 import { PATH_MATCHINGS } from '../../policy/index.js';
 import type { AdminContext } from '../context.js';

@@ -75,7 +75,7 @@ export function registerGateway(program: Command): void {
     .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
       const { runGatewayNode } = await import('../../gateway/index.js');
-      const { CredentialPolicy, OwnListeners } = await import('../../gateway/upstream/index.js');
+      const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
       const { createLogger } = await import('../../server/logger.js');
       const loaded = loadConfig({ ...overridesOf(options), ...(options.redis !== undefined && { redis: options.redis }) });
       // A node never creates a key: one it made up would silently refuse every token.

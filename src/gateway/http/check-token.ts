@@ -1,5 +1,5 @@
 import type { ReasonCode } from '../../errors/index.js';
-import type { TokenEntry } from '../cache/token-entry.js';
+import type { TokenEntry } from '../../core/tokens/token-entry.js';
 
 // The token stage after lookup: status, expiry, not-before. Environment and
 // client address depend on the node and the request and are checked by the

@@ -1,4 +1,4 @@
-import { compileCidrs, parseAddress, type CidrSet } from '../cache/cidr.js';
+import { compileCidrs, parseAddress, type CidrSet } from '../../core/tokens/cidr.js';
 
 /**
  * The client address comes from the socket. `X-Forwarded-For` is believed only

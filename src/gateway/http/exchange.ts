@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ReasonCode } from '../../errors/index.js';
-import type { TokenEntry } from '../cache/token-entry.js';
-import type { BindingRoute, ServiceRoute } from '../upstream/service-table.js';
+import type { TokenEntry } from '../../core/tokens/token-entry.js';
+import type { BindingRoute, ServiceRoute } from '../../core/services/service-table.js';
 import type { ScannedHeaders } from './request-headers.js';
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ReasonCode } from '../../errors/index.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../../core/metrics.js';
 import type { Exchange, Outcome } from './exchange.js';
 import type { Pipeline } from './pipeline.js';
 import { writeRefusal } from './refusal.js';

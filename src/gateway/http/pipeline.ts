@@ -6,19 +6,19 @@ import type { AuditRecorder } from '../../audit/recorder.js';
 import type { RefusalSummaries } from '../../audit/refusal-summary.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { MAX_TOKEN_LENGTH, parseToken, type TokenHasher } from '../../token/index.js';
-import { parseAddress } from '../cache/cidr.js';
-import { cacheKeyOf, UNAVAILABLE, type TokenCache } from '../cache/token-cache.js';
-import type { CacheEntry, TokenEntry } from '../cache/token-entry.js';
-import { retryAfterSeconds, type InFlight, type LimitVerdict, type Limiter } from '../limits/index.js';
-import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
-import { dropClientCopies } from '../upstream/credential.js';
+import { parseAddress } from '../../core/tokens/cidr.js';
+import { cacheKeyOf, UNAVAILABLE, type TokenCache } from '../../core/tokens/token-cache.js';
+import type { CacheEntry, TokenEntry } from '../../core/tokens/token-entry.js';
+import { retryAfterSeconds, type InFlight, type LimitVerdict, type Limiter } from '../../core/limits/index.js';
+import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../../core/metrics.js';
+import { dropClientCopies } from '../../core/services/credential.js';
 import { checkToken } from './check-token.js';
 import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
 import type { Exchange, Outcome } from './exchange.js';
 import { GATEWAY_METHODS, readMethodOverride } from '../../policy/index.js';
 import { scanRequestHeaders } from './request-headers.js';
 import { route, type ServiceLocator } from './route.js';
-import type { BindingRoute } from '../upstream/service-table.js';
+import type { BindingRoute } from '../../core/services/service-table.js';
 
 export interface PipelineOptions {
   readonly nodeName: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceRoute } from '../upstream/service-table.js';
+import type { ServiceRoute } from '../../core/services/service-table.js';
 import { scanRequestHeaders } from './request-headers.js';
 
 const service = {

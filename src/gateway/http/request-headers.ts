@@ -1,4 +1,4 @@
-import type { ServiceRoute } from '../upstream/service-table.js';
+import type { ServiceRoute } from '../../core/services/service-table.js';
 
 // One pass over the client's raw headers: find the token, refuse headers the
 // gateway will not interpret, and build the list forwarded upstream (without

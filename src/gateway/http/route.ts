@@ -1,6 +1,6 @@
 import type { ReasonCode } from '../../errors/index.js';
 import { foldRequestSegments, normalizePath } from '../../policy/index.js';
-import type { ServiceRoute } from '../upstream/service-table.js';
+import type { ServiceRoute } from '../../core/services/service-table.js';
 import type { Exchange } from './exchange.js';
 
 // The route stage: which service, and which canonical path within it. Only the

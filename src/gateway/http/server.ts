@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../metrics.js';
+import { UNKNOWN_SERVICE_LABEL, type GatewayMetrics } from '../../core/metrics.js';
 import { Exchange } from './exchange.js';
 import type { HttpOutcome } from './forward.js';
 import type { Pipeline } from './pipeline.js';

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ReasonCode } from '../../errors/index.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../../core/metrics.js';
 import type { Exchange, Outcome } from './exchange.js';
 import type { Pipeline } from './pipeline.js';
 import { writeRawRefusal } from './refusal.js';

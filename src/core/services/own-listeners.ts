@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
-import { parseAddress, type ParsedAddress } from '../cache/cidr.js';
+import { parseAddress, type ParsedAddress } from '../tokens/cidr.js';
 
 // Latchkey's own listeners (admin API, gateway, per-service ports, ops,
 // PostgreSQL gateway), so that no service can name one as its upstream: a

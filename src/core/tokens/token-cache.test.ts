@@ -3,7 +3,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALWAYS_FRESH } from '../feed/feed-health.js';
-import { GatewayWorld } from '../testing/world.js';
+import { GatewayWorld } from '../../gateway/testing/world.js';
 import { compileTokenGrant } from './grant.js';
 import { cacheKeyOf, TokenCache } from './token-cache.js';
 import { TokenLoader } from './token-loader.js';
