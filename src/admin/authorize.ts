@@ -1,3 +1,4 @@
+import { authorizeAdmin } from '../core/authorize.js';
 import { LatchkeyError } from '../errors/index.js';
 import { ADMIN_SERVICE, type AdminAction } from '../policy/admin-actions.js';
 import type { Principal } from './principal.js';
@@ -19,7 +20,7 @@ export function authorizeAnyEnv(principal: Principal, action: AdminAction): void
 
 /** Once the environment the action touches is known. */
 export function authorizeEnv(principal: Principal, action: AdminAction, env: string | undefined): void {
-  const decision = principal.grant.decideAdmin(action, env);
+  const decision = authorizeAdmin(principal.grant, action, env);
   if (!decision.allowed) {
     const scope = env === undefined ? '' : ` in environment ${env}`;
     throw new LatchkeyError('permission_denied', `this token lacks latchkey:${action}${scope}`);

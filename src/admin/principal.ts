@@ -1,17 +1,20 @@
-import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from 'pino';
-import { compileCidrs, parseAddress } from '../core/tokens/cidr.js';
+import { admissionRefusal } from '../core/admission.js';
 import { compileTokenGrant } from '../core/tokens/grant.js';
+import { TokenLoader } from '../core/tokens/token-loader.js';
+import type { TokenEntry } from '../core/tokens/token-entry.js';
+import { LatchkeyError } from '../errors/index.js';
+import { loadServiceCatalog } from '../lifecycle/index.js';
 import { compileGrant } from '../policy/index.js';
 import type { CompiledGrant } from '../policy/types.js';
 import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { parseToken, type TokenHasher } from '../token/index.js';
-import { loadServiceCatalog, tokenRefusal } from '../lifecycle/index.js';
 import { ANONYMOUS, honeytokenAlarm } from './token-audit.js';
 
-// Who is calling the admin API: a Latchkey token checked like the gateway
-// checks one (shape, checksum, status, time, CIDR), with its grant compiled.
+// Who is calling the admin API: a Latchkey token judged by the very rules the
+// gateways apply (src/core/admission.ts: status, its ancestors' status, time,
+// client address), its grant compiled by the same loader.
 
 export interface Principal {
   readonly record: TokenRecord;
@@ -21,6 +24,8 @@ export interface Principal {
   readonly client: string;
 }
 
+const NOTHING = compileGrant([]);
+
 export function bearerToken(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   if (Array.isArray(header)) throw new LatchkeyError('token_malformed', 'more than one Authorization header');
@@ -29,11 +34,15 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return match[1];
 }
 
-/** The same CIDR matcher the gateway compiles into its cache entries. */
-export function addressAllowed(cidrs: readonly string[], client: string): boolean {
-  if (cidrs.length === 0) return true;
-  const address = parseAddress(client);
-  return address !== undefined && compileCidrs(cidrs).contains(address);
+/**
+ * A stored token as the core sees it, read fresh (no cache: the admin API
+ * answers from the store as it is now): ancestors folded into its status,
+ * roles expanded, grant and CIDR list compiled.
+ */
+export async function tokenEntryOf(store: Store, record: TokenRecord, logger: Logger, now: number): Promise<TokenEntry> {
+  const catalog = await loadServiceCatalog(store);
+  const loader = new TokenLoader({ store, catalog: () => catalog, compileGrant: compileTokenGrant, logger, clock: () => now, negativeTtlMs: 0 });
+  return loader.entryOf(record);
 }
 
 export async function authenticate(
@@ -48,24 +57,19 @@ export async function authenticate(
   if (text === undefined) throw new LatchkeyError('token_missing');
   if (parseToken(text) === undefined) throw new LatchkeyError('token_malformed');
   const record = await store.findTokenByHash(hasher.hash(text));
+  if (record === undefined) throw new LatchkeyError('token_unknown');
   // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
-  if (record?.honey === true) await honeytokenAlarm({ store, logger }, record, 'admin_api', ANONYMOUS, client, now);
-  const refusal = tokenRefusal(record, now);
-  if (refusal !== undefined) throw new LatchkeyError(refusal);
-  if (!addressAllowed(record!.cidrs, client)) throw new LatchkeyError('ip_not_allowed');
-  const grant = await effectiveGrant(store, record!, logger);
-  return { record: record!, grant, actor: { tokenId: record!.id, name: record!.name }, client };
+  if (record.honey) {
+    await honeytokenAlarm({ store, logger }, record, 'admin_api', ANONYMOUS, client, now);
+    throw new LatchkeyError('token_unknown');
+  }
+  const entry = await tokenEntryOf(store, record, logger, now);
+  const refusal = admissionRefusal(entry, now, null, null, client);
+  if (refusal !== null) throw new LatchkeyError(refusal);
+  return { record, grant: entry.grant ?? NOTHING, actor: { tokenId: record.id, name: record.name }, client };
 }
 
-/**
- * Roles expanded into permissions, plus the token's own, compiled by the same
- * rule the gateway applies: a deny that no longer parses denies everything.
- */
-export async function effectiveGrant(store: Store, record: TokenRecord, logger: Logger): Promise<CompiledGrant> {
-  const texts = [...record.permissions];
-  for (const name of record.roles) {
-    const role = await store.getRole(name);
-    if (role !== undefined) texts.push(...role.permissions);
-  }
-  return compileTokenGrant(texts, await loadServiceCatalog(store), logger) ?? compileGrant([]);
+/** The effective grant of a stored token, as the admin API and the gateways compile it. */
+export async function effectiveGrant(store: Store, record: TokenRecord, logger: Logger, now: number = Date.now()): Promise<CompiledGrant> {
+  return (await tokenEntryOf(store, record, logger, now)).grant ?? NOTHING;
 }

@@ -8,6 +8,8 @@ import type { ServiceLocator } from './http/route.js';
 import { RefusalSummaries } from '../audit/refusal-summary.js';
 import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from '../core/limits/index.js';
 import { GatewayMetrics } from '../core/metrics.js';
+import { DataPlaneCore } from '../core/data-plane-core.js';
+import { DecisionLog } from '../core/decision-log.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
 import { OwnListeners, ServiceTable, type BindingRoute } from '../core/services/index.js';
 import type { Change } from '../store/store.js';
@@ -161,21 +163,17 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
             onFolded: (reason) => metrics.refusalsFolded.inc({ reason }),
           })
         : null;
-    const pipeline = new Pipeline({
+    const log = new DecisionLog({
       nodeName: options.nodeName ?? `${hostname()}:${process.pid}`,
       env: options.env,
-      hasher: options.hasher,
-      cache: tokenCache,
-      limiter,
       recorder: options.recorder,
       metrics,
-      logger,
-      clients: new ClientAddressResolver(options.trustedProxies ?? []),
-      clock,
-      maxHeaders,
       inFlight,
       summaries,
+      clock,
     });
+    const core = new DataPlaneCore({ env: options.env, hasher: options.hasher, cache: tokenCache, limiter, inFlight, log, logger });
+    const pipeline = new Pipeline({ core, clients: new ClientAddressResolver(options.trustedProxies ?? []), maxHeaders });
     const http = new HttpOutcome(pipeline, metrics);
     const upgrade = new UpgradeOutcome(pipeline, metrics);
     const parts = {

@@ -4,4 +4,3 @@ export { mintToken, type MintRequest, type MintResult } from './mint.js';
 export { checkMintScope, type MintAuthority } from './mint-scope.js';
 export { loadServiceCatalog } from './catalog.js';
 export { parseCidr } from './cidr.js';
-export { tokenRefusal } from './state.js';

@@ -12,3 +12,4 @@ export { foldRequestSegments, PATH_MATCHINGS, type FoldedPath, type PathMatching
 export { isWithin } from './within.js';
 export { adminScope, type AdminScope } from './resource-syntax.js';
 export { GATEWAY_METHODS, readMethodOverride } from './method-override.js';
+export { authorizedPath, splitServicePath, type AuthorizedPath } from './http-target.js';

@@ -1,24 +1,30 @@
 import { z } from 'zod';
-import { invalid, REASONS } from '../../errors/index.js';
-import { loadServiceCatalog, tokenRefusal } from '../../lifecycle/index.js';
-import { readMethodOverride } from '../../policy/index.js';
-import { compileGrant, foldRequestSegments, normalizePath, parsePermissions } from '../../policy/index.js';
-import { parseToken } from '../../token/index.js';
+import { admissionRefusal, knownToken } from '../../core/admission.js';
+import { authorizeHttp } from '../../core/authorize.js';
+import { invalid, REASONS, type ReasonCode } from '../../errors/index.js';
+import { loadServiceCatalog } from '../../lifecycle/index.js';
+import { authorizedPath, compileGrant, GATEWAY_METHODS, parsePermissions, readMethodOverride, splitServicePath } from '../../policy/index.js';
+import type { CompiledGrant } from '../../policy/types.js';
 import type { TokenRecord } from '../../store/records.js';
+import { parseToken } from '../../token/index.js';
 import type { AdminContext } from '../context.js';
-import { effectiveGrant, type Principal } from '../principal.js';
+import { tokenEntryOf, type Principal } from '../principal.js';
 import { auditRead, honeytokenAlarm } from '../token-audit.js';
 import { permissionText } from '../input.js';
 import { route } from '../route.js';
 
-// "Would this be allowed, and why?" — the same decision the gateway makes,
-// explained, for a stored token or for a grant written out by hand.
+// "Would this be allowed, and why?" — the gateway's decision, made by the same
+// code (the target read by policy/http-target.ts, the token admitted by
+// core/admission.ts, the request authorized by core/authorize.ts), explained,
+// for a stored token or for a grant written out by hand. Without `client`, a
+// token's CIDR list is not evaluated (the answer says so).
 
 const body = z.strictObject({
   token: z.string().max(128).optional(),
   grant: z.array(permissionText).max(500).optional(),
   method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an uppercase HTTP method'),
   path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway'),
+  client: z.ipv4().or(z.ipv6()).optional().describe("the client address to judge the token's CIDR list against"),
 });
 
 type CheckBody = z.infer<typeof body>;
@@ -33,6 +39,10 @@ function auditCheck(context: AdminContext, principal: Principal, record: TokenRe
   }, now);
 }
 
+function refusal(reason: ReasonCode, explanation: string = REASONS[reason].message) {
+  return { allowed: false, reason, matched: null, nearest: null, explanation };
+}
+
 export const checkRoutes = [
   route<CheckBody>({
     method: 'POST', path: '/v1/check', action: 'check', tag: 'check', status: 200,
@@ -42,45 +52,42 @@ export const checkRoutes = [
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
       const started = process.hrtime.bigint();
       if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
-      const queryless = input.path.split('?')[0]!;
-      const slash = queryless.indexOf('/', 1);
-      const service = slash === -1 ? queryless.slice(1) : queryless.slice(1, slash);
-      if (!queryless.startsWith('/') || service === '') throw invalid('path', 'must be /<service>/<rest>');
-      const normalized = normalizePath(slash === -1 ? '/' : queryless.slice(slash));
-      if (!normalized.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: normalized.detail };
-      // The gateway's own rules: the service's path matching, and `?_method=` (the request has no headers here).
-      const matching = (await store.getService(service))?.paths ?? 'exact';
-      const folded = foldRequestSegments(normalized.segments, matching);
-      if (!folded.ok) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: folded.detail };
       const question = input.path.indexOf('?');
+      const queryless = question < 0 ? input.path : input.path.slice(0, question);
+      if (!queryless.startsWith('/') || queryless.length < 2) throw invalid('path', 'must be /<service>/<rest>');
+      // The gateway's stages, in its order, minus what only a live request has (headers, body).
+      const target = splitServicePath(queryless);
+      const service = await store.getService(target.service);
+      if (service === undefined || service.kind !== 'http') return refusal('service_unknown');
+      const path = authorizedPath(target.rest, service.paths);
+      if (!path.ok) return refusal('request_ambiguous', path.detail);
+      if (!GATEWAY_METHODS.has(input.method)) return refusal('request_ambiguous', `method ${input.method} is not one the gateway authorizes`);
       const override = readMethodOverride(null, question < 0 ? '' : input.path.slice(question));
-      if (override?.ok === false) return { allowed: false, reason: 'request_ambiguous', matched: null, nearest: null, explanation: override.detail };
+      if (override?.ok === false) return refusal('request_ambiguous', override.detail);
+      const method = override?.ok === true ? override.method : input.method;
 
-      let grant;
+      let grant: CompiledGrant | null;
       let audited: TokenRecord | undefined;
       if (input.grant !== undefined) {
         const catalog = await loadServiceCatalog(store);
         grant = compileGrant(parsePermissions(input.grant, catalog, 'grant'), catalog);
       } else {
         const at = now();
-        const wellFormed = parseToken(input.token!) !== undefined;
-        const record = wellFormed ? await store.findTokenByHash(hasher.hash(input.token!)) : undefined;
+        if (parseToken(input.token!) === undefined) return refusal('token_malformed');
+        const record = await store.findTokenByHash(hasher.hash(input.token!));
         if (record?.honey === true) await honeytokenAlarm(context, record, 'check', principal.actor, principal.client, at);
-        const refusal = wellFormed ? tokenRefusal(record, at) : 'token_malformed';
-        if (refusal !== undefined) {
-          await auditCheck(context, principal, record, input.method, normalized.path, refusal, at);
-          return { allowed: false, reason: refusal, matched: null, nearest: null, explanation: REASONS[refusal].message };
+        const entry = record === undefined ? null : knownToken(await tokenEntryOf(store, record, logger, at));
+        const bindings = new Map(service.bindings.map((binding) => [binding.env, binding]));
+        const refused = entry === null ? 'token_unknown' : admissionRefusal(entry, at, null, bindings, input.client);
+        if (refused !== null) {
+          await auditCheck(context, principal, record, method, path.path, refused, at);
+          return refusal(refused);
         }
-        grant = await effectiveGrant(store, record!, logger);
+        grant = entry!.grant;
         audited = record;
       }
-      const method = override?.ok === true ? override.method : input.method;
-      let decision = grant.decideHttp(service, method, folded.segments, matching);
-      if (decision.allowed && method !== input.method) {
-        const asSent = grant.decideHttp(service, input.method, folded.segments, matching);
-        if (!asSent.allowed) decision = asSent;
-      }
-      if (audited !== undefined) await auditCheck(context, principal, audited, method, normalized.path, decision.reason, now());
+      const decision = authorizeHttp(grant, service.name, method, input.method, path.segments, service.paths);
+      if (audited !== undefined) await auditCheck(context, principal, audited, method, path.path, decision.reason, now());
       const micros = Number(process.hrtime.bigint() - started) / 1000;
       return {
         allowed: decision.allowed,
@@ -88,8 +95,9 @@ export const checkRoutes = [
         matched: decision.matched,
         nearest: decision.nearest,
         explanation: decision.explanation,
-        service,
-        path: normalized.path,
+        service: service.name,
+        path: path.path,
+        ...(input.token !== undefined && input.client === undefined && { cidrs: 'not evaluated: give client to judge the token\'s CIDR list' }),
         serverMicros: micros,
       };
     },

@@ -1,8 +1,8 @@
 // The token cache: tokens keyed by their keyed hash, each compiled once into
-// what the pipeline needs (grant, CIDRs, limits, identity headers), kept
+// what the core needs (grant, CIDRs, limits, lineage), kept
 // current by the change feed and bounded in staleness when the feed is lost.
 export { TokenCache, UNAVAILABLE, cacheKeyOf, type TokenCacheOptions } from './token-cache.js';
 export { TokenLoader, type TokenLoaderOptions, type GrantCompiler } from './token-loader.js';
 export { compileTokenGrant } from './grant.js';
 export { compileCidrs, parseAddress, type CidrSet, type ParsedAddress } from './cidr.js';
-export { identityHeaders, headerSafe, type TokenEntry, type UnknownEntry, type CacheEntry } from './token-entry.js';
+export type { TokenEntry, UnknownEntry, CacheEntry } from './token-entry.js';

@@ -26,8 +26,6 @@ export interface TokenEntry {
   readonly grant: CompiledGrant | null;
   /** Null when the token has neither a rate limit nor a usage cap. */
   readonly limits: LimitSubject | null;
-  /** `X-Latchkey-Token-Id`, `-Token-Name`, `-Env` as a flat header list, values already made header-safe. */
-  readonly identity: readonly string[];
   readonly loadedAt: number;
 }
 
@@ -38,12 +36,3 @@ export interface UnknownEntry {
 }
 
 export type CacheEntry = TokenEntry | UnknownEntry;
-
-/** Header values must be visible ASCII; anything else (a Unicode token name) is percent-encoded. */
-export function headerSafe(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
-}
-
-export function identityHeaders(id: string, name: string, env: string): readonly string[] {
-  return ['x-latchkey-token-id', headerSafe(id), 'x-latchkey-token-name', headerSafe(name), 'x-latchkey-env', headerSafe(env)];
-}

@@ -3,7 +3,7 @@ import type { CompiledGrant, ServiceCatalog } from '../../policy/types.js';
 import type { Role, TokenRecord, TokenStatus } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { compileCidrs, type CidrSet } from './cidr.js';
-import { identityHeaders, type CacheEntry, type TokenEntry } from './token-entry.js';
+import type { CacheEntry, TokenEntry } from './token-entry.js';
 
 /** Turns permission strings into a compiled grant; null when that cannot be done safely. */
 export type GrantCompiler = (permissions: readonly string[], catalog: ServiceCatalog, logger: Logger) => CompiledGrant | null;
@@ -51,6 +51,11 @@ export class TokenLoader {
     const { store, clock } = this.#options;
     const record = await store.findTokenByHash(hash);
     if (record === undefined) return { kind: 'unknown', until: clock() + this.#options.negativeTtlMs };
+    return this.entryOf(record);
+  }
+
+  /** The entry of a stored token: its ancestors' status folded into its own, its roles expanded, all compiled. */
+  async entryOf(record: TokenRecord): Promise<TokenEntry> {
     const { lineage, status } = await this.#lineage(record);
     if (record.honey) return this.#entry(record, lineage, status, null, null);
     const permissions: string[] = [];
@@ -90,7 +95,6 @@ export class TokenLoader {
       cidrs,
       grant,
       limits: limited ? { id: record.id, rate: record.rate, maxUses: record.maxUses, expiresAt: record.expiresAt } : null,
-      identity: identityHeaders(record.id, record.name, record.env),
       loadedAt: this.#options.clock(),
     };
   }

@@ -180,7 +180,7 @@ export class HttpOutcome implements Outcome {
     try {
       binding.pool.dispatch(
         {
-          path: binding.target.basePath + ex.path + ex.query,
+          path: binding.target.basePath + ex.resource + ex.query,
           method: ex.req.method as Dispatcher.HttpMethod,
           headers: forwarded,
           body,

@@ -1,5 +1,5 @@
 import type { ReasonCode } from '../../errors/index.js';
-import { foldRequestSegments, normalizePath } from '../../policy/index.js';
+import { authorizedPath, splitServicePath } from '../../policy/index.js';
 import type { ServiceRoute } from '../../core/services/service-table.js';
 import type { Exchange } from './exchange.js';
 
@@ -13,9 +13,8 @@ export type ServiceLocator = (path: string) => { service: ServiceRoute | undefin
 /** The shared listener: `/<service>/<rest>`. */
 export function byFirstSegment(lookup: (name: string) => ServiceRoute | undefined): ServiceLocator {
   return (path) => {
-    const slash = path.indexOf('/', 1);
-    const name = slash < 0 ? path.slice(1) : path.slice(1, slash);
-    return { service: lookup(name), rest: slash < 0 ? '/' : path.slice(slash) };
+    const { service, rest } = splitServicePath(path);
+    return { service: lookup(service), rest };
   };
 }
 
@@ -32,13 +31,13 @@ export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
   if (target.charCodeAt(0) !== 0x2f) {
     // The query could hold a secret (`?api_key=`); the audit keeps only what precedes it.
     const question = target.indexOf('?');
-    ex.path = (question < 0 ? target : target.slice(0, question)).slice(0, MAX_AUDITED_TARGET);
+    ex.resource = (question < 0 ? target : target.slice(0, question)).slice(0, MAX_AUDITED_TARGET);
     ex.detail = target === '*' ? 'asterisk-form request target' : 'the request target must be a path (origin-form)';
     return 'request_ambiguous';
   }
   const question = target.indexOf('?');
   const path = question < 0 ? target : target.slice(0, question);
-  ex.path = path.slice(0, MAX_AUDITED_TARGET);
+  ex.resource = path.slice(0, MAX_AUDITED_TARGET);
   if (target.includes('#')) {
     ex.detail = 'a fragment (#) in the request target';
     return 'request_ambiguous';
@@ -46,19 +45,14 @@ export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
   const { service, rest } = locate(path);
   if (service === undefined) return 'service_unknown';
   ex.service = service;
-  const normalized = normalizePath(rest);
-  if (!normalized.ok) {
-    ex.detail = normalized.detail;
-    return 'request_ambiguous';
-  }
   // Authorized as the upstream will resolve it, forwarded (and audited) as normalized: IDs keep their case.
-  const folded = foldRequestSegments(normalized.segments, service.paths);
-  if (!folded.ok) {
-    ex.detail = folded.detail;
+  const authorized = authorizedPath(rest, service.paths);
+  if (!authorized.ok) {
+    ex.detail = authorized.detail;
     return 'request_ambiguous';
   }
-  ex.path = normalized.path;
-  ex.segments = folded.segments;
+  ex.resource = authorized.path;
+  ex.segments = authorized.segments;
   ex.query = question < 0 ? '' : target.slice(question);
   return null;
 }

@@ -36,7 +36,7 @@ export class UpgradeOutcome implements Outcome {
     const binding = ex.binding!;
     const forwarded = this.#pipeline.upstreamHeaders(ex);
     binding.pool.upgrade(
-      { path: binding.target.basePath + ex.path + ex.query, method: 'GET', headers: forwarded, protocol: 'websocket' },
+      { path: binding.target.basePath + ex.resource + ex.query, method: 'GET', headers: forwarded, protocol: 'websocket' },
       (err, data) => {
         if (err !== null) {
           this.#metrics.upstreamErrors.inc({ service: ex.service!.name, kind: 'unreachable' });
