@@ -10,13 +10,14 @@ import { RawResponse, type AdminRoute } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { checkRoutes } from './routes/check.js';
 import { environmentRoutes } from './routes/environments.js';
+import { leakRoutes } from './routes/leaks.js';
 import { roleRoutes } from './routes/roles.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes];
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes];
 
 export interface AdminServerOptions {
   readonly context: AdminContext;
