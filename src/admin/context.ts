@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { GithubKeys } from '../leaks/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 
@@ -13,4 +14,7 @@ export interface AdminContext {
   readonly auditPublicKey?: KeyObject;
   /** Absolute; credential files may not be read from here. */
   readonly dataDir?: string;
+  // Leak response (issue 14).
+  /** GitHub's secret-scanning keys; absent: POST /v1/leaks/github answers 401 to everyone. */
+  readonly githubKeys?: GithubKeys;
 }

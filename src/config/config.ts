@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { alertsConfig, alertsFileSchema, leaksConfig, leaksFileSchema, type AlertsConfig, type LeaksConfig } from './leak-response.js';
 
 // Configuration is read once at start from defaults, an optional file
 // (latchkey.yaml or latchkey.json) and LATCHKEY_* variables, validated, and
@@ -53,6 +54,8 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  leaks: leaksFileSchema.optional(),
+  alerts: alertsFileSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -73,6 +76,8 @@ export interface LatchkeyConfig {
     readonly checkpointFile: string | undefined;
     readonly webhook: { readonly url: string; readonly secretEnv: string } | undefined;
   };
+  readonly leaks: LeaksConfig;
+  readonly alerts: AlertsConfig;
   /** LATCHKEY_SECRET, when set: the token hashing key shared by nodes that share no disk. */
   readonly secret: string | undefined;
 }
@@ -144,6 +149,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       checkpointFile: file.audit?.checkpointFile,
       webhook: file.audit?.webhook,
     },
+    leaks: leaksConfig(file.leaks),
+    alerts: alertsConfig(file.alerts),
     secret: env.LATCHKEY_SECRET,
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
 import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
+import { GithubKeys } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';
@@ -63,7 +64,11 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     });
     closers.unshift(() => gateway.close());
 
-    const admin: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir }, metrics });
+    const githubKeys = config.leaks.githubKeysFile === undefined ? undefined : GithubKeys.load(config.leaks.githubKeysFile);
+    const admin: AdminServer = await buildAdminServer({
+      context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, ...(githubKeys !== undefined && { githubKeys }) },
+      metrics,
+    });
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();

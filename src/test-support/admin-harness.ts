@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { buildAdminServer, type AdminServer } from '../admin/index.js';
+import { buildAdminServer, type AdminContext, type AdminServer } from '../admin/index.js';
 import { loadOrCreateAuditKey } from '../audit/index.js';
 import { mintToken } from '../lifecycle/index.js';
 import { createLogger } from '../server/logger.js';
@@ -33,7 +33,8 @@ export interface AdminHarness {
   close(): Promise<void>;
 }
 
-export async function startAdminHarness(kind: StoreKind, now: () => number = Date.now): Promise<AdminHarness> {
+/** `extra`: context fields a test wires in (GitHub keys, alerts). */
+export async function startAdminHarness(kind: StoreKind, now: () => number = Date.now, extra: Partial<AdminContext> = {}): Promise<AdminHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-admin-'));
   const db = kind === 'postgres' ? await createTestDatabase() : null;
   const sqliteFile = kind === 'sqlite' ? join(dir, 'latchkey.db') : null;
@@ -44,7 +45,7 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   const hasher = new TokenHasher(TokenHasher.generateKey());
   await ensureDefaultEnvironments(store, now());
   const auditKey = await loadOrCreateAuditKey(dir);
-  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir } });
+  const app: AdminServer = await buildAdminServer({ context: { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir, ...extra } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;

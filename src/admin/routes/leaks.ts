@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { AuditEventInput } from '../../audit/event.js';
 import { LatchkeyError } from '../../errors/index.js';
-import { isLive, leakState } from '../../leaks/index.js';
+import { githubReport, githubTokenHash, isLive, KEY_ID_HEADER, GITHUB_SIGNATURE_HEADER, leakState, type GithubLabel, type GithubReport } from '../../leaks/index.js';
 import type { Actor } from '../../store/records.js';
-import { parseToken } from '../../token/index.js';
+import { displayHint, parseToken } from '../../token/index.js';
+import type { AdminContext } from '../context.js';
 import { route } from '../route.js';
 
 // Leak response on the server side. A token sent here to ask whether it is
@@ -28,7 +29,56 @@ export function leakEvent(actor: Actor, action: 'leak.checked' | 'leak.reported'
   return { kind: 'admin', time, detail: { actor: actor.name, actorTokenId: actor.tokenId, action, target, before: null, after } };
 }
 
+/** The actor GitHub's reports act as, in the audit log. */
+export const GITHUB_ACTOR: Actor = { tokenId: null, name: 'github-secret-scanning' };
+
+function verifyGithub(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, context: AdminContext): Actor {
+  if (context.githubKeys?.verify(rawBody, headers[KEY_ID_HEADER], headers[GITHUB_SIGNATURE_HEADER]) !== true) {
+    context.logger.warn({ keyId: typeof headers[KEY_ID_HEADER] === 'string' ? headers[KEY_ID_HEADER].slice(0, 128) : null }, 'GitHub secret-scanning report refused: signature');
+    throw new LatchkeyError('signature_invalid');
+  }
+  return GITHUB_ACTOR;
+}
+
+/**
+ * Each reported token: a live one is revoked (with its descendants, audited as
+ * token.revoke); every report is on the record as leak.reported with GitHub's
+ * url, source and type; the answer labels each by the SHA-256 of the token.
+ */
+async function handleGithubReport(report: GithubReport, actor: Actor, context: AdminContext): Promise<GithubLabel[]> {
+  const now = context.now();
+  const labels: GithubLabel[] = [];
+  const events: AuditEventInput[] = [];
+  for (const entry of report) {
+    const wellFormed = parseToken(entry.token) !== undefined;
+    const record = wellFormed ? await context.store.findTokenByHash(context.hasher.hash(entry.token)) : undefined;
+    const state = leakState(record, now);
+    let revoked: readonly string[] = [];
+    if (record !== undefined && isLive(state)) revoked = (await context.store.setTokenStatus(record.id, 'revoked', actor)).ids;
+    const hint = wellFormed ? displayHint(entry.token) : null;
+    const label = record === undefined ? 'false_positive' : 'true_positive';
+    labels.push({ token_hash: githubTokenHash(entry.token), token_type: entry.type, label });
+    events.push(leakEvent(actor, 'leak.reported', record?.id ?? '', {
+      source: 'github', url: entry.url ?? null, githubSource: entry.source ?? null, type: entry.type, hint, state, label, revoked,
+    }, now));
+    if (record !== undefined) context.logger.warn({ tokenId: record.id, hint, state, revoked: revoked.length, url: entry.url ?? null }, revoked.length > 0 ? 'leaked token revoked (GitHub secret scanning)' : 'leaked token reported by GitHub');
+  }
+  try {
+    if (events.length > 0) await context.store.appendAudit(events);
+  } catch {
+    throw new LatchkeyError('audit_unavailable');
+  }
+  context.logger.info({ reported: report.length, known: labels.filter((label) => label.label === 'true_positive').length }, 'GitHub secret-scanning report handled');
+  return labels;
+}
+
 export const leakRoutes = [
+  route<GithubReport>({
+    method: 'POST', path: '/v1/leaks/github', action: 'tokens.revoke', tag: 'leaks', status: 200, body: githubReport,
+    summary: "GitHub secret-scanning partner endpoint: revokes reported live tokens, answers GitHub's labels",
+    ownAuthentication: { scheme: 'github-secret-scanning-signature', verify: verifyGithub },
+    handle: async ({ body, actor }, context) => handleGithubReport(body, actor, context),
+  }),
   route<z.infer<typeof statusBody>>({
     method: 'POST', path: '/v1/leaks/status', action: 'tokens.read', tag: 'leaks', status: 200, body: statusBody,
     summary: 'Which of these found tokens are live? Each is hashed on arrival; only its hint is kept',
