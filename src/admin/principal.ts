@@ -1,3 +1,4 @@
+import type { AlertRaiser } from '../alerts/index.js';
 import { LatchkeyError } from '../errors/index.js';
 import type { Logger } from 'pino';
 import { compileCidrs, parseAddress } from '../gateway/cache/cidr.js';
@@ -43,13 +44,14 @@ export async function authenticate(
   client: string,
   now: number,
   logger: Logger,
+  alerts?: AlertRaiser,
 ): Promise<Principal> {
   const text = bearerToken(header);
   if (text === undefined) throw new LatchkeyError('token_missing');
   if (parseToken(text) === undefined) throw new LatchkeyError('token_malformed');
   const record = await store.findTokenByHash(hasher.hash(text));
   // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
-  if (record?.honey === true) await honeytokenAlarm({ store, logger }, record, 'admin_api', ANONYMOUS, client, now);
+  if (record?.honey === true) await honeytokenAlarm({ store, logger, alerts }, record, 'admin_api', ANONYMOUS, client, now);
   const refusal = tokenRefusal(record, now);
   if (refusal !== undefined) throw new LatchkeyError(refusal);
   if (!addressAllowed(record!.cidrs, client)) throw new LatchkeyError('ip_not_allowed');

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AlertRaiser } from '../alerts/index.js';
 import { LatchkeyError } from '../errors/index.js';
 import { adminEvent, type AdminChange } from '../store/admin-event.js';
 import type { Actor, TokenRecord } from '../store/records.js';
@@ -24,7 +25,7 @@ export async function auditRead(store: Store, actor: Actor, change: AdminChange,
  * and the audit trail, which honeytoken was used, where and from which address.
  */
 export async function honeytokenAlarm(
-  context: { readonly store: Store; readonly logger: Logger },
+  context: { readonly store: Store; readonly logger: Logger; readonly alerts?: AlertRaiser | undefined },
   record: TokenRecord,
   via: 'admin_api' | 'check',
   actor: Actor,
@@ -32,5 +33,6 @@ export async function honeytokenAlarm(
   now: number,
 ): Promise<void> {
   context.logger.warn({ tokenId: record.id, tokenName: record.name, client, via }, `honeytoken presented to the ${via === 'check' ? '/v1/check route' : 'admin API'}`);
+  context.alerts?.raise('honeytoken_used', { via, client, tokenId: record.id, tokenName: record.name, env: record.env, owner: record.owner, actor: actor.name });
   await auditRead(context.store, actor, { action: 'honeytoken.presented', target: record.id, before: null, after: { via, client, tokenName: record.name } }, now);
 }

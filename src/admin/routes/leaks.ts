@@ -61,6 +61,10 @@ async function handleGithubReport(report: GithubReport, actor: Actor, context: A
     events.push(leakEvent(actor, 'leak.reported', record?.id ?? '', {
       source: 'github', url: entry.url ?? null, githubSource: entry.source ?? null, type: entry.type, hint, state, label, revoked,
     }, now));
+    if (record !== undefined && revoked.length > 0) {
+      context.alerts?.raise('leak_revoked', { source: 'github', tokenId: record.id, hint, tokenName: record.name, env: record.env, owner: record.owner, revoked, url: entry.url ?? null, githubSource: entry.source ?? null });
+    }
+    if (record?.honey === true) context.alerts?.raise('honeytoken_used', { via: 'github', tokenId: record.id, tokenName: record.name, env: record.env, url: entry.url ?? null });
     if (record !== undefined) context.logger.warn({ tokenId: record.id, hint, state, revoked: revoked.length, url: entry.url ?? null }, revoked.length > 0 ? 'leaked token revoked (GitHub secret scanning)' : 'leaked token reported by GitHub');
   }
   try {
@@ -73,6 +77,11 @@ async function handleGithubReport(report: GithubReport, actor: Actor, context: A
 }
 
 export const leakRoutes = [
+  route({
+    method: 'GET', path: '/v1/alerts', action: 'audit.read', tag: 'leaks', status: 200,
+    summary: 'Recent alert deliveries to webhooks, newest first, with their status',
+    handle: async (_input, context) => ({ items: context.alerts?.recent() ?? [] }),
+  }),
   route<GithubReport>({
     method: 'POST', path: '/v1/leaks/github', action: 'tokens.revoke', tag: 'leaks', status: 200, body: githubReport,
     summary: "GitHub secret-scanning partner endpoint: revokes reported live tokens, answers GitHub's labels",
@@ -92,6 +101,8 @@ export const leakRoutes = [
         }
         const record = await context.store.findTokenByHash(context.hasher.hash(text));
         const state = leakState(record, now);
+        // A decoy found by a scan: someone put it where scans look, or it travelled there.
+        if (record?.honey === true) context.alerts?.raise('honeytoken_used', { via: 'scan', tokenId: record.id, tokenName: record.name, env: record.env, by: principal.actor.name, client: principal.client });
         items.push({
           hint: record?.hint ?? null,
           state,
@@ -123,6 +134,7 @@ export const leakRoutes = [
         recorded.push({ id: record.id, hint: record.hint, location: finding.location });
         await context.store.appendAudit([leakEvent(principal.actor, 'leak.reported', record.id, { source: 'scan', location: finding.location, hint: record.hint, revoked: true }, now)]);
         context.logger.warn({ tokenId: record.id, hint: record.hint, location: finding.location, source: 'scan' }, 'leaked token revoked');
+        context.alerts?.raise('leak_revoked', { source: 'scan', tokenId: record.id, hint: record.hint, tokenName: record.name, env: record.env, owner: record.owner, location: finding.location, by: principal.actor.name });
       }
       return { recorded };
     },
