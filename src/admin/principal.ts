@@ -9,7 +9,7 @@ import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { parseToken, type TokenHasher } from '../token/index.js';
 import { loadServiceCatalog, tokenRefusal } from '../lifecycle/index.js';
-import { ANONYMOUS, honeytokenAlarm } from './token-audit.js';
+import { ANONYMOUS, honeytokenAlarm, type PresentedRequest } from './token-audit.js';
 
 // Who is calling the admin API: a Latchkey token checked like the gateway
 // checks one (shape, checksum, status, time, CIDR), with its grant compiled.
@@ -45,13 +45,14 @@ export async function authenticate(
   now: number,
   logger: Logger,
   alerts?: AlertRaiser,
+  request?: PresentedRequest,
 ): Promise<Principal> {
   const text = bearerToken(header);
   if (text === undefined) throw new LatchkeyError('token_missing');
   if (parseToken(text) === undefined) throw new LatchkeyError('token_malformed');
   const record = await store.findTokenByHash(hasher.hash(text));
   // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
-  if (record?.honey === true) await honeytokenAlarm({ store, logger, alerts }, record, 'admin_api', ANONYMOUS, client, now);
+  if (record?.honey === true) await honeytokenAlarm({ store, logger, alerts }, record, 'admin_api', ANONYMOUS, client, now, request);
   const refusal = tokenRefusal(record, now);
   if (refusal !== undefined) throw new LatchkeyError(refusal);
   if (!addressAllowed(record!.cidrs, client)) throw new LatchkeyError('ip_not_allowed');

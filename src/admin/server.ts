@@ -117,7 +117,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const route = request.routeOptions.config.adminRoute;
     if (route === undefined || route.ownAuthentication !== undefined) return;
-    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger, context.alerts);
+    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger, context.alerts, { method: request.method, path: request.url, headers: request.headers });
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.config.adminRoute;

@@ -97,13 +97,16 @@ describe('alerts', () => {
       name: 'decoy-ci', env: 'prod', owner: 'security', roles: [], permissions: [], expiresAt: Date.now() + 86_400_000,
       notBefore: null, cidrs: [], rate: null, maxUses: null, honey: true, metadata: {}, parentId: null,
     }, SYSTEM_ACTOR, Date.now(), null);
-    const response = await harness.call('GET', '/v1/tokens', { token });
+    const response = await harness.call('GET', '/v1/tokens?env=prod', { token, headers: { 'x-forwarded-for': '203.0.113.9', cookie: 'session=abc' } });
     expect([response.status, response.body.error]).toEqual([401, 'token_unknown']);
     await alerts.settle(20_000);
     const delivered = good.received.filter((r) => r.headers['x-latchkey-alert'] === 'honeytoken_used');
     expect(delivered).toHaveLength(1);
     expect(verifySignature(delivered[0]!.body, delivered[0]!.headers['x-latchkey-signature'] as string, SECRET)).toBe(true);
-    expect(JSON.parse(delivered[0]!.body)).toMatchObject({ kind: 'honeytoken_used', details: { via: 'admin_api', client: '127.0.0.1', tokenId: record.id, tokenName: 'decoy-ci' } });
+    expect(JSON.parse(delivered[0]!.body)).toMatchObject({ kind: 'honeytoken_used', details: {
+      via: 'admin_api', client: '127.0.0.1', tokenId: record.id, tokenName: 'decoy-ci', method: 'GET', path: '/v1/tokens',
+      headers: expect.objectContaining({ authorization: '[redacted]', cookie: '[redacted]', 'x-forwarded-for': '203.0.113.9' }),
+    } });
     expect(delivered[0]!.body).not.toContain(token);
     // Only the subscribed webhook hears of it.
     expect(down.received.filter((r) => r.headers['x-latchkey-alert'] === 'honeytoken_used')).toEqual([]);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { redactValue } from '../audit/redact.js';
 import { postSigned, type SignedPostOptions } from '../audit/sinks/signed-post.js';
 import type { AlertKind } from '../config/index.js';
 
@@ -74,7 +75,9 @@ export class Alerts implements AlertHandle {
     this.#counter = options.metrics === undefined ? undefined : deliveryCounter(options.metrics);
   }
 
-  raise(kind: AlertKind, details: Readonly<Record<string, unknown>>): void {
+  raise(kind: AlertKind, raised: Readonly<Record<string, unknown>>): void {
+    // The raiser leaves secrets out; this is the last line, as for audit events.
+    const details = redactValue(raised);
     const id = `alert_${randomBytes(8).toString('hex')}`;
     const time = new Date(this.#now()).toISOString();
     this.#logger.warn({ alert: kind, alertId: id, details }, `alert: ${kind}`);
