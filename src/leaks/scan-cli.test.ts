@@ -78,12 +78,12 @@ describe('latchkey scan', () => {
     expect(report.findings).toEqual([expect.objectContaining({ commit: introduced, hint: displayHint(live), state: 'active', live: true, revoked: false })]);
   });
 
-  it('with no admin token it still reports, liveness not checked, exit 0', async () => {
+  it('with no admin token it still reports, liveness not checked, and fails closed: exit 1', async () => {
     const saved = process.env.LATCHKEY_TOKEN;
     delete process.env.LATCHKEY_TOKEN;
     try {
       const result = await runCli(['scan', '--git', repo]);
-      expect(result.code).toBe(0);
+      expect(result.code).toBe(1);
       expect(result.stdout).toContain(`config.env:3:16  ${displayHint(live)}  liveness not checked`);
     } finally {
       if (saved !== undefined) process.env.LATCHKEY_TOKEN = saved;

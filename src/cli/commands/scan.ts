@@ -6,7 +6,8 @@ import { contextOf } from '../context.js';
 
 // `latchkey scan`: finds Latchkey tokens by prefix and checksum, asks the admin
 // API (when one is configured) which are live, and with --revoke revokes them.
-// Exit code 1 when a live token is found, so it can gate CI and pre-commit; 2 on error.
+// Exit code 1 when a live token is found (or a token whose liveness could not be
+// asked), so it can gate CI and pre-commit; 2 on error.
 
 interface ScanOptions {
   git?: boolean;
@@ -172,6 +173,8 @@ async function runScan(paths: string[], options: ScanOptions, command: Command):
     };
   });
   const liveCount = findings.filter((finding) => finding.live === true).length;
+  // A token whose liveness could not be asked may be live: a hook or CI job fails closed on it.
+  const unchecked = findings.filter((finding) => !finding.lookAlike && finding.state === undefined).length;
   out.print({ findings, scanned, liveness, live: liveCount, revoked: [...revoked] }, () => {
     const lines = found.map((finding, index) => {
       const entry = finding.lookAlike ? undefined : status.get(finding.token);
@@ -180,5 +183,5 @@ async function runScan(paths: string[], options: ScanOptions, command: Command):
     const summary = `${found.length} finding(s) in ${scanned.files} file(s), ${(scanned.bytes / 1e6).toFixed(1)} MB${scanned.binary > 0 ? `, ${scanned.binary} binary skipped` : ''}; liveness ${liveness}${revoked.size > 0 ? `; revoked ${revoked.size}` : ''}`;
     return [...lines, summary].join('\n');
   });
-  return liveCount > 0 ? 1 : 0;
+  return liveCount > 0 || unchecked > 0 ? 1 : 0;
 }
