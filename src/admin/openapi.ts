@@ -31,8 +31,9 @@ export function buildOpenApi(routes: readonly AdminRoute[], version: string) {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').split('/').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('')}`,
       summary: route.summary,
       tags: [route.tag],
-      'x-latchkey-permission': `latchkey:${route.action}`,
-      security: [{ bearer: [] }],
+      ...(route.ownAuthentication === undefined
+        ? { 'x-latchkey-permission': `latchkey:${route.action}`, security: [{ bearer: [] }] }
+        : { 'x-latchkey-authentication': route.ownAuthentication.scheme, security: [] }),
       parameters: parameters(route),
       responses: {
         [String(route.status)]: route.status === 204

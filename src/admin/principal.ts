@@ -1,3 +1,4 @@
+import type { AlertRaiser } from '../alerts/index.js';
 import type { Logger } from 'pino';
 import { admissionRefusal } from '../core/admission.js';
 import { compileTokenGrant } from '../core/tokens/grant.js';
@@ -10,7 +11,7 @@ import type { CompiledGrant } from '../policy/types.js';
 import type { Actor, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { parseToken, type TokenHasher } from '../token/index.js';
-import { ANONYMOUS, honeytokenAlarm } from './token-audit.js';
+import { ANONYMOUS, honeytokenAlarm, type PresentedRequest } from './token-audit.js';
 
 // Who is calling the admin API: a Latchkey token judged by the very rules the
 // gateways apply (src/core/admission.ts: status, its ancestors' status, time,
@@ -52,6 +53,8 @@ export async function authenticate(
   client: string,
   now: number,
   logger: Logger,
+  alerts?: AlertRaiser,
+  request?: PresentedRequest,
 ): Promise<Principal> {
   const text = bearerToken(header);
   if (text === undefined) throw new LatchkeyError('token_missing');
@@ -60,7 +63,7 @@ export async function authenticate(
   if (record === undefined) throw new LatchkeyError('token_unknown');
   // A honeytoken reads as unknown to the caller, and is an alarm to the operator.
   if (record.honey) {
-    await honeytokenAlarm({ store, logger }, record, 'admin_api', ANONYMOUS, client, now);
+    await honeytokenAlarm({ store, logger, alerts }, record, 'admin_api', ANONYMOUS, client, now, request);
     throw new LatchkeyError('token_unknown');
   }
   const entry = await tokenEntryOf(store, record, logger, now);

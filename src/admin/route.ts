@@ -1,4 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
+import type { Actor } from '../store/records.js';
 import type { AdminAction } from '../policy/admin-actions.js';
 import type { Principal } from './principal.js';
 import type { AdminContext } from './context.js';
@@ -12,6 +14,20 @@ export interface RouteInput<B = unknown, Q = unknown> {
   readonly query: Q;
   readonly body: B;
   readonly principal: Principal;
+  /** Who acts: the principal's token, or the party an `ownAuthentication` route verified. */
+  readonly actor: Actor;
+}
+
+/**
+ * A caller that is not a Latchkey token (GitHub's secret scanning) proves
+ * itself over the raw body, before the body is parsed. On such a route no
+ * `principal` is set and `action` names what the route does, not a permission it checks.
+ */
+export interface OwnAuthentication {
+  /** Shown in the OpenAPI document instead of a permission. */
+  readonly scheme: string;
+  /** Throws a LatchkeyError (401) when the request does not prove itself. */
+  readonly verify: (rawBody: Buffer, headers: IncomingHttpHeaders, context: AdminContext) => Actor | Promise<Actor>;
 }
 
 export interface AdminRoute<B = unknown, Q = unknown> {
@@ -24,11 +40,12 @@ export interface AdminRoute<B = unknown, Q = unknown> {
   readonly body?: z.ZodType<B>;
   readonly query?: z.ZodType<Q>;
   readonly status: 200 | 201 | 204;
+  readonly ownAuthentication?: OwnAuthentication;
   /**
    * The environment the action touches, for permissions scoped to one
    * (`latchkey:tokens.create:dev`). Undefined: the action is not environment-scoped.
    */
-  readonly envOf?: (input: Omit<RouteInput<B, Q>, 'principal'>, context: AdminContext) => Promise<string | undefined> | string | undefined;
+  readonly envOf?: (input: Omit<RouteInput<B, Q>, 'principal' | 'actor'>, context: AdminContext) => Promise<string | undefined> | string | undefined;
   readonly handle: (input: RouteInput<B, Q>, context: AdminContext) => Promise<unknown>;
 }
 

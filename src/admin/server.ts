@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { LatchkeyError } from '../errors/index.js';
@@ -8,16 +9,18 @@ import { refuseSecretsIn, upstreamSecrets } from './upstream-secrets.js';
 import { buildOpenApi } from './openapi.js';
 import { authenticate, type Principal } from './principal.js';
 import { RawResponse, type AdminRoute } from './route.js';
+import type { Actor } from '../store/records.js';
 import { auditRoutes } from './routes/audit.js';
 import { checkRoutes } from './routes/check.js';
 import { environmentRoutes } from './routes/environments.js';
+import { leakRoutes } from './routes/leaks.js';
 import { roleRoutes } from './routes/roles.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes];
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes];
 
 export interface AdminServerOptions {
   readonly context: AdminContext;
@@ -33,6 +36,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** Set by a route's own authentication (see OwnAuthentication). */
+    verifiedActor: Actor | null;
   }
   interface FastifyContextConfig {
     adminRoute?: AdminRoute;
@@ -63,6 +68,22 @@ function translate(err: FastifyError): LatchkeyError {
   }
 }
 
+/** Reads the raw body (within the body limit), verifies it, then hands the same bytes to the JSON parser. */
+function ownAuthentication(route: AdminRoute, context: AdminContext) {
+  return async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of payload) {
+      size += (chunk as Buffer).length;
+      if (size > BODY_LIMIT_BYTES) throw new LatchkeyError('body_too_large', `the body exceeds ${BODY_LIMIT_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    const raw = Buffer.concat(chunks);
+    request.verifiedActor = await route.ownAuthentication!.verify(raw, request.headers, context);
+    return Readable.from([raw]);
+  };
+}
+
 export type AdminServer = Awaited<ReturnType<typeof buildAdminServer>>;
 
 export async function buildAdminServer(options: AdminServerOptions) {
@@ -78,6 +99,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   });
   app.decorateRequest('principal', null);
+  app.decorateRequest('verifiedActor', null);
   // What Fastify actually serves, so a test can hold it against the OpenAPI document.
   const served: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (options) => {
@@ -94,8 +116,9 @@ export async function buildAdminServer(options: AdminServerOptions) {
 
   // Authentication first, before the body is read: an anonymous client gets 401 and nothing else.
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.adminRoute === undefined) return;
-    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger);
+    const route = request.routeOptions.config.adminRoute;
+    if (route === undefined || route.ownAuthentication !== undefined) return;
+    request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger, context.alerts, { method: request.method, path: request.url, headers: request.headers });
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.config.adminRoute;
@@ -108,9 +131,11 @@ export async function buildAdminServer(options: AdminServerOptions) {
       method: route.method,
       url: route.path.replace(/\{([a-z]+)\}/g, ':$1'),
       config: { adminRoute: route },
+      ...(route.ownAuthentication !== undefined && { preParsing: ownAuthentication(route, context) }),
       handler: async (request, reply) => {
         const principal = request.principal!;
-        authorizeAnyEnv(principal, route.action);
+        const own = route.ownAuthentication !== undefined;
+        if (!own) authorizeAnyEnv(principal, route.action);
         const params = request.params as Record<string, string>;
         const query = route.query === undefined ? undefined : parseInput(route.query, request.query ?? {}, 'query');
         if (route.body === undefined && request.body !== undefined && request.body !== null) {
@@ -120,8 +145,9 @@ export async function buildAdminServer(options: AdminServerOptions) {
         if (route.body !== undefined) refuseSecretsIn(request.body, await upstreamSecrets(context));
         const body = route.body === undefined ? undefined : parseInput(route.body, request.body, 'body');
         const env = route.envOf === undefined ? undefined : await route.envOf({ params, query, body }, context);
-        authorizeEnv(principal, route.action, env);
-        const result = await route.handle({ params, query, body, principal }, context);
+        if (!own) authorizeEnv(principal, route.action, env);
+        const actor = own ? request.verifiedActor! : principal.actor;
+        const result = await route.handle({ params, query, body, principal, actor }, context);
         reply.code(route.status);
         if (result instanceof RawResponse) return reply.type(result.contentType).send(result.body);
         return route.status === 204 ? reply.send() : result;

@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, each side by side with its baseline in the
-// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood`.
+// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan`.
 const SUITES = {
   policy: async () => (await import('./policy.js')).runPolicyBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
   audit: async () => (await import('./audit.js')).runAuditBench(),
   'audit-overhead': async () => (await import('./audit-overhead.js')).runAuditOverheadBench(),
   'audit-flood': async () => (await import('./audit-flood.js')).runAuditFloodBench(),
+  scan: async () => (await import('./scan.js')).runScanBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;

@@ -5,6 +5,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerCheck } from './commands/check.js';
 import { registerEnv } from './commands/env.js';
 import { registerRole } from './commands/role.js';
+import { registerScan } from './commands/scan.js';
 import { registerGateway, registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerCheck(program);
   registerAudit(program);
+  registerScan(program);
   for (const command of leaves(program)) {
     command.exitOverride();
     command.option('--json', 'machine-readable output');

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { alertsConfig, alertsFileSchema, leaksConfig, leaksFileSchema, type AlertsConfig, type LeaksConfig } from './leak-response.js';
 
 // Configuration is read once at start from defaults, an optional file
 // (latchkey.yaml or latchkey.json) and LATCHKEY_* variables, validated, and
@@ -64,6 +65,8 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   credentials: credentialsSchema.optional(),
+  leaks: leaksFileSchema.optional(),
+  alerts: alertsFileSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -98,6 +101,8 @@ export interface LatchkeyConfig {
   readonly configFile: string | undefined;
   /** Per environment, as given (environments absent get the default: `<ENV>_*` variables, no files). */
   readonly credentials: CredentialsConfig;
+  readonly leaks: LeaksConfig;
+  readonly alerts: AlertsConfig;
   /** LATCHKEY_SECRET, when set: the token hashing key shared by nodes that share no disk. */
   readonly secret: string | undefined;
 }
@@ -194,6 +199,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     configFile: path === undefined ? undefined : resolve(path),
     credentials: readCredentials(env, file),
+    leaks: leaksConfig(file.leaks),
+    alerts: alertsConfig(file.alerts),
     secret: env.LATCHKEY_SECRET,
   };
 }

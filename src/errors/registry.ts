@@ -16,6 +16,8 @@ export const REASONS = {
   token_not_yet_valid: { status: 401, message: 'the token is not valid yet' },
   token_revoked: { status: 401, message: 'the token has been revoked' },
   token_disabled: { status: 401, message: 'the token is disabled' },
+  // 401 for a caller that proves itself with a signature instead of a token (GitHub's secret scanning)
+  signature_invalid: { status: 401, message: 'the request signature is missing or does not verify' },
   // 403: what the token may do
   permission_denied: { status: 403, message: 'the token does not allow this request' },
   env_mismatch: { status: 403, message: 'the token belongs to another environment' },

@@ -4,6 +4,8 @@ import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
 import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
+import { alertsFromConfig } from '../alerts/index.js';
+import { GithubKeys } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';
@@ -72,8 +74,14 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     });
     closers.unshift(() => gateway.close());
 
-    const context = { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners };
-    const admin: AdminServer = await buildAdminServer({ context, metrics });
+    const alerts = alertsFromConfig(config.alerts, logger, metrics);
+    // Runs after the admin API stops taking requests (closers run newest first): alerts already raised get a last chance.
+    closers.unshift(() => alerts.settle(5_000));
+    const githubKeys = config.leaks.githubKeysFile === undefined ? undefined : GithubKeys.load(config.leaks.githubKeysFile);
+    const admin: AdminServer = await buildAdminServer({
+      context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },
+      metrics,
+    });
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
     closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { buildAdminServer, type AdminServer } from '../admin/index.js';
+import { buildAdminServer, type AdminContext, type AdminServer } from '../admin/index.js';
 import { loadOrCreateAuditKey } from '../audit/index.js';
 import { loadConfig, type ConfigFile } from '../config/config.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
@@ -40,6 +40,8 @@ export interface AdminHarnessOptions {
   readonly config?: ConfigFile;
   /** Default 127.0.0.1. */
   readonly host?: string;
+  /** Context fields a test wires in (GitHub keys, alerts). */
+  readonly extra?: Partial<AdminContext>;
 }
 
 export async function startAdminHarness(kind: StoreKind, now: () => number = Date.now, options: AdminHarnessOptions = {}): Promise<AdminHarness> {
@@ -57,7 +59,7 @@ export async function startAdminHarness(kind: StoreKind, now: () => number = Dat
   writeFileSync(configFile, JSON.stringify(options.config ?? {}));
   const config = loadConfig({ configFile, dataDir: dir, store: db?.url ?? sqliteFile! }, {});
   const ownListeners = new OwnListeners();
-  const context = { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir, credentials: CredentialPolicy.forConfig(config), ownListeners };
+  const context = { store, hasher, logger, now, auditPublicKey: auditKey.publicKey, dataDir: dir, credentials: CredentialPolicy.forConfig(config), ownListeners, ...options.extra };
   const app: AdminServer = await buildAdminServer({ context });
   await app.listen({ host: options.host ?? '127.0.0.1', port: 0 });
   const address = app.server.address();

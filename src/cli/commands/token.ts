@@ -1,3 +1,5 @@
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../client.js';
 import { block, table } from '../output.js';
@@ -16,6 +18,29 @@ interface CreateOptions {
   maxUses?: string;
   owner?: string;
   honey?: boolean;
+  plant?: string;
+  force?: boolean;
+}
+
+/**
+ * A decoy worth stealing: a deploy .env naming the admin API it came from, so
+ * whoever tries it knocks where the honeytoken alarm listens.
+ */
+export function decoyEnvFile(token: string, adminUrl: string, name: string): string {
+  return [
+    `# ${name} — deploy credentials, do not commit`,
+    `LATCHKEY_URL=${adminUrl}`,
+    `LATCHKEY_TOKEN=${token}`,
+    '',
+  ].join('\n');
+}
+
+/** Writes the decoy with mode 0600; an existing file is kept unless forced. */
+function plantDecoy(path: string, text: string, force: boolean): string {
+  const target = resolve(path);
+  writeFileSync(target, text, { mode: 0o600, flag: force ? 'w' : 'wx' });
+  chmodSync(target, 0o600); // an overwritten file keeps its old mode otherwise
+  return target;
 }
 
 const COLUMNS = ['id', 'name', 'env', 'status', 'hint', 'expiresAt', 'roles', 'permissions'];
@@ -36,8 +61,13 @@ export function registerToken(program: Command): void {
     .option('--max-uses <n>', 'usage cap')
     .option('--owner <owner>', 'who is responsible for it')
     .option('--honey', 'a honeytoken: refused like an unknown token, its use is an alarm')
+    .option('--plant <file>', 'with --honey: write a decoy .env holding it to FILE (mode 0600) for attackers to find')
+    .option('--force', 'with --plant: overwrite FILE if it exists')
     .action(async (options: CreateOptions, command: Command) => {
       const { client, out } = contextOf(command);
+      if (options.plant !== undefined && options.honey !== true) throw new CliError('--plant needs --honey: only a honeytoken may be left where attackers look');
+      // Refused before the token exists, so a refusal leaves nothing behind.
+      if (options.plant !== undefined && options.force !== true && existsSync(options.plant)) throw new CliError(`${options.plant} exists: pass --force to overwrite it`);
       if (options.ttl === undefined && options.expires === undefined) throw new CliError('every token needs an expiry: give --ttl (e.g. 1h) or --expires');
       let maxUses: number | undefined;
       if (options.maxUses !== undefined) {
@@ -58,6 +88,18 @@ export function registerToken(program: Command): void {
         ...(options.owner !== undefined && { owner: options.owner }),
         honey: options.honey === true,
       });
+      if (options.plant !== undefined) {
+        const adminUrl = (command.opts() as { url?: string }).url ?? process.env.LATCHKEY_URL ?? 'http://127.0.0.1:7700';
+        let planted: string;
+        try {
+          planted = plantDecoy(options.plant, decoyEnvFile(created.token, adminUrl, options.name), options.force === true);
+        } catch (err) {
+          throw new CliError(`honeytoken ${created.id} created but not planted: ${(err as Error).message}`);
+        }
+        out.print({ id: created.id, name: created.name, env: created.env, hint: created.hint, planted }, () =>
+          `honeytoken ${created.id} (${String(created.hint)}) planted in ${planted} (mode 0600); its use raises a honeytoken_used alert`);
+        return;
+      }
       out.print({ ...created, id: created.id, token: created.token }, () =>
         `${block({ id: created.id, name: created.name, env: created.env, expiresAt: created.expiresAt })}\n\n` +
         `token (shown this once, store it now):\n${created.token}`);
