@@ -46,5 +46,8 @@ export async function honeytokenAlarm(
     via, client, tokenId: record.id, tokenName: record.name, env: record.env, owner: record.owner, actor: actor.name,
     ...(request !== undefined && { method: request.method, path: request.path.split('?')[0], headers: redactHeaders(request.headers) }),
   });
-  await auditRead(context.store, actor, { action: 'honeytoken.presented', target: record.id, before: null, after: { via, client, tokenName: record.name } }, now);
+  // Not awaited: an unknown token's answer waits for no write, and a honeytoken's must not be told apart by its timing.
+  auditRead(context.store, actor, { action: 'honeytoken.presented', target: record.id, before: null, after: { via, client, tokenName: record.name } }, now).catch(() => {
+    context.logger.error({ tokenId: record.id, via }, 'the honeytoken alarm could not be written to the audit trail');
+  });
 }

@@ -337,6 +337,12 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     else scheduleSoon();
   }
 
+  function recordUnhurried(event: AuditEventInput): void {
+    if (!push(event)) return;
+    if (pendingLive() >= batchSize) scheduleNow();
+    else scheduleFold();
+  }
+
   /** A folded event waits up to the fold window for company; any earlier batch takes it along. */
   function scheduleFold(): void {
     if (foldTimer !== undefined || stopped) return;
@@ -358,10 +364,9 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
         return;
       }
       foldable.set(key, recorded);
-      if (!push(event)) return;
-      if (pendingLive() >= batchSize) scheduleNow();
-      else scheduleFold();
+      recordUnhurried(event);
     },
+    recordUnhurried,
     get foldableKeys() {
       return foldable.size;
     },

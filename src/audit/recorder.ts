@@ -15,6 +15,8 @@ export interface AuditRecorder {
    * takes it.
    */
   fold(key: string, event: AuditEventInput, merge: (queued: AuditEventInput, next: AuditEventInput) => AuditEventInput): void;
+  /** Records an event on the schedule of folded ones: written with the next batch, or within the fold window. */
+  recordUnhurried(event: AuditEventInput): void;
   /** Distinct keys of events that can still be folded into (untaken). */
   readonly foldableKeys: number;
   /**

@@ -83,10 +83,13 @@ export class DecisionLog {
       latencyMs: Math.round(seconds * 1e6) / 1e3,
       client: context.client ?? context.peer ?? '',
     };
-    // Before a token is known a refusal costs the client nothing: fold it. A honeytoken is an alarm: never folded.
-    if (summaries !== null && entry === null && context.honeyId === null && PRE_AUTH_REASONS.has(reason)) {
-      summaries.offer(context.time, detail);
-      context.folded = true;
+    // Before a token is known a refusal costs the client nothing: fold it. A honeytoken is an alarm, never
+    // folded, but its event is written on the same schedule as an unknown token's, so that its answer cannot
+    // be told apart by its timing either.
+    if (summaries !== null && entry === null && PRE_AUTH_REASONS.has(reason)) {
+      context.unhurried = true;
+      if (context.honeyId === null) summaries.offer(context.time, detail);
+      else recorder.recordUnhurried({ kind: 'decision', time: context.time, detail });
     } else {
       recorder.record({ kind: 'decision', time: context.time, detail });
     }
@@ -126,11 +129,11 @@ export class DecisionLog {
 
   /**
    * Resolves once every event recorded so far is durable (true), or at once
-   * when the log cannot be written (false). A folded refusal waits for its
-   * batch without hurrying the writer, so that more refusals fold into it.
+   * when the log cannot be written (false). An unhurried decision (see
+   * DecisionContext.unhurried) waits for its batch without hurrying the writer.
    */
   durable(context?: DecisionContext): Promise<boolean> {
-    return context?.folded === true ? this.#options.recorder.durableUnhurried() : this.#options.recorder.durable();
+    return context?.unhurried === true ? this.#options.recorder.durableUnhurried() : this.#options.recorder.durable();
   }
 
   /** With failMode `open` an answer is not held back for an audit log that cannot be written. */

@@ -37,8 +37,12 @@ export class DecisionContext {
   recorded = false;
   /** Holds an in-flight slot of its token and binding (the concurrency stage); given back once. */
   holdsSlot = false;
-  /** Its refusal was folded into an earlier event of the same (service, reason, client). */
-  folded = false;
+  /**
+   * Its answer waits for its event's batch without hurrying the writer:
+   * refusals before a token is known (so more fold together) and honeytokens
+   * (which must be answered exactly like an unknown token, timing included).
+   */
+  unhurried = false;
 
   constructor(time: number, startedAt: number, peer: string | undefined, action: string) {
     this.time = time;

@@ -173,7 +173,12 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       clock,
     });
     const core = new DataPlaneCore({ env: options.env, hasher: options.hasher, cache: tokenCache, limiter, inFlight, log, logger });
-    const pipeline = new Pipeline({ core, clients: new ClientAddressResolver(options.trustedProxies ?? []), maxHeaders });
+    const pipeline = new Pipeline({
+      core,
+      clients: new ClientAddressResolver(options.trustedProxies ?? []),
+      maxHeaders,
+      ...(options.alerts !== undefined && { alerts: options.alerts }),
+    });
     const http = new HttpOutcome(pipeline, metrics);
     const upgrade = new UpgradeOutcome(pipeline, metrics);
     const parts = {

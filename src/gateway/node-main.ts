@@ -17,7 +17,7 @@ type NodeProcessOptions = Omit<GatewayNodeOptions, 'hasher' | 'recorder'> & {
 
 /** Accepts every event and keeps none. Never used outside the benchmark's attribution run. */
 function discardingRecorder(): AuditRecorder {
-  return { accepting: true, failMode: 'open', foldableKeys: 0, record() {}, fold() {}, flush: async () => {}, durable: async () => true, durableUnhurried: async () => true, close: async () => {} };
+  return { accepting: true, failMode: 'open', foldableKeys: 0, record() {}, recordUnhurried() {}, fold() {}, flush: async () => {}, durable: async () => true, durableUnhurried: async () => true, close: async () => {} };
 }
 
 export async function main(argument: string): Promise<void> {

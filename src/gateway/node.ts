@@ -8,6 +8,8 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { startHttpGateway, type HttpGateway } from './gateway.js';
+import { alertsFromConfig } from '../alerts/index.js';
+import type { AlertsConfig } from '../config/index.js';
 import type { HttpGatewayOptions, ListenAddress } from './options.js';
 import { OwnListeners } from '../core/services/index.js';
 
@@ -31,6 +33,8 @@ export interface GatewayNodeOptions {
   /** Use this recorder instead of the batch recorder on the node's store (it is closed with the node). */
   readonly recorder?: AuditRecorder;
   readonly logger?: Logger;
+  /** Where this node's alerts go (a honeytoken presented here); default: the log only. */
+  readonly alerts?: AlertsConfig;
   /** Anything else startHttpGateway takes (timeouts, limits, trusted proxies, staleness). */
   readonly gateway?: Partial<Omit<HttpGatewayOptions, 'store' | 'hasher' | 'env' | 'recorder' | 'metrics' | 'logger' | 'listen'>>;
 }
@@ -51,12 +55,14 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const recorder = options.recorder ?? createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
+  const alerts = options.alerts === undefined ? undefined : alertsFromConfig(options.alerts, logger, metrics);
   // The ops listener serves /metrics: no upstream may be it either.
   const ownListeners = options.gateway?.ownListeners ?? new OwnListeners();
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway({
       ...options.gateway,
+      ...(alerts !== undefined && { alerts }),
       ownListeners,
       store,
       hasher: options.hasher,
@@ -112,6 +118,8 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
           });
         }
         await gateway.close();
+        // Alerts already raised get a last chance to be delivered.
+        await alerts?.settle(5_000);
         await recorder.close();
         await store.close();
       })();

@@ -1,3 +1,4 @@
+import type { AlertRaiser } from '../alerts/index.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/recorder.js';
@@ -90,6 +91,8 @@ export interface HttpGatewayOptions {
     /** Distinct keys folding at once before new ones share a key per (service, reason). Default 1,000. */
     readonly maxKeys?: number;
   };
+  /** Where alerts go (a honeytoken presented to this gateway); default: only the log. */
+  readonly alerts?: AlertRaiser;
   /** Which credential sources bindings may read. Default: `<ENV>_*` variables, no files (see CredentialPolicy.forConfig). */
   readonly credentials?: CredentialPolicy;
   /** Latchkey's listeners no upstream may be; the gateway adds its own as they bind. Default: a new, empty set. */

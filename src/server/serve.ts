@@ -53,6 +53,9 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const credentials = CredentialPolicy.forConfig(config);
     const ownListeners = new OwnListeners();
     ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
+    const alerts = alertsFromConfig(config.alerts, logger, metrics);
+    // Runs after the gateway and the admin API stop taking requests (closers run newest first): alerts already raised get a last chance.
+    closers.unshift(() => alerts.settle(5_000));
     const gateway = await startHttpGateway({
       store,
       hasher,
@@ -71,12 +74,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       clock: now,
       credentials,
       ownListeners,
+      alerts,
     });
     closers.unshift(() => gateway.close());
 
-    const alerts = alertsFromConfig(config.alerts, logger, metrics);
-    // Runs after the admin API stops taking requests (closers run newest first): alerts already raised get a last chance.
-    closers.unshift(() => alerts.settle(5_000));
     const githubKeys = config.leaks.githubKeysFile === undefined ? undefined : GithubKeys.load(config.leaks.githubKeysFile);
     const admin: AdminServer = await buildAdminServer({
       context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },

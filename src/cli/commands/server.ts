@@ -93,6 +93,7 @@ export function registerGateway(program: Command): void {
         ...(loaded.redis !== undefined && { redisUrl: loaded.redis }),
         nodeName: loaded.gateway.nodeName,
         auditFailMode: loaded.audit.failMode,
+        alerts: loaded.alerts,
         logger: createLogger(loaded.logLevel),
         gateway: {
           maxStalenessMs: loaded.gateway.maxStalenessMs,

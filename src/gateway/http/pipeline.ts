@@ -1,3 +1,5 @@
+import type { AlertRaiser } from '../../alerts/index.js';
+import { redactHeaders } from '../../audit/redact.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { authorizeHttp } from '../../core/authorize.js';
 import type { DataPlaneCore, Resolution } from '../../core/data-plane-core.js';
@@ -12,6 +14,8 @@ import { route, type ServiceLocator } from './route.js';
 
 export interface PipelineOptions {
   readonly core: DataPlaneCore;
+  /** Where a honeytoken's use is raised, with the request's details (credentials redacted). */
+  readonly alerts?: AlertRaiser;
   readonly clients: ClientAddressResolver;
   readonly maxHeaders: number;
 }
@@ -43,9 +47,11 @@ export class Pipeline {
   readonly #core: DataPlaneCore;
   readonly #clients: ClientAddressResolver;
   readonly #maxHeaders: number;
+  readonly #alerts: AlertRaiser | undefined;
 
   constructor(options: PipelineOptions) {
     this.#core = options.core;
+    this.#alerts = options.alerts;
     this.#clients = options.clients;
     this.#maxHeaders = options.maxHeaders;
   }
@@ -90,7 +96,10 @@ export class Pipeline {
   #afterResolve(ex: Exchange, found: Resolution, outcome: Outcome): void {
     if (typeof found === 'string') return outcome.refuse(ex, found);
     const refused = this.#core.admit(ex, found);
-    if (refused !== null) return outcome.refuse(ex, refused);
+    if (refused !== null) {
+      if (ex.honeyId !== null) this.#honeytokenUsed(ex);
+      return outcome.refuse(ex, refused);
+    }
     const service = ex.service!;
     const decision = authorizeHttp(ex.entry!.grant, service.name, ex.action, ex.req.method!, ex.segments, service.paths);
     ex.matched = decision.matched;
@@ -104,6 +113,13 @@ export class Pipeline {
     }
     if (limited !== null) return outcome.refuse(ex, limited);
     outcome.forward(ex);
+  }
+
+  #honeytokenUsed(ex: Exchange): void {
+    this.#alerts?.raise('honeytoken_used', {
+      via: 'gateway', client: ex.client, tokenId: ex.honeyId, service: ex.service?.name ?? null,
+      method: ex.req.method ?? '', path: ex.resource, headers: redactHeaders(ex.req.headers),
+    });
   }
 
   /** Gives back the exchange's in-flight slot, once (an open WebSocket when its tunnel closes). */
