@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { containsSecret, redactText } from '../audit/index.js';
 import { invalid } from '../errors/index.js';
+import { ENV_PATTERN } from '../token/index.js';
 
 // Input validation for the admin API: zod schemas, strict objects (unknown
 // fields are errors), and the first problem reported with the field it concerns.
@@ -42,7 +43,7 @@ export const serviceName = z
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'must be 1–64 characters of a-z, 0-9, _ and -, starting with a letter')
   .refine((name) => name !== 'latchkey', 'the name latchkey is reserved for the admin API');
 
-export const envName = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must match [a-z][a-z0-9]{0,11}');
+export const envName = z.string().regex(ENV_PATTERN, 'must match [a-z][a-z0-9]{0,11}');
 
 export const roleName = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be 1–64 characters of a-z, 0-9, _, . and -, starting with a letter');
 

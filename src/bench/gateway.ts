@@ -9,10 +9,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { Pool, type Dispatcher } from 'undici';
 import { openPostgresStore, openSqliteStore } from '../store/index.js';
+import { aToken } from '../store/contract/fixtures.js';
 import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { spawnGatewayProcess, type NodeProcess } from '../gateway/node-process.js';
-import { displayHint, generateToken, newTokenId, TokenHasher } from '../token/index.js';
+import { generateToken, TokenHasher } from '../token/index.js';
 
 // `npm run bench -- gateway`: the HTTP gateway against a bare node:http + undici
 // proxy (no checks), both in front of the same upstream, each in its own
@@ -99,29 +100,19 @@ const BENCH_PATH = '/v1/resource7/items/42';
 
 function tokenRecord(hasher: TokenHasher, token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
   const now = Date.now();
-  return {
-    id: newTokenId(),
-    hash: hasher.hash(token),
-    hint: displayHint(token),
+  return aToken({
     name: 'bench',
     env: 'prod',
     owner: 'bench',
     roles: [],
     permissions: PERMISSIONS,
     expiresAt: now + 86_400_000,
-    notBefore: null,
-    cidrs: [],
     rate: { count: 100_000_000, periodMs: 1000 },
-    maxUses: null,
-    status: 'active',
-    parentId: null,
-    honey: false,
-    metadata: {},
     createdAt: now,
     createdBy: 'bench',
     updatedAt: now,
     ...overrides,
-  };
+  }, { token, hasher });
 }
 
 async function prepareStore(store: Store, upstreamPort: number): Promise<void> {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ENV_PATTERN } from '../token/index.js';
 import { alertsConfig, alertsFileSchema, leaksConfig, leaksFileSchema, type AlertsConfig, type LeaksConfig } from './leak-response.js';
 
 // Configuration is read once at start from defaults, an optional file
@@ -32,7 +33,7 @@ const credentialSources = z.strictObject({
   variables: z.array(z.string().regex(/^[A-Za-z0-9_*]{1,128}$/, 'must be a variable name glob such as DEV_*')).optional(),
   directories: z.array(z.string().min(1).refine(isAbsolute, 'must be an absolute path')).optional(),
 });
-const credentialsSchema = z.record(z.string().regex(/^[a-z][a-z0-9]{0,11}$/, 'must be an environment name'), credentialSources);
+const credentialsSchema = z.record(z.string().regex(ENV_PATTERN, 'must be an environment name'), credentialSources);
 
 const fileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),

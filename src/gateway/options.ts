@@ -7,10 +7,8 @@ import type { TokenHasher } from '../token/index.js';
 import type { CredentialPolicy } from '../core/services/credential-policy.js';
 import type { OwnListeners } from '../core/services/own-listeners.js';
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type { ListenAddress } from '../config/index.js';
+import type { ListenAddress } from '../config/index.js';
 
 export interface HttpGatewayOptions {
   readonly store: Store;

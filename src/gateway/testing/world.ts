@@ -9,9 +9,10 @@ import { createAuditRecorder } from '../../audit/index.js';
 import type { AuditRecorder } from '../../audit/recorder.js';
 import { openPostgresStore, openSqliteStore } from '../../store/index.js';
 import { createTestDatabase } from '../../test-support/postgres.js';
+import { aToken } from '../../store/contract/fixtures.js';
 import { SYSTEM_ACTOR, type CredentialSource, type Service, type ServiceBinding, type TokenRecord } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
-import { displayHint, generateToken, newTokenId, TokenHasher } from '../../token/index.js';
+import { generateToken, TokenHasher } from '../../token/index.js';
 import { startHttpGateway, type HttpGateway } from '../gateway.js';
 import type { HttpGatewayOptions } from '../options.js';
 
@@ -87,29 +88,16 @@ export class GatewayWorld {
   async issue(overrides: Partial<TokenRecord> = {}): Promise<IssuedToken> {
     const env = overrides.env ?? 'prod';
     const token = generateToken(env);
-    const record: TokenRecord = {
-      id: newTokenId(),
-      hash: this.hasher.hash(token),
-      hint: displayHint(token),
+    const record = aToken({
       name: 'ci deploy',
       env,
-      owner: 'alice@example.com',
       roles: [],
       permissions: [],
       expiresAt: this.now + 3_600_000,
-      notBefore: null,
-      cidrs: [],
-      rate: null,
-      maxUses: null,
-      status: 'active',
-      parentId: null,
-      honey: false,
-      metadata: {},
       createdAt: this.now,
-      createdBy: 'alice',
       updatedAt: this.now,
       ...overrides,
-    };
+    }, { token, hasher: this.hasher });
     await this.store.createToken(record, SYSTEM_ACTOR);
     return { token, record };
   }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { hashEvent } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput, DecisionDetail } from '../../audit/event.js';
 import { LatchkeyError, type ReasonCode } from '../../errors/index.js';
-import { newTokenId } from '../../token/index.js';
+import { displayHint, newTokenId, type TokenHasher } from '../../token/index.js';
 import type { Actor, Environment, Role, Service, TokenRecord } from '../records.js';
 import type { Store } from '../store.js';
 
@@ -74,7 +74,15 @@ export function aRole(name: string, overrides: Partial<Role> = {}): Role {
   };
 }
 
-export function aToken(overrides: Partial<TokenRecord> = {}): TokenRecord {
+/**
+ * The one TokenRecord fixture, for the store contract, the gateway's test
+ * world and the benchmarks. `issuedFor` gives the record of a real plaintext
+ * (its keyed hash and display hint); otherwise the hash is random.
+ */
+export function aToken(overrides: Partial<TokenRecord> = {}, issuedFor?: { readonly token: string; readonly hasher: TokenHasher }): TokenRecord {
+  if (issuedFor !== undefined) {
+    overrides = { hash: issuedFor.hasher.hash(issuedFor.token), hint: displayHint(issuedFor.token), ...overrides };
+  }
   return {
     id: newTokenId(),
     hash: randomBytes(32).toString('hex'),
