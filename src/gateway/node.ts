@@ -110,6 +110,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     opsAddress,
     close() {
       closing ??= (async () => {
+        // 1 and 2: stop accepting and drain.
         if (ops !== null) {
           const server = ops;
           await new Promise<void>((resolve) => {
@@ -117,10 +118,12 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
             server.closeAllConnections();
           });
         }
-        await gateway.close();
-        // Alerts already raised get a last chance to be delivered.
+        await gateway.stopAccepting();
+        // 3: flush what the drained requests left (alerts already raised get a last chance).
         await alerts?.settle(5_000);
         await recorder.close();
+        // 4: feeds, limits and pools, then the store.
+        await gateway.close();
         await store.close();
       })();
       return closing;

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
-import { createRedisChangePublisher, startHttpGateway } from '../gateway/index.js';
+import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys } from '../leaks/index.js';
@@ -35,27 +35,50 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
   ensureDataDir(config.dataDir);
   const hasher = loadTokenHasher(config.dataDir, config.secret, true);
   const store = await openStore(config.store);
-  const closers: Array<() => Promise<void>> = [() => store.close()];
+  // What has been started, so that shutdown (or a failed start) stops exactly that, in phases.
+  const parts: {
+    audit?: Awaited<ReturnType<typeof openAuditTrail>>;
+    publisher?: { close(): Promise<void> };
+    alerts?: ReturnType<typeof alertsFromConfig>;
+    gateway?: HttpGateway;
+    admin?: AdminServer;
+  } = {};
+  const step = async (what: string, work: (() => Promise<unknown>) | undefined): Promise<void> => {
+    try {
+      await work?.();
+    } catch (err) {
+      logger.error({ err, step: what }, 'error while shutting down');
+    }
+  };
+  const shutDown = async (): Promise<void> => {
+    // 1. Stop accepting and 2. drain: the admin API and the gateway listeners, at once.
+    await Promise.all([step('admin API', parts.admin && (() => parts.admin!.close())), step('gateway listeners', parts.gateway && (() => parts.gateway!.stopAccepting()))]);
+    // 3. Flush what the drained requests left: alerts, then the audit log (and its last checkpoint).
+    await step('alerts', parts.alerts && (() => parts.alerts!.settle(5_000)));
+    await step('audit log', parts.audit && (() => parts.audit!.close()));
+    // 4. Close feeds, limits, pools, the change publisher, and last the store.
+    await step('data plane', parts.gateway && (() => parts.gateway!.close()));
+    await step('change publisher', parts.publisher && (() => parts.publisher!.close()));
+    await step('store', () => store.close());
+  };
   try {
     await ensureDefaultEnvironments(store, now());
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
 
     const audit = await openAuditTrail(config, store, metrics, logger);
-    closers.unshift(() => audit.close());
+    parts.audit = audit;
     const isPostgres = store.dialect === 'postgres';
     if (config.redis !== undefined && isPostgres) {
       // Gateway nodes elsewhere may follow changes through Redis; this process publishes them there.
-      const publisher = createRedisChangePublisher({ url: config.redis, store, logger });
-      closers.unshift(() => publisher.close());
+      parts.publisher = createRedisChangePublisher({ url: config.redis, store, logger });
     }
     // One allow-list and one set of listeners for the admin API (write time) and the gateway (load and connect time).
     const credentials = CredentialPolicy.forConfig(config);
     const ownListeners = new OwnListeners();
     ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
     const alerts = alertsFromConfig(config.alerts, logger, metrics);
-    // Runs after the gateway and the admin API stop taking requests (closers run newest first): alerts already raised get a last chance.
-    closers.unshift(() => alerts.settle(5_000));
+    parts.alerts = alerts;
     const gateway = await startHttpGateway({
       store,
       hasher,
@@ -76,15 +99,15 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       ownListeners,
       alerts,
     });
-    closers.unshift(() => gateway.close());
+    parts.gateway = gateway;
 
     const githubKeys = config.leaks.githubKeysFile === undefined ? undefined : GithubKeys.load(config.leaks.githubKeysFile);
     const admin: AdminServer = await buildAdminServer({
       context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },
       metrics,
     });
+    parts.admin = admin;
     await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
-    closers.unshift(() => admin.close());
     const adminAddress = admin.server.address();
     const adminPort = typeof adminAddress === 'object' && adminAddress !== null ? adminAddress.port : config.listen.admin.port;
     // Every address Fastify bound (`localhost` binds both 127.0.0.1 and ::1).
@@ -95,23 +118,19 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
     const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
     logger.info({ adminUrl, gatewayUrl, store: store.dialect }, 'latchkey serving');
+    let closing: Promise<void> | null = null;
     return {
       adminUrl,
       gatewayUrl,
       store,
       logger,
-      async close() {
-        for (const close of closers) {
-          try {
-            await close();
-          } catch (err) {
-            logger.error({ err }, 'error while shutting down');
-          }
-        }
+      close() {
+        closing ??= shutDown();
+        return closing;
       },
     };
   } catch (err) {
-    for (const close of closers) await close().catch(() => undefined);
+    await shutDown();
     throw err;
   }
 }

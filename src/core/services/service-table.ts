@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { Pool } from 'undici';
 import type { ServiceCatalog } from '../../policy/types.js';
 import type { HeaderUnderscores, PathMatching, Service } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
@@ -7,14 +6,15 @@ import type { GatewayMetrics, ServiceMetrics } from '../metrics.js';
 import { CredentialPolicy } from './credential-policy.js';
 import { resolveCredential, type UpstreamCredential } from './credential.js';
 import { OwnListeners } from './own-listeners.js';
-import { guardedConnector } from './self-upstream.js';
-import { parseUpstream, type UpstreamTarget } from './target.js';
+import type { Connector } from './connector.js';
+import type { UpstreamTarget } from './target.js';
 
 /** One environment's binding of a service, ready to forward to. */
 export interface BindingRoute {
   readonly env: string;
   readonly target: UpstreamTarget;
-  readonly pool: Pool;
+  /** What the service kind's connector opened for the target (an undici Pool for http). */
+  readonly connection: unknown;
   /** Added to this binding's requests; the client's own copies of its header are dropped for this binding only. */
   readonly credential: UpstreamCredential | null;
   /** Why this binding cannot be used (its credential is refused or unreadable), or null. Requests get 502. */
@@ -24,6 +24,7 @@ export interface BindingRoute {
 /** Everything per service the pipeline needs, precomputed when the service table loads. */
 export interface ServiceRoute {
   readonly name: string;
+  readonly kind: Service['kind'];
   /** Lowercase header carrying the Latchkey token; `authorization` (Bearer) by default. */
   readonly tokenHeader: string;
   readonly maxBodyBytes: number;
@@ -40,23 +41,14 @@ export interface ServiceRoute {
   readonly headerUnderscores: HeaderUnderscores;
 }
 
-export interface UpstreamPoolOptions {
-  readonly connections: number;
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-  /** Extra CAs for HTTPS upstreams; certificates are always verified. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-}
-
 export interface ServiceTableOptions {
   readonly store: Store;
   /** null: every environment (`latchkey serve`); a name: only that environment's bindings are routable. */
   readonly env: string | null;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  readonly pools: UpstreamPoolOptions;
+  /** One per kind this node serves; services of other kinds are known (for permissions) but not routed. */
+  readonly connectors: readonly Connector[];
   /** Which credential sources each environment's bindings may read. Default: `<ENV>_*` variables, no files. */
   readonly credentials?: CredentialPolicy;
   /** Latchkey's own listeners, never connected to as an upstream. */
@@ -64,9 +56,10 @@ export interface ServiceTableOptions {
 }
 
 /**
- * The services this node routes to, rebuilt from the store at start and on
- * every service change. Connection pools are kept across reloads for
- * upstreams that did not change and closed gracefully for those that went.
+ * The services this node routes to, of every kind it has a connector for,
+ * rebuilt from the store at start and on every service change. Connections
+ * are kept across reloads for upstreams that did not change and closed
+ * gracefully for those that went.
  */
 export class ServiceTable implements ServiceCatalog {
   readonly #options: ServiceTableOptions;
@@ -74,7 +67,8 @@ export class ServiceTable implements ServiceCatalog {
   readonly #own: OwnListeners;
   #routes = new Map<string, ServiceRoute>();
   #kinds = new Map<string, Service['kind']>();
-  #pools = new Map<string, Pool>();
+  #connections = new Map<string, { readonly connector: Connector; readonly connection: unknown }>();
+  readonly #connectors: ReadonlyMap<Service['kind'], Connector>;
   #reloading: Promise<void> | null = null;
   #again = false;
 
@@ -82,6 +76,7 @@ export class ServiceTable implements ServiceCatalog {
     this.#options = options;
     this.#credentials = options.credentials ?? CredentialPolicy.defaults();
     this.#own = options.ownListeners ?? new OwnListeners();
+    this.#connectors = new Map(options.connectors.map((connector) => [connector.kind, connector]));
   }
 
   get(name: string): ServiceRoute | undefined {
@@ -119,22 +114,22 @@ export class ServiceTable implements ServiceCatalog {
     const services = await this.#options.store.listServices();
     const routes = new Map<string, ServiceRoute>();
     const kinds = new Map<string, Service['kind']>();
-    const pools = new Map<string, Pool>();
+    const connections = new Map<string, { readonly connector: Connector; readonly connection: unknown }>();
     for (const service of services) {
       kinds.set(service.name, service.kind);
-      // The HTTP gateway serves http services; postgres and mcp have their own gateways.
-      if (service.kind !== 'http') continue;
-      const route = await this.#route(service, pools);
+      const connector = this.#connectors.get(service.kind);
+      if (connector === undefined) continue;
+      const route = await this.#route(service, connector, connections);
       if (route !== null) routes.set(service.name, route);
     }
-    const old = this.#pools;
+    const old = this.#connections;
     this.#routes = routes;
     this.#kinds = kinds;
-    this.#pools = pools;
-    for (const [key, pool] of old) if (!pools.has(key)) pool.close().catch(() => {});
+    this.#connections = connections;
+    for (const [key, held] of old) if (!connections.has(key)) held.connector.close(held.connection).catch(() => {});
   }
 
-  async #route(service: Service, pools: Map<string, Pool>): Promise<ServiceRoute | null> {
+  async #route(service: Service, connector: Connector, connections: Map<string, { readonly connector: Connector; readonly connection: unknown }>): Promise<ServiceRoute | null> {
     const { env, logger } = this.#options;
     const bindings = new Map<string, BindingRoute>();
     const tokenHeader = (service.tokenHeader ?? 'authorization').toLowerCase();
@@ -143,7 +138,7 @@ export class ServiceTable implements ServiceCatalog {
       if (env !== null && binding.env !== env) continue;
       let target: UpstreamTarget;
       try {
-        target = parseUpstream(binding.upstream);
+        target = connector.parse(binding.upstream);
       } catch (err) {
         logger.error({ service: service.name, env: binding.env, err: (err as Error).message }, 'service binding has an invalid upstream; skipped');
         continue;
@@ -154,7 +149,7 @@ export class ServiceTable implements ServiceCatalog {
       bindings.set(binding.env, {
         env: binding.env,
         target,
-        pool: this.#pool(target, pools),
+        connection: this.#connection(connector, target, connections),
         credential,
         unusable: resolved.ok ? null : resolved.problem,
       });
@@ -163,6 +158,7 @@ export class ServiceTable implements ServiceCatalog {
     if (env !== null && bindings.size === 0) return null;
     return {
       name: service.name,
+      kind: service.kind,
       tokenHeader,
       maxBodyBytes: service.maxBodyBytes,
       stripped,
@@ -173,35 +169,22 @@ export class ServiceTable implements ServiceCatalog {
     };
   }
 
-  #pool(target: UpstreamTarget, pools: Map<string, Pool>): Pool {
-    const existing = pools.get(target.key) ?? this.#pools.get(target.key);
-    if (existing !== undefined && !existing.closed) {
-      pools.set(target.key, existing);
-      return existing;
+  #connection(connector: Connector, target: UpstreamTarget, connections: Map<string, { readonly connector: Connector; readonly connection: unknown }>): unknown {
+    const key = `${connector.kind} ${target.key}`;
+    const existing = connections.get(key) ?? this.#connections.get(key);
+    if (existing !== undefined && connector.usable(existing.connection)) {
+      connections.set(key, existing);
+      return existing.connection;
     }
-    const options = this.#options.pools;
-    const logger = this.#options.logger;
-    const pool = new Pool(target.origin, {
-      connections: options.connections,
-      pipelining: 1,
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      // Every connection is checked against Latchkey's own listeners; the connector also carries the timeout, socket and TLS settings.
-      connect: guardedConnector(target, this.#own, {
-        timeoutMs: options.connectTimeoutMs,
-        ...(target.tls ? { tls: { rejectUnauthorized: true, ...(options.ca !== undefined ? { ca: options.ca as string | Buffer | (string | Buffer)[] } : {}) } } : {}),
-        onRefused: (err) => logger.error({ upstream: target.key, listener: err.listener, address: err.address }, "upstream refused: it is one of Latchkey's own listeners; requests get 502"),
-      }),
-    });
-    pools.set(target.key, pool);
-    return pool;
+    const connection = connector.open(target, this.#own);
+    connections.set(key, { connector, connection });
+    return connection;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools = new Map();
+    const held = [...this.#connections.values()];
+    this.#connections = new Map();
     this.#routes = new Map();
-    await Promise.all(pools.map((pool) => pool.close().catch(() => pool.destroy())));
+    await Promise.all(held.map(({ connector, connection }) => connector.close(connection)));
   }
 }

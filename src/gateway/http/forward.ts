@@ -1,3 +1,4 @@
+import { poolOf } from './connector.js';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -178,7 +179,7 @@ export class HttpOutcome implements Outcome {
     } else if (headers.contentLength > 0) body = ex.req;
     if (ex.expectsContinue && body !== null) ex.res!.writeContinue();
     try {
-      binding.pool.dispatch(
+      poolOf(binding).dispatch(
         {
           path: binding.target.basePath + ex.resource + ex.query,
           method: ex.req.method as Dispatcher.HttpMethod,

@@ -9,6 +9,7 @@ const service = {
   stripped: new Set(['authorization', 'x-api-key']),
   bindings: new Map(),
   metrics: { allowed: { inc() {} }, allowedSeconds: { observe() {} } },
+  kind: 'http',
   paths: 'exact',
   headerUnderscores: 'drop',
 } satisfies ServiceRoute;

@@ -1,3 +1,4 @@
+import { poolOf } from './connector.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ReasonCode } from '../../errors/index.js';
@@ -35,7 +36,7 @@ export class UpgradeOutcome implements Outcome {
     }
     const binding = ex.binding!;
     const forwarded = this.#pipeline.upstreamHeaders(ex);
-    binding.pool.upgrade(
+    poolOf(binding).upgrade(
       { path: binding.target.basePath + ex.resource + ex.query, method: 'GET', headers: forwarded, protocol: 'websocket' },
       (err, data) => {
         if (err !== null) {
