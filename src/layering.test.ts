@@ -87,13 +87,14 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+// `import x from '...'`, `export ... from '...'`, `import('...')`, and a bare `import '...'` for its side effects.
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)|(?:^|\n)\s*import\s+'([^']+)'/g;
 
 /** Every relative import of `file`, as a path relative to src/. */
 export function importsOf(file: string, text: string): string[] {
   const found: string[] = [];
   for (const match of text.matchAll(IMPORT)) {
-    const specifier = match[1] ?? match[2]!;
+    const specifier = match[1] ?? match[2] ?? match[3]!;
     if (!specifier.startsWith('.')) continue;
     found.push(relative(SRC, resolve(dirname(file), specifier)).replace(/\\/g, '/').replace(/\.js$/, '.ts'));
   }
@@ -131,7 +132,7 @@ describe('layering', () => {
     expect(violations('store/sqlite/sqlite-store.ts', ['audit/batch-recorder.ts'])).toHaveLength(1);
     expect(violations('gateway/gateway.ts', ['test-support/postgres.ts'])).toEqual(['gateway/gateway.ts → test-support/postgres.ts: production code imports test code']);
     expect(violations('store/store.ts', ['audit/event.ts'])).toEqual([]);
-    expect(importsOf(join(SRC, 'admin/x.ts'), "import { a } from '../gateway/http/pipeline.js';\nexport * from './y.js';\nconst m = await import('../cli/main.js');"))
-      .toEqual(['gateway/http/pipeline.ts', 'admin/y.ts', 'cli/main.ts']);
+    expect(importsOf(join(SRC, 'admin/x.ts'), "import { a } from '../gateway/http/pipeline.js';\nexport * from './y.js';\nconst m = await import('../cli/main.js');\nimport '../server/serve.js';"))
+      .toEqual(['gateway/http/pipeline.ts', 'admin/y.ts', 'cli/main.ts', 'server/serve.ts']);
   });
 });
