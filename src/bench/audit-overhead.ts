@@ -1,14 +1,14 @@
 // What the audit trail costs the gateway: HTTP gateway throughput, latency and
 // CPU per request with audit on versus off, in the same run, against the same
 // SQLite store, token, path and upstream. Each gateway is a process of its own
-// (dist/gateway/node-main.js, started with spawnGatewayProcess), so nothing
+// (build/gateway/testing/node-main.js, started with spawnGatewayProcess), so nothing
 // shares an event loop with what is measured. Audit on is the real batch
 // recorder (failMode closed, every decision committed to SQLite); audit off is
 // node-main's `benchDiscardAudit`, a recorder that discards every event and
 // always accepts. Load from wrk (`apt-get install -y wrk`); without wrk the
 // comparison is skipped.
 //
-//   npm run build && node dist/bench/audit-overhead.js
+//   npm run bench -- audit-overhead
 //   LATCHKEY_BENCH_SECONDS (default 5), LATCHKEY_BENCH_CONNECTIONS (default 32),
 //   LATCHKEY_BENCH_ROUNDS (default 3; rounds alternate which side goes first; medians reported)
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { spawnGatewayProcess, type NodeProcess } from '../gateway/node-process.js';
+import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
 import { mintToken } from '../lifecycle/index.js';
 import { openStore } from '../store/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
@@ -27,7 +27,7 @@ const CONNECTIONS = Number(process.env.LATCHKEY_BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Math.max(1, Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3));
 const WARMUP_SECONDS = 1;
 const PATH = '/orders/v1/items/42';
-const NODE_MAIN = fileURLToPath(new URL('../gateway/node-main.js', import.meta.url));
+const NODE_MAIN = fileURLToPath(new URL('../gateway/testing/node-main.js', import.meta.url));
 
 // The upstream, through `node -e` (CommonJS): a small JSON answer; speaks spawnGatewayProcess' `listening` line.
 const UPSTREAM = `

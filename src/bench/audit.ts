@@ -5,7 +5,7 @@
 // calls with full batches (the store alone, no recorder), so that the
 // recorder's own cost is visible. Goal: ≥ 50,000 events/s on SQLite.
 //
-//   npm run build && node dist/bench/audit.js      (or: npm run bench -- audit)
+//   npm run bench -- audit
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

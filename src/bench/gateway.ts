@@ -12,7 +12,7 @@ import { openPostgresStore, openSqliteStore } from '../store/index.js';
 import { aToken } from '../store/contract/fixtures.js';
 import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { spawnGatewayProcess, type NodeProcess } from '../gateway/node-process.js';
+import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
 import { generateToken, TokenHasher } from '../token/index.js';
 
 // `npm run bench -- gateway`: the HTTP gateway against a bare node:http + undici
@@ -21,7 +21,7 @@ import { generateToken, TokenHasher } from '../token/index.js';
 // delay across two gateway processes on PostgreSQL (LISTEN/NOTIFY).
 
 const SELF = fileURLToPath(import.meta.url);
-const NODE_MAIN = fileURLToPath(new URL('../gateway/node-main.js', import.meta.url));
+const NODE_MAIN = fileURLToPath(new URL('../gateway/testing/node-main.js', import.meta.url));
 const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.LATCHKEY_BENCH_CONNECTIONS ?? 32);

@@ -2,7 +2,7 @@
 // 50-permission grant (wildcards and denies, four service kinds) over a mix of
 // allowed and denied requests, beside a baseline that scans the same parsed
 // permissions linearly; and the time to compile such a grant.
-// Run: `npm run build && node dist/bench/policy.js`.
+// Run: `npm run bench -- policy`.
 
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';

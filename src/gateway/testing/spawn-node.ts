@@ -27,14 +27,14 @@ export function compileGatewayEntry(): CompiledEntry {
     JSON.stringify({
       extends: join(REPO, 'tsconfig.json'),
       compilerOptions: { outDir: join(dir, 'dist'), rootDir: join(REPO, 'src'), sourceMap: false, noEmit: false },
-      files: [join(REPO, 'src/gateway/node-main.ts')],
+      files: [join(REPO, 'src/gateway/testing/node-main.ts')],
       include: [],
     }),
   );
   const tsc = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
-  const nodeMain = join(dir, 'dist', 'gateway', 'node-main.js');
+  const nodeMain = join(dir, 'dist', 'gateway', 'testing', 'node-main.js');
   if (!existsSync(nodeMain)) throw new Error(`could not compile the gateway node: ${tsc.stdout}${tsc.stderr}`);
   return { nodeMain, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export { spawnGatewayProcess, type NodeProcess } from '../node-process.js';
+export { spawnGatewayProcess, type NodeProcess } from './node-process.js';

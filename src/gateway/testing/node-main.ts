@@ -1,10 +1,10 @@
 import { pathToFileURL } from 'node:url';
-import type { AuditRecorder } from '../audit/recorder.js';
-import { TokenHasher } from '../token/index.js';
-import { runGatewayNode, type GatewayNodeOptions } from './node.js';
+import type { AuditRecorder } from '../../audit/recorder.js';
+import { TokenHasher } from '../../token/index.js';
+import { runGatewayNode, type GatewayNodeOptions } from '../node.js';
 
 // A gateway node as its own process, for the multi-node tests and the
-// benchmark: `node dist/gateway/node-main.js '<json options>'`, where the JSON
+// benchmark: `node build/gateway/testing/node-main.js '<json options>'`, where the JSON
 // holds GatewayNodeOptions with `hashKey` (base64) instead of a hasher. Prints
 // one JSON line with the bound ports when listening; answers `{cmd:'cpu'}` on
 // the IPC channel with its CPU usage; exits cleanly on SIGTERM or SIGINT.
