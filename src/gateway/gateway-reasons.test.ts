@@ -1,33 +1,40 @@
 // Every reason code of DESIGN.md's table, each produced by a real request
-// through a real gateway on a real SQLite store to a real loopback upstream.
+// through a real gateway on a real SQLite store to a real loopback upstream:
+// first the reason-code contract every protocol adapter runs
+// (core/reason.contract.ts), then what is HTTP's own (WWW-Authenticate,
+// Retry-After, byte-identical bodies, method overrides, forwarding).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runReasonContract } from '../core/reason.contract.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
 import { generateToken } from '../token/index.js';
+import { httpReasonAdapter } from './testing/http-reason-adapter.js';
 import { binding, envCredential, GatewayWorld } from './testing/world.js';
 import { startUpstream, type TestUpstream } from './testing/upstream.js';
 import { createServer } from 'node:http';
 import { createAuditRecorder } from '../audit/index.js';
 import type { AddressInfo } from 'node:net';
 
+runReasonContract('http', httpReasonAdapter);
+
 let world: GatewayWorld;
 let upstream: TestUpstream;
-
-beforeEach(async () => {
-  process.env.PROD_ORDERS_SECRET = 'upstream-secret-value';
-  world = await GatewayWorld.sqlite();
-  upstream = await startUpstream();
-  world.onCleanup(() => upstream.close());
-  await world.addService('orders', [binding('prod', `${upstream.url}/api`, envCredential('PROD_ORDERS_SECRET')), binding('staging', `${upstream.url}/staging`)]);
-  // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.
-  await world.start({ timeouts: { upstreamHeadersMs: 1000 } });
-});
-afterEach(() => world.close());
 
 async function reader(overrides = {}) {
   return world.issue({ permissions: ['orders:read:/v1/orders/**'], ...overrides });
 }
 
 describe('reason codes', () => {
+  beforeEach(async () => {
+    process.env.PROD_ORDERS_SECRET = 'upstream-secret-value';
+    world = await GatewayWorld.sqlite();
+    upstream = await startUpstream();
+    world.onCleanup(() => upstream.close());
+    await world.addService('orders', [binding('prod', `${upstream.url}/api`, envCredential('PROD_ORDERS_SECRET')), binding('staging', `${upstream.url}/staging`)]);
+    // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.
+    await world.start({ timeouts: { upstreamHeadersMs: 1000 } });
+  });
+  afterEach(() => world.close());
+
   it('allows a granted request and forwards it', async () => {
     const { token } = await reader();
     const reply = await world.send('/orders/v1/orders/7', { token });
