@@ -179,7 +179,8 @@ describe('the batch recorder on SQLite', () => {
   test('open mode keeps accepting, drops the oldest beyond maxQueue, and the metrics say so', async () => {
     const restore = makeUnwritable();
     const metrics = new Registry();
-    const recorder = createAuditRecorder({ store, failMode: 'open', maxQueue: 100, batchSize: 10, metrics, retryInitialMs: 5 });
+    const losses: Array<[number, string]> = [];
+    const recorder = createAuditRecorder({ store, failMode: 'open', maxQueue: 100, batchSize: 10, metrics, retryInitialMs: 5, onLoss: (lost, why) => losses.push([lost, why]) });
     for (let i = 0; i < 1000; i++) {
       recorder.record(numbered(i));
       expect(recorder.accepting).toBe(true);
@@ -190,6 +191,8 @@ describe('the batch recorder on SQLite', () => {
     expect(text).toMatch(/^latchkey_audit_events_lost_total 900$/m);
     expect(text).toMatch(/^latchkey_audit_queue_depth 100$/m);
     expect(text).toMatch(/^latchkey_audit_write_failures_total [1-9]\d*$/m);
+    // The loss is told once per burst (the audit_loss alert), not once per event.
+    expect(losses).toEqual([[1, 'queue full']]);
     restore();
     await recorder.flush();
     // The newest 100 survive, in order (the batch in flight when the drops began may be among them).

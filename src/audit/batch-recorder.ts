@@ -42,6 +42,8 @@ export interface AuditRecorderOptions {
   readonly retryInitialMs?: number;
   /** Default 2,000 ms. */
   readonly retryMaxMs?: number;
+  /** Told of lost events, at most once per 10 s like the log line (for an `audit_loss` alert): the total so far and why. */
+  readonly onLoss?: (lost: number, why: string) => void;
   /** How long `close()` waits for the queue to drain before counting what is left as lost. Default 10,000 ms. */
   readonly closeTimeoutMs?: number;
 }
@@ -133,6 +135,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
     if (now - lastDropLog > 10_000) {
       lastDropLog = now;
       logger?.error({ lost: counts.lost, why }, 'audit events lost');
+      options.onLoss?.(counts.lost, why);
     }
   }
 

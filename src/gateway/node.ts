@@ -54,8 +54,11 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
   const store = await openStore(options.store);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const recorder = options.recorder ?? createAuditRecorder({ store, failMode: options.auditFailMode ?? 'closed', metrics, logger });
   const alerts = options.alerts === undefined ? undefined : alertsFromConfig(options.alerts, logger, metrics);
+  const recorder = options.recorder ?? createAuditRecorder({
+    store, failMode: options.auditFailMode ?? 'closed', metrics, logger,
+    ...(alerts !== undefined && { onLoss: (lost: number, why: string) => alerts.raise('audit_loss', { lost, why, node: options.nodeName ?? null }) }),
+  });
   // The ops listener serves /metrics: no upstream may be it either.
   const ownListeners = options.gateway?.ownListeners ?? new OwnListeners();
   let gateway: HttpGateway;

@@ -11,6 +11,7 @@ import {
   type BatchAuditRecorder,
   type Checkpointer,
 } from '../audit/index.js';
+import type { AlertRaiser } from '../alerts/index.js';
 import type { LatchkeyConfig } from '../config/index.js';
 import type { Store } from '../store/store.js';
 
@@ -25,7 +26,7 @@ export interface AuditTrail {
   close(): Promise<void>;
 }
 
-export async function openAuditTrail(config: LatchkeyConfig, store: Store, metrics: Registry, logger: Logger): Promise<AuditTrail> {
+export async function openAuditTrail(config: LatchkeyConfig, store: Store, metrics: Registry, logger: Logger, alerts?: AlertRaiser): Promise<AuditTrail> {
   const key = await loadOrCreateAuditKey(config.dataDir);
   const webhookSecret = (name: string) => {
     const secret = process.env[name];
@@ -45,7 +46,10 @@ export async function openAuditTrail(config: LatchkeyConfig, store: Store, metri
   if (config.audit.webhook !== undefined) {
     sinks.push(createWebhookSink({ url: config.audit.webhook.url, secret: webhookSecret(config.audit.webhook.secretEnv) }));
   }
-  const recorder = createAuditRecorder({ store, failMode: config.audit.failMode, metrics, logger, sinks });
+  const recorder = createAuditRecorder({
+    store, failMode: config.audit.failMode, metrics, logger, sinks,
+    ...(alerts !== undefined && { onLoss: (lost: number, why: string) => alerts.raise('audit_loss', { lost, why, failMode: config.audit.failMode }) }),
+  });
   return {
     recorder,
     checkpointer,

@@ -53,9 +53,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
   const shutDown = async (): Promise<void> => {
     // 1. Stop accepting and 2. drain: the admin API and the gateway listeners, at once.
     await Promise.all([step('admin API', parts.admin && (() => parts.admin!.close())), step('gateway listeners', parts.gateway && (() => parts.gateway!.stopAccepting()))]);
-    // 3. Flush what the drained requests left: alerts, then the audit log (and its last checkpoint).
-    await step('alerts', parts.alerts && (() => parts.alerts!.settle(5_000)));
+    // 3. Flush what the drained requests left: the audit log (and its last checkpoint), then the alerts
+    //    raised so far, an audit_loss at close included.
     await step('audit log', parts.audit && (() => parts.audit!.close()));
+    await step('alerts', parts.alerts && (() => parts.alerts!.settle(5_000)));
     // 4. Close feeds, limits, pools, the change publisher, and last the store.
     await step('data plane', parts.gateway && (() => parts.gateway!.close()));
     await step('change publisher', parts.publisher && (() => parts.publisher!.close()));
@@ -66,7 +67,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
 
-    const audit = await openAuditTrail(config, store, metrics, logger);
+    // Before the audit trail, so that lost audit events raise audit_loss.
+    const alerts = alertsFromConfig(config.alerts, logger, metrics);
+    parts.alerts = alerts;
+    const audit = await openAuditTrail(config, store, metrics, logger, alerts);
     parts.audit = audit;
     const isPostgres = store.dialect === 'postgres';
     if (config.redis !== undefined && isPostgres) {
@@ -77,8 +81,6 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const credentials = CredentialPolicy.forConfig(config);
     const ownListeners = new OwnListeners();
     ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
-    const alerts = alertsFromConfig(config.alerts, logger, metrics);
-    parts.alerts = alerts;
     const gateway = await startHttpGateway({
       store,
       hasher,
