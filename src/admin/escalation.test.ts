@@ -134,6 +134,33 @@ describe.each(KINDS)('admin escalations on %s', (kind) => {
     });
   });
 
+  describe('a honeytoken as the admin token', () => {
+    it('is answered like a token never issued: status, headers, body and timing', async () => {
+      const honey = (await h.call('POST', '/v1/tokens', { body: { name: 'admin-bait', env: 'prod', honey: true, ttl: '1h' } })).body.token as string;
+      const observe = async (token: string) => {
+        const started = performance.now();
+        const response = await fetch(`${h.url}/v1/roles`, { headers: { authorization: `Bearer ${token}` } });
+        const body = await response.text();
+        const headers = [...response.headers].filter(([name]) => name !== 'date').map(([name, value]) => `${name}: ${value}`).sort().join('\n');
+        return { status: response.status, headers, body, ms: performance.now() - started };
+      };
+      const honeyAnswers = [];
+      const unknownAnswers = [];
+      for (let i = 0; i < 30; i++) {
+        honeyAnswers.push(await observe(honey));
+        unknownAnswers.push(await observe(generateToken('prod')));
+      }
+      for (const answer of [...honeyAnswers, ...unknownAnswers]) {
+        expect({ status: answer.status, headers: answer.headers, body: answer.body }).toEqual({ status: 401, headers: unknownAnswers[0]!.headers, body: unknownAnswers[0]!.body });
+      }
+      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+      const [hm, um] = [median(honeyAnswers.map((a) => a.ms)), median(unknownAnswers.map((a) => a.ms))];
+      console.log(`[admin honeytoken timing, ${kind}] median honeytoken ${hm.toFixed(2)} ms, unknown token ${um.toFixed(2)} ms over 30 each`);
+      // The alarm (a log line, an alert, an audit write not waited for) adds nothing a client can time.
+      expect(Math.abs(hm - um)).toBeLessThan(5);
+    });
+  });
+
   describe('/v1/check leaves a trace', () => {
     it('answers a honeytoken exactly like a token never issued, and raises the alarm in the log and the audit trail', async () => {
       const checker = await mintWithRoles('checker', [], ['latchkey:check']);
