@@ -1,8 +1,6 @@
 // Alerts delivered to a real HTTP receiver on loopback, raised by a real admin
 // API on SQLite: a GitHub leak report and a honeytoken presented to the API.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,37 +10,22 @@ import { createLogger } from '../server/logger.js';
 import { mintToken } from '../lifecycle/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
 import { startAdminHarness, type AdminHarness } from '../test-support/admin-harness.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../test-support/webhook-receiver.js';
 import { Alerts } from './index.js';
-
-interface Received { readonly headers: IncomingHttpHeaders; readonly body: string }
 
 const SECRET = 'alert-hmac-secret-for-tests';
 
-async function receiver(status: () => number): Promise<{ server: Server; url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => { body += chunk; });
-    request.on('end', () => {
-      received.push({ headers: request.headers, body });
-      response.writeHead(status()).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
-}
-
 describe('alerts', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  let good: Awaited<ReturnType<typeof receiver>>;
-  let down: Awaited<ReturnType<typeof receiver>>;
+  let good: WebhookReceiver;
+  let down: WebhookReceiver;
   let alerts: Alerts;
   let metrics: Registry;
   let harness: AdminHarness;
 
   beforeAll(async () => {
-    good = await receiver(() => 204);
-    down = await receiver(() => 503);
+    good = await startWebhookReceiver(() => 204);
+    down = await startWebhookReceiver(() => 503);
     metrics = new Registry();
     alerts = new Alerts({
       logger: createLogger('silent', new Writable({ write(_c, _e, done) { done(); } })),

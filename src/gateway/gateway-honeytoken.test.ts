@@ -3,49 +3,36 @@
 // written on the same schedule), recorded under its id, and raised as a
 // `honeytoken_used` alert that reaches a real webhook receiver, signed, with
 // the request's details and its credentials redacted.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Alerts } from '../alerts/index.js';
 import { verifySignature } from '../audit/sinks/signed-post.js';
 import { createLogger } from '../server/logger.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../test-support/webhook-receiver.js';
 import { generateToken } from '../token/index.js';
 import { startUpstream, type TestUpstream } from './testing/upstream.js';
 import { binding, GatewayWorld } from './testing/world.js';
 
 const SECRET = 'honeytoken-alert-secret';
 
-interface Received { readonly headers: IncomingHttpHeaders; readonly body: string }
-
 let world: GatewayWorld;
 let upstream: TestUpstream;
-let hook: Server;
-let received: Received[];
+let hook: WebhookReceiver;
 let alerts: Alerts;
 
 beforeEach(async () => {
-  received = [];
-  hook = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => { body += chunk; });
-    request.on('end', () => {
-      received.push({ headers: request.headers, body });
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  hook = await startWebhookReceiver();
   alerts = new Alerts({
     logger: createLogger('silent', new Writable({ write(_c, _e, done) { done(); } })),
     metrics: new Registry(),
-    webhooks: [{ url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret: SECRET, kinds: ['honeytoken_used'] }],
+    webhooks: [{ url: hook.url, secret: SECRET, kinds: ['honeytoken_used'] }],
     delivery: { attempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
   });
   world = await GatewayWorld.sqlite();
   upstream = await startUpstream();
   world.onCleanup(() => upstream.close());
-  world.onCleanup(() => new Promise<void>((resolve) => hook.close(() => resolve())));
+  world.onCleanup(() => hook.close());
   await world.addService('orders', [binding('prod', upstream.url)]);
   await world.start({ alerts });
 });
@@ -96,9 +83,9 @@ describe('a honeytoken at the gateway', () => {
     expect(response.status).toBe(401);
     await response.text();
     const deadline = Date.now() + 5000;
-    while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(received).toHaveLength(1);
-    const [delivery] = received;
+    while (hook.received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(hook.received).toHaveLength(1);
+    const [delivery] = hook.received;
     expect(verifySignature(delivery!.body, delivery!.headers['x-latchkey-signature'] as string, SECRET)).toBe(true);
     const alert = JSON.parse(delivery!.body);
     expect(alert.kind).toBe('honeytoken_used');

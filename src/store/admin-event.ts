@@ -17,7 +17,10 @@ export type AdminEventAction =
   | 'token.enable'
   // Reads that tell something about a token, and alarms: audited too, outside any change.
   | 'token.check'
-  | 'honeytoken.presented';
+  | 'honeytoken.presented'
+  // Leak response: tokens asked about by a scan, and leaks reported (by a scan or GitHub).
+  | 'leak.checked'
+  | 'leak.reported';
 
 export interface AdminChange {
   readonly action: AdminEventAction;

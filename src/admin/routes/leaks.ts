@@ -2,10 +2,12 @@ import { z } from 'zod';
 import type { AuditEventInput } from '../../audit/event.js';
 import { LatchkeyError } from '../../errors/index.js';
 import { githubReport, githubTokenHash, isLive, KEY_ID_HEADER, GITHUB_SIGNATURE_HEADER, leakState, type GithubLabel, type GithubReport } from '../../leaks/index.js';
+import { adminEvent } from '../../store/admin-event.js';
 import type { Actor } from '../../store/records.js';
 import { displayHint, parseToken } from '../../token/index.js';
 import type { AdminContext } from '../context.js';
 import { route } from '../route.js';
+import { auditRead } from '../token-audit.js';
 
 // Leak response on the server side. A token sent here to ask whether it is
 // live is hashed at once and then forgotten: only its display hint and id are
@@ -26,7 +28,7 @@ const revokedBody = z.strictObject({
 
 /** A leak report on the record. Built here because the store's change vocabulary is for changes. */
 export function leakEvent(actor: Actor, action: 'leak.checked' | 'leak.reported', target: string, after: unknown, time: number): AuditEventInput {
-  return { kind: 'admin', time, detail: { actor: actor.name, actorTokenId: actor.tokenId, action, target, before: null, after } };
+  return adminEvent(actor, { action, target, before: null, after }, time);
 }
 
 /** The actor GitHub's reports act as, in the audit log. */
@@ -113,11 +115,7 @@ export const leakRoutes = [
       }
       const known = items.filter((item) => item.id !== null).map((item) => ({ id: item.id, hint: item.hint, state: item.state }));
       context.logger.info({ asked: items.length, known: known.length, live: items.filter((item) => item.live).length, hints: known.map((item) => item.hint) }, 'leak status asked');
-      try {
-        await context.store.appendAudit([leakEvent(principal.actor, 'leak.checked', '', { asked: items.length, known }, now)]);
-      } catch {
-        throw new LatchkeyError('audit_unavailable');
-      }
+      await auditRead(context.store, principal.actor, { action: 'leak.checked', target: '', before: null, after: { asked: items.length, known } }, now);
       return { items };
     },
   }),
