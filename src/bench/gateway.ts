@@ -10,6 +10,7 @@ import pg from 'pg';
 import { Pool, type Dispatcher } from 'undici';
 import { openPostgresStore, openSqliteStore } from '../store/index.js';
 import { aToken } from '../store/contract/fixtures.js';
+import { nginxAvailable, startNginx, type NginxProxy } from './nginx.js';
 import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
@@ -22,9 +23,10 @@ import { generateToken, TokenHasher } from '../token/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const NODE_MAIN = fileURLToPath(new URL('../gateway/testing/node-main.js', import.meta.url));
-const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.LATCHKEY_BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 4);
+/** Load shapes, each measured on its own: wrk's connections (the gap shows at -c50). */
+const SHAPES = (process.env.LATCHKEY_BENCH_CONNECTIONS ?? '32,50').split(',').map(Number);
 const PG_ADMIN_URL = process.env.LATCHKEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVICE_SECRET = 'bench-upstream-secret';
 
@@ -149,8 +151,8 @@ function toMs(text: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-function runWrk(url: string, seconds: number, headers: readonly string[]): WrkResult {
-  const args = [`-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+function runWrk(url: string, seconds: number, connections: number, headers: readonly string[]): WrkResult {
+  const args = [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
   const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   return {
@@ -162,14 +164,18 @@ function runWrk(url: string, seconds: number, headers: readonly string[]): WrkRe
   };
 }
 
-/** One measured run: wrk's figures and the proxy process' CPU time per request. */
-async function measure(proxy: NodeProcess, url: string, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
-  const before = await proxy.cpu();
-  const result = runWrk(url, SECONDS, headers);
-  const after = await proxy.cpu();
-  const spent = after.user + after.system - before.user - before.system;
-  return { ...result, cpuUsPerRequest: spent / Math.max(1, result.requests) };
+/** One measured run: wrk's figures and the proxy's CPU time per request (`cpuMicros` before and after). */
+async function measure(cpuMicros: () => Promise<number> | number, url: string, connections: number, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
+  const before = await cpuMicros();
+  const result = runWrk(url, SECONDS, connections, headers);
+  const after = await cpuMicros();
+  return { ...result, cpuUsPerRequest: (after - before) / Math.max(1, result.requests) };
 }
+
+const processCpu = (proxy: NodeProcess) => async () => {
+  const usage = await proxy.cpu();
+  return usage.user + usage.system;
+};
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -189,6 +195,7 @@ async function throughputBench(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const children: NodeProcess[] = [];
+  let nginx: NginxProxy | undefined;
   try {
     const upstream = await spawnGatewayProcess(SELF, null, { args: ['--upstream'] });
     children.push(upstream);
@@ -211,40 +218,63 @@ async function throughputBench(): Promise<void> {
     const unaudited = await spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { nodeArgs: profile, env: childEnv });
     children.push(unaudited);
     const auth = [`Authorization: Bearer ${token}`];
-    const targets = {
-      bare: { child: bare, url: `http://127.0.0.1:${bare.port}${BENCH_PATH}` },
-      gateway: { child: gateway, url: `http://127.0.0.1:${gateway.port}/bench${BENCH_PATH}` },
-      unaudited: { child: unaudited, url: `http://127.0.0.1:${unaudited.port}/bench${BENCH_PATH}` },
-    };
-    type Target = keyof typeof targets;
-    // Warm each (JIT, pools, the token cache), then alternate measured rounds so drift hits all alike.
-    for (const target of Object.values(targets)) runWrk(target.url, 2, auth);
-    const rounds: Record<Target, Array<WrkResult & { cpuUsPerRequest: number }>> = { bare: [], gateway: [], unaudited: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const name of Object.keys(targets) as Target[]) rounds[name].push(await measure(targets[name].child, targets[name].url, auth));
+    const targets: Array<{ name: string; label: string; url: string; cpu: () => Promise<number> | number }> = [
+      { name: 'bare', label: 'bare undici proxy', url: `http://127.0.0.1:${bare.port}${BENCH_PATH}`, cpu: processCpu(bare) },
+      { name: 'gateway', label: 'gateway (audit on, SQLite)', url: `http://127.0.0.1:${gateway.port}/bench${BENCH_PATH}`, cpu: processCpu(gateway) },
+      { name: 'unaudited', label: 'gateway (audit discarded)', url: `http://127.0.0.1:${unaudited.port}/bench${BENCH_PATH}`, cpu: processCpu(unaudited) },
+    ];
+    if (nginxAvailable()) {
+      nginx = await startNginx(dir, upstream.port);
+      const proxy = nginx;
+      targets.push({ name: 'nginx', label: 'nginx proxy_pass (1 worker)', url: `http://127.0.0.1:${proxy.port}${BENCH_PATH}`, cpu: () => proxy.cpuMicros() });
+    } else {
+      process.stdout.write('nginx is not installed (apt-get install -y nginx): its proxy_pass baseline is skipped\n');
     }
-    const summary = (name: Target) => ({
-      rps: median(rounds[name].map((r) => r.rps)),
-      p50: median(rounds[name].map((r) => r.p50Ms)),
-      p99: median(rounds[name].map((r) => r.p99Ms)),
-      cpu: median(rounds[name].map((r) => r.cpuUsPerRequest)),
-      non2xx: rounds[name].reduce((sum, r) => sum + r.non2xx, 0),
-    });
-    const b = summary('bare');
-    const g = summary('gateway');
-    const u = summary('unaudited');
-    const line = (name: string, x: ReturnType<typeof summary>) =>
-      `${name.padEnd(26)} ${x.rps.toFixed(0).padStart(7)} req/s   p50 ${x.p50.toFixed(2)} ms   p99 ${x.p99.toFixed(2)} ms   CPU ${x.cpu.toFixed(1)} µs/req   non-2xx ${x.non2xx}\n`;
     process.stdout.write(
-      `wrk -t${Math.min(2, CONNECTIONS)} -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS}s each (medians); GET /bench${BENCH_PATH}, ` +
+      `${ROUNDS} alternating rounds of ${SECONDS}s per load shape (medians, spread min–max); GET /bench${BENCH_PATH}, ` +
         `token with ${PERMISSIONS.length} permissions, rate limit on; each proxy in its own process\n`,
     );
-    process.stdout.write(line('bare proxy', b));
-    process.stdout.write(line('gateway (audit on, SQLite)', g));
-    process.stdout.write(line('gateway (audit discarded)', u));
-    process.stdout.write(`gateway/bare throughput ratio ${(g.rps / b.rps).toFixed(3)}   added CPU ${(g.cpu - b.cpu).toFixed(1)} µs/request (audit on)\n`);
-    process.stdout.write(`  of which the audit log ${(g.cpu - u.cpu).toFixed(1)} µs; checks and forwarding ${(u.cpu - b.cpu).toFixed(1)} µs (ratio ${(u.rps / b.rps).toFixed(3)} without audit)\n`);
+    for (const connections of SHAPES) {
+      // Warm each (JIT, pools, the token cache), then alternate measured rounds so drift hits all alike.
+      for (const target of targets) runWrk(target.url, 2, connections, auth);
+      const rounds = new Map(targets.map((target) => [target.name, [] as Array<WrkResult & { cpuUsPerRequest: number }>]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const target of targets) rounds.get(target.name)!.push(await measure(target.cpu, target.url, connections, auth));
+      }
+      const summary = (name: string) => {
+        const all = rounds.get(name)!;
+        return {
+          rps: median(all.map((r) => r.rps)),
+          min: Math.min(...all.map((r) => r.rps)),
+          max: Math.max(...all.map((r) => r.rps)),
+          p50: median(all.map((r) => r.p50Ms)),
+          p99: median(all.map((r) => r.p99Ms)),
+          cpu: median(all.map((r) => r.cpuUsPerRequest)),
+          non2xx: all.reduce((sum, r) => sum + r.non2xx, 0),
+        };
+      };
+      // The ratio per round (gateway and bare measured back to back), so its spread is visible too.
+      const ratios = rounds.get('gateway')!.map((r, i) => r.rps / rounds.get('bare')![i]!.rps);
+      process.stdout.write(`\nwrk -t${Math.min(2, connections)} -c${connections}\n`);
+      for (const target of targets) {
+        const x = summary(target.name);
+        process.stdout.write(
+          `${target.label.padEnd(28)} ${x.rps.toFixed(0).padStart(7)} req/s (${x.min.toFixed(0)}–${x.max.toFixed(0)})   p50 ${x.p50.toFixed(2)} ms   p99 ${x.p99.toFixed(2)} ms   CPU ${x.cpu.toFixed(1)} µs/req   non-2xx ${x.non2xx}\n`,
+        );
+      }
+      const [b, g, u] = [summary('bare'), summary('gateway'), summary('unaudited')];
+      process.stdout.write(
+        `gateway/bare throughput ratio ${(g.rps / b.rps).toFixed(3)} (per round ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})   ` +
+          `added CPU ${(g.cpu - b.cpu).toFixed(1)} µs/request   p50 +${(g.p50 - b.p50).toFixed(2)} ms (audit on)\n`,
+      );
+      process.stdout.write(`  of which the audit log ${(g.cpu - u.cpu).toFixed(1)} µs; checks and forwarding ${(u.cpu - b.cpu).toFixed(1)} µs (ratio ${(u.rps / b.rps).toFixed(3)} without audit)\n`);
+      if (rounds.has('nginx')) {
+        const n = summary('nginx');
+        process.stdout.write(`gateway/nginx ratio ${(g.rps / n.rps).toFixed(3)}; bare/nginx ${(b.rps / n.rps).toFixed(3)}\n`);
+      }
+    }
   } finally {
+    await nginx?.stop();
     for (const child of children.reverse()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
