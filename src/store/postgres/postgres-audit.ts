@@ -1,6 +1,6 @@
 // Appending to the audit chain inside a PostgreSQL transaction.
 import type pg from 'pg';
-import { GENESIS_HASH, linkEvents } from '../../audit/chain.js';
+import { GENESIS_HASH, linkForStore } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import { AUDIT_COLUMNS, auditValues } from '../rows.js';
 
@@ -26,10 +26,11 @@ export async function auditHeadOf(client: pg.ClientBase | pg.Pool): Promise<{ se
 export async function appendEvents(client: pg.ClientBase, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
   await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [AUDIT_LOCK]);
   const head = await auditHeadOf(client);
-  const events = linkEvents(head.seq, head.hash, inputs);
+  const { events, details } = linkForStore(head.seq, head.hash, inputs);
   const columns: unknown[][] = AUDIT_COLUMNS.map(() => []);
-  for (const event of events) {
-    auditValues(event).forEach((value, i) => columns[i]!.push(value));
+  for (let e = 0; e < events.length; e++) {
+    const values = auditValues(events[e]!, details[e]);
+    for (let i = 0; i < values.length; i++) columns[i]!.push(values[i]);
   }
   await client.query(INSERT_BATCH, columns);
   return events;
