@@ -78,6 +78,8 @@ interface Shape {
   readonly keys: readonly string[];
   readonly order: readonly string[];
   readonly prefixes: readonly string[];
+  /** The last key set every key of this shape was found in (canonicalFlat's check, done once per shape). */
+  within?: ReadonlySet<string>;
 }
 const SHAPES = 8;
 const shapes: Shape[] = [];
@@ -111,6 +113,42 @@ function canonicalObject(object: Record<string, unknown>): string {
     if (item === undefined) continue;
     out += out.length === 1 ? prefixes[i]! : `,${prefixes[i]!}`;
     out += canonicalJson(item);
+  }
+  return `${out}}`;
+}
+
+/**
+ * The canonical JSON of an object whose every key is in `allowed` and whose
+ * every value is a string, number, boolean, null or undefined; undefined for
+ * any other object. One pass that both serializes and checks, for the
+ * fixed-shape decision details.
+ */
+export function canonicalFlat(object: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {
+  const shape = shapeOf(object);
+  if (shape.within !== allowed) {
+    for (const key of shape.keys) if (!allowed.has(key)) return undefined;
+    shape.within = allowed;
+  }
+  const { order, prefixes } = shape;
+  let out = '{';
+  for (let i = 0; i < order.length; i++) {
+    const item = object[order[i]!];
+    let text: string;
+    switch (typeof item) {
+      case 'undefined':
+        continue;
+      case 'string':
+        text = quote(item);
+        break;
+      case 'object':
+        if (item !== null) return undefined;
+        text = 'null';
+        break;
+      default:
+        text = canonicalJson(item);
+    }
+    out += out.length === 1 ? prefixes[i]! : `,${prefixes[i]!}`;
+    out += text;
   }
   return `${out}}`;
 }

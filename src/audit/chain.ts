@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from './canonical.js';
+import { canonicalFlat, canonicalJson } from './canonical.js';
 import type { AuditEvent, AuditEventInput, DecisionDetail } from './event.js';
 import { boundEvent, withinBounds } from './bound.js';
 import { DECISION_KEYS, mayHoldSecret, redactEvent } from './redact.js';
@@ -45,14 +45,9 @@ export function storedForm(input: AuditEventInput): AuditEventInput {
  * changes only over-long fields. Anything else takes the full path.
  */
 function cleanDecisionJson(detail: DecisionDetail): string | undefined {
-  for (const key in detail) {
-    if (!DECISION_KEYS.has(key)) return undefined;
-    const value = (detail as unknown as Record<string, unknown>)[key];
-    if (value !== null && typeof value === 'object') return undefined;
-  }
   if (!withinBounds(detail)) return undefined;
-  const json = canonicalJson(detail);
-  return mayHoldSecret(json) ? undefined : json;
+  const json = canonicalFlat(detail as unknown as Record<string, unknown>, DECISION_KEYS);
+  return json === undefined || mayHoldSecret(json) ? undefined : json;
 }
 
 /** A batch linked for a store: the events, and each one's detail as the canonical JSON that was hashed. */
