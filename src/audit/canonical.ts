@@ -48,7 +48,8 @@ export function canonicalJson(value: unknown): string {
       return quote(value);
     case 'number':
       if (!Number.isFinite(value)) throw new Error('canonical JSON has no representation for non-finite numbers');
-      return JSON.stringify(value);
+      // For a finite number String() is JSON.stringify's form (ECMAScript Number::toString), without its overhead.
+      return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object':
@@ -69,15 +70,85 @@ function canonicalArray(items: readonly unknown[]): string {
   return `${out}]`;
 }
 
+// Objects of one shape (the same keys in the same insertion order) are sorted
+// once: audit events come in a handful of shapes, so the sort and the key
+// quoting are done once per shape, not once per event. A few shapes only, so a
+// hostile admin value with many shapes costs one failed comparison each.
+interface Shape {
+  readonly keys: readonly string[];
+  readonly order: readonly string[];
+  readonly prefixes: readonly string[];
+  /** The last key set every key of this shape was found in (canonicalFlat's check, done once per shape). */
+  within?: ReadonlySet<string>;
+}
+const SHAPES = 8;
+const shapes: Shape[] = [];
+let nextShape = 0;
+
+function shapeOf(object: Record<string, unknown>): Shape {
+  const keys = Object.keys(object);
+  const n = keys.length;
+  search: for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s]!;
+    const known = shape.keys;
+    if (known.length !== n) continue;
+    for (let i = 0; i < n; i++) if (known[i] !== keys[i]) continue search;
+    return shape;
+  }
+  const order = sortKeys(keys.slice());
+  const shape: Shape = { keys, order, prefixes: order.map((key) => `${quoteKey(key)}:`) };
+  // Small objects sort in a few comparisons: only shapes worth remembering are kept.
+  if (n >= 4) {
+    shapes[nextShape] = shape;
+    nextShape = (nextShape + 1) % SHAPES;
+  }
+  return shape;
+}
+
 function canonicalObject(object: Record<string, unknown>): string {
-  const keys = sortKeys(Object.keys(object));
+  const { order, prefixes } = shapeOf(object);
   let out = '{';
-  let first = true;
-  for (const key of keys) {
-    const item = object[key];
+  for (let i = 0; i < order.length; i++) {
+    const item = object[order[i]!];
     if (item === undefined) continue;
-    out += `${first ? '' : ','}${quoteKey(key)}:${canonicalJson(item)}`;
-    first = false;
+    out += out.length === 1 ? prefixes[i]! : `,${prefixes[i]!}`;
+    out += canonicalJson(item);
+  }
+  return `${out}}`;
+}
+
+/**
+ * The canonical JSON of an object whose every key is in `allowed` and whose
+ * every value is a string, number, boolean, null or undefined; undefined for
+ * any other object. One pass that both serializes and checks, for the
+ * fixed-shape decision details.
+ */
+export function canonicalFlat(object: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {
+  const shape = shapeOf(object);
+  if (shape.within !== allowed) {
+    for (const key of shape.keys) if (!allowed.has(key)) return undefined;
+    shape.within = allowed;
+  }
+  const { order, prefixes } = shape;
+  let out = '{';
+  for (let i = 0; i < order.length; i++) {
+    const item = object[order[i]!];
+    let text: string;
+    switch (typeof item) {
+      case 'undefined':
+        continue;
+      case 'string':
+        text = quote(item);
+        break;
+      case 'object':
+        if (item !== null) return undefined;
+        text = 'null';
+        break;
+      default:
+        text = canonicalJson(item);
+    }
+    out += out.length === 1 ? prefixes[i]! : `,${prefixes[i]!}`;
+    out += text;
   }
   return `${out}}`;
 }

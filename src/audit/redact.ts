@@ -20,6 +20,21 @@ const SCHEME_CREDENTIAL = /\b(bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)/gi;
 // Cheap pre-check so that the common, clean string costs one scan.
 const MAYBE_SECRET = /lk_|bearer|basic/i;
 
+/**
+ * False when no string anywhere in `text` could be redacted: run over an
+ * event's canonical JSON it clears every string in it at once, since JSON
+ * escapes none of the letters the pre-check looks for.
+ */
+export function mayHoldSecret(text: string): boolean {
+  return MAYBE_SECRET.test(text);
+}
+
+/** The fields of a decision detail: none names a credential header, so redaction looks only at their string values. */
+export const DECISION_KEYS: ReadonlySet<string> = new Set([
+  'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'override', 'resource', 'decision', 'reason', 'matched',
+  'upstreamStatus', 'latencyMs', 'client', 'count', 'firstTime',
+]);
+
 // The field names of decision and admin details: never header names, so the
 // per-key header check (a lower-casing) is skipped for them on the hot path.
 const EVENT_KEYS = new Set([

@@ -123,9 +123,11 @@ export const AUDIT_COLUMNS = [
 /**
  * Values in AUDIT_COLUMNS order. The queryable columns are copies of detail
  * fields; `detail` itself is kept as JSON text so that reading it back yields
- * exactly the value that was hashed.
+ * exactly the value that was hashed: the canonical JSON the hash was taken
+ * over when the linker hands it on (one serialization per event), else
+ * JSON.stringify of the detail (the same value, keys in insertion order).
  */
-export function auditValues(event: AuditEvent): unknown[] {
+export function auditValues(event: AuditEvent, detailJson: string = JSON.stringify(event.detail)): unknown[] {
   if (!Number.isSafeInteger(event.time)) throw invalid('time', 'must be whole milliseconds since the epoch');
   const decision = event.kind === 'decision' ? event.detail : undefined;
   return [
@@ -136,7 +138,7 @@ export function auditValues(event: AuditEvent): unknown[] {
     decision?.service ?? null,
     decision?.decision ?? null,
     decision?.reason ?? null,
-    JSON.stringify(event.detail),
+    detailJson,
     event.prevHash,
     event.hash,
   ];

@@ -1,6 +1,6 @@
 // Appending to the audit chain inside a PostgreSQL transaction.
 import type pg from 'pg';
-import { GENESIS_HASH, linkEvents } from '../../audit/chain.js';
+import { GENESIS_HASH, linkForStore } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import { AUDIT_COLUMNS, auditValues } from '../rows.js';
 
@@ -11,11 +11,23 @@ import { AUDIT_COLUMNS, auditValues } from '../rows.js';
  */
 export const AUDIT_LOCK = 0x4c4b4155;
 
-const COLUMN_TYPES = ['bigint', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+// Multi-row VALUES, one parameter a value: pg sends each as plain text, where
+// unnest's array parameters had every detail re-escaped into an array literal
+// (measured: about a fifth more events/s). Full chunks use one statement,
+// prepared once per connection; the rest of a batch gets a statement of its size.
+const CHUNK = 100;
+const CHUNK_STATEMENT = 'latchkey_audit_append_100';
 
-// One statement per batch, whatever its size: a column of values per parameter, zipped by unnest.
-const INSERT_BATCH = `INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')})
-  SELECT * FROM unnest(${COLUMN_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})`;
+function insertRows(count: number): string {
+  const width = AUDIT_COLUMNS.length;
+  const tuples: string[] = [];
+  for (let r = 0; r < count; r++) {
+    tuples.push(`(${AUDIT_COLUMNS.map((_, i) => `$${r * width + i + 1}`).join(', ')})`);
+  }
+  return `INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+}
+
+const INSERT_CHUNK = insertRows(CHUNK);
 
 export async function auditHeadOf(client: pg.ClientBase | pg.Pool): Promise<{ seq: number; hash: string }> {
   const head = await client.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
@@ -26,11 +38,15 @@ export async function auditHeadOf(client: pg.ClientBase | pg.Pool): Promise<{ se
 export async function appendEvents(client: pg.ClientBase, inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
   await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [AUDIT_LOCK]);
   const head = await auditHeadOf(client);
-  const events = linkEvents(head.seq, head.hash, inputs);
-  const columns: unknown[][] = AUDIT_COLUMNS.map(() => []);
-  for (const event of events) {
-    auditValues(event).forEach((value, i) => columns[i]!.push(value));
+  const { events, details } = linkForStore(head.seq, head.hash, inputs);
+  for (let from = 0; from < events.length; from += CHUNK) {
+    const to = Math.min(events.length, from + CHUNK);
+    const values: unknown[] = [];
+    for (let e = from; e < to; e++) {
+      const row = auditValues(events[e]!, details[e]);
+      for (let i = 0; i < row.length; i++) values.push(row[i]);
+    }
+    await client.query(to - from === CHUNK ? { name: CHUNK_STATEMENT, text: INSERT_CHUNK, values } : { text: insertRows(to - from), values });
   }
-  await client.query(INSERT_BATCH, columns);
   return events;
 }

@@ -3,7 +3,7 @@
 // mutation runs in a BEGIN IMMEDIATE transaction together with its audit event.
 import type Database from 'better-sqlite3';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
-import { GENESIS_HASH, linkEvents } from '../../audit/chain.js';
+import { GENESIS_HASH, linkForStore } from '../../audit/chain.js';
 import { notFound } from '../../errors/index.js';
 import { adminEvent, tokenForAudit, type AdminChange, type Mutation } from '../admin-event.js';
 import { ChangeFeed } from '../change-feed.js';
@@ -265,8 +265,8 @@ class SqliteStore implements Store {
   /** Links events onto the head and inserts them; runs inside a write transaction. */
   #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
     const head = this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
-    const events = linkEvents(head.seq, head.hash, inputs);
-    for (const event of events) this.#sql.insertAudit.run(...rows.auditValues(event));
+    const { events, details } = linkForStore(head.seq, head.hash, inputs);
+    for (let i = 0; i < events.length; i++) this.#sql.insertAudit.run(...rows.auditValues(events[i]!, details[i]));
     return events;
   }
 
