@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import type { AlertHandle } from '../alerts/index.js';
-import type { GithubKeys } from '../leaks/index.js';
+import type { GithubKeyRing } from '../leaks/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 
@@ -22,7 +22,7 @@ export interface AdminContext {
   readonly ownListeners: OwnListeners;
   // Leak response (issue 14).
   /** GitHub's secret-scanning keys; absent: POST /v1/leaks/github answers 401 to everyone. */
-  readonly githubKeys?: GithubKeys;
+  readonly githubKeys?: GithubKeyRing;
   /** Where leak and honeytoken alerts go; absent: only the log and the audit trail hear of them. */
   readonly alerts?: AlertHandle;
 }

@@ -12,7 +12,11 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 export const leaksFileSchema = z.strictObject({
   /** GitHub's secret-scanning public keys, the JSON of https://api.github.com/meta/public_keys/secret_scanning. */
   githubKeysFile: z.string().min(1).optional(),
-});
+  /** Or fetched from this URL (GitHub's: https://api.github.com/meta/public_keys/secret_scanning), refreshed and cached. */
+  githubKeysUrl: z.url().optional(),
+  /** How often the keys are fetched again. Default one hour. */
+  githubKeysRefreshMs: z.int().min(10_000).max(7 * 86_400_000).optional(),
+}).refine((leaks) => leaks.githubKeysFile === undefined || leaks.githubKeysUrl === undefined, 'give githubKeysFile or githubKeysUrl, not both');
 
 export const alertsFileSchema = z.strictObject({
   webhooks: z.array(z.strictObject({
@@ -33,6 +37,8 @@ export interface AlertWebhookConfig {
 
 export interface LeaksConfig {
   readonly githubKeysFile: string | undefined;
+  readonly githubKeysUrl: string | undefined;
+  readonly githubKeysRefreshMs: number;
 }
 
 export interface AlertsConfig {
@@ -41,7 +47,11 @@ export interface AlertsConfig {
 }
 
 export function leaksConfig(file: z.infer<typeof leaksFileSchema> | undefined): LeaksConfig {
-  return { githubKeysFile: file?.githubKeysFile === undefined ? undefined : resolve(file.githubKeysFile) };
+  return {
+    githubKeysFile: file?.githubKeysFile === undefined ? undefined : resolve(file.githubKeysFile),
+    githubKeysUrl: file?.githubKeysUrl,
+    githubKeysRefreshMs: file?.githubKeysRefreshMs ?? 3_600_000,
+  };
 }
 
 export function alertsConfig(file: z.infer<typeof alertsFileSchema> | undefined): AlertsConfig {

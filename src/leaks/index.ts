@@ -9,4 +9,5 @@ export { ContentScanner, scanStream, type StreamResult } from './scan-stream.js'
 export { scanGitHistory, GitError, type GitScanResult } from './scan-git.js';
 export { leakState, isLive, type LeakState } from './state.js';
 export { GithubKeys, GithubKeysError, KEY_ID_HEADER, SIGNATURE_HEADER as GITHUB_SIGNATURE_HEADER } from './github/keys.js';
+export { GithubKeySource, type GithubKeyRing, type GithubKeySourceOptions } from './github/key-source.js';
 export { githubReport, githubTokenHash, type GithubReport, type GithubLabel } from './github/report.js';

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { buildAdminServer, type AdminServer } from '../admin/index.js';
@@ -5,7 +6,7 @@ import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/i
 import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { alertsFromConfig } from '../alerts/index.js';
-import { GithubKeys } from '../leaks/index.js';
+import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';
@@ -42,6 +43,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     alerts?: ReturnType<typeof alertsFromConfig>;
     gateway?: HttpGateway;
     admin?: AdminServer;
+    githubKeys?: GithubKeySource;
   } = {};
   const step = async (what: string, work: (() => Promise<unknown>) | undefined): Promise<void> => {
     try {
@@ -60,6 +62,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     // 4. Close feeds, limits, pools, the change publisher, and last the store.
     await step('data plane', parts.gateway && (() => parts.gateway!.close()));
     await step('change publisher', parts.publisher && (() => parts.publisher!.close()));
+    parts.githubKeys?.close();
     await step('store', () => store.close());
   };
   try {
@@ -103,7 +106,13 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     });
     parts.gateway = gateway;
 
-    const githubKeys = config.leaks.githubKeysFile === undefined ? undefined : GithubKeys.load(config.leaks.githubKeysFile);
+    let githubKeys: GithubKeyRing | undefined;
+    if (config.leaks.githubKeysFile !== undefined) githubKeys = GithubKeys.load(config.leaks.githubKeysFile);
+    else if (config.leaks.githubKeysUrl !== undefined) {
+      const source = await GithubKeySource.start({ url: config.leaks.githubKeysUrl, cacheFile: join(config.dataDir, 'github-keys.json'), refreshMs: config.leaks.githubKeysRefreshMs, logger });
+      parts.githubKeys = source;
+      githubKeys = source;
+    }
     const admin: AdminServer = await buildAdminServer({
       context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },
       metrics,
