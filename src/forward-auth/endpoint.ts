@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { AlertRaiser } from '../alerts/index.js';
 import type { DataPlane } from '../core/data-plane.js';
 import type { ServiceRoute } from '../core/services/index.js';
 import { byFirstSegment, ClientAddressResolver, Exchange, fixedService, Pipeline } from '../gateway/http/index.js';
+import { rawResponse } from '../gateway/http/refusal.js';
 import { readOriginalRequest } from './original-request.js';
 import { answerRefusal, ForwardAuthOutcome } from './outcome.js';
 import { ProxyTrust, SECRET_HEADER } from './proxy-trust.js';
@@ -39,6 +41,8 @@ export interface ForwardAuthEndpoint {
   readonly address: { readonly host: string; readonly port: number };
   close(): Promise<void>;
 }
+
+const MALFORMED = rawResponse(400, 'Bad Request', 'invalid_request', 'the request is not well-formed HTTP/1.1');
 
 const LIMITS = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, maxHeaderBytes: 65_536, maxHeaders: 100 } as const;
 
@@ -96,7 +100,18 @@ export async function startForwardAuth(options: ForwardAuthOptions): Promise<For
   });
   server.maxHeadersCount = maxHeaders + 1;
   server.on('request', onCheck);
-  server.on('clientError', (_err: Error, socket) => socket.destroy());
+  // As the gateway's listener: what Node's parser rejects is answered 400 invalid_request once its (folded) event is durable.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.once('finish', () => socket.destroy());
+    void pipeline.recordListenerRefusal((socket as Socket).remoteAddress, '', '(malformed)', 'invalid_request').then(() => {
+      if (socket.writable) socket.end(MALFORMED);
+      else socket.destroy();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: options.listen.host, port: options.listen.port, backlog: 4096 }, () => {

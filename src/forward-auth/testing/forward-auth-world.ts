@@ -22,7 +22,7 @@ export async function startEndpoint(world: GatewayWorld, overrides: Partial<Forw
 }
 
 /** One request to `port` with the target exactly as given (node:http sends it unchanged; undici would resolve `..`). */
-export function sendRaw(port: number, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<GatewayReply> {
+export function sendRaw(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<GatewayReply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -40,6 +40,6 @@ export function sendRaw(port: number, path: string, options: { method?: string; 
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
