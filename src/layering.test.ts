@@ -13,7 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
-  | 'core' | 'http' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
+  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
 const GROUPS: ReadonlyArray<readonly [string, Group]> = [
@@ -35,6 +35,8 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   // change feeds, the service table and the decision record.
   ['core/', 'core'],
   ['gateway/http/', 'http'],
+  // An adapter like http, built on the HTTP adapter's pipeline: it decides but never forwards.
+  ['forward-auth/', 'forward-auth'],
   ['gateway/', 'gateway'],
   ['leaks/', 'leaks'],
   ['alerts/', 'alerts'],
@@ -44,6 +46,7 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['bench/', 'test'],
   ['test-support/', 'test'],
   ['gateway/testing/', 'test'],
+  ['forward-auth/testing/', 'test'],
   ['store/contract/', 'test'],
   ['store/postgres/test-schemas.ts', 'test'],
 ];
@@ -60,13 +63,14 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
+  'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
   gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'leaks', 'alerts', 'admin'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin'],
   cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
 };
 
 function groupOf(path: string): Group | undefined {

@@ -47,9 +47,7 @@ function childrenOf(pid: number): number[] {
 }
 
 export async function startNginx(dir: string, upstreamPort: number): Promise<NginxProxy> {
-  const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, `
+  return startNginxWith(dir, (port) => `
 worker_processes 1;
 daemon off;
 master_process on;
@@ -74,6 +72,13 @@ http {
   }
 }
 `);
+}
+
+/** nginx with the configuration `render` writes for the port it will listen on (also the forward-auth tests' and bench's). */
+export async function startNginxWith(dir: string, render: (port: number) => string): Promise<NginxProxy> {
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, render(port));
   const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

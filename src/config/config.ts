@@ -41,7 +41,14 @@ const fileSchema = z.strictObject({
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   listen: z
-    .strictObject({ admin: address.optional(), gateway: address.optional(), postgres: address.optional() })
+    .strictObject({ admin: address.optional(), gateway: address.optional(), postgres: address.optional(), auth: address.optional() })
+    .optional(),
+  forwardAuth: z
+    .strictObject({
+      trustedProxies: z.array(z.string()).optional(),
+      secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+      credentialServices: z.array(z.string().min(1)).optional(),
+    })
     .optional(),
   gateway: z
     .strictObject({
@@ -78,7 +85,16 @@ export interface LatchkeyConfig {
   readonly store: string;
   readonly redis: string | undefined;
   readonly logLevel: string;
-  readonly listen: { readonly admin: ListenAddress; readonly gateway: ListenAddress; readonly postgres: ListenAddress };
+  readonly listen: { readonly admin: ListenAddress; readonly gateway: ListenAddress; readonly postgres: ListenAddress; readonly auth: ListenAddress };
+  /** The forward-auth endpoint (src/forward-auth): who may ask it, and which services' credentials it hands out. */
+  readonly forwardAuth: {
+    /** CIDRs of the proxies allowed to ask; default loopback only. */
+    readonly trustedProxies: readonly string[];
+    /** A variable holding a shared secret the proxy sends in X-Latchkey-Auth-Secret; undefined: none required. */
+    readonly secretEnv: string | undefined;
+    /** Services whose upstream credential is returned to the proxy on allow. */
+    readonly credentialServices: readonly string[];
+  };
   readonly gateway: {
     readonly maxStalenessMs: number;
     readonly trustedProxies: readonly string[];
@@ -117,6 +133,7 @@ export interface ConfigOverrides {
   readonly admin?: string;
   readonly gateway?: string;
   readonly postgres?: string;
+  readonly auth?: string;
   readonly redis?: string;
 }
 
@@ -181,6 +198,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       admin: parseListenAddress(overrides.admin ?? env.LATCHKEY_ADMIN_ADDR ?? file.listen?.admin ?? '127.0.0.1:7700', 'admin address'),
       gateway: parseListenAddress(overrides.gateway ?? env.LATCHKEY_GATEWAY_ADDR ?? file.listen?.gateway ?? '127.0.0.1:7701', 'gateway address'),
       postgres: parseListenAddress(overrides.postgres ?? env.LATCHKEY_PG_ADDR ?? file.listen?.postgres ?? '127.0.0.1:7702', 'postgres address'),
+      auth: parseListenAddress(overrides.auth ?? env.LATCHKEY_AUTH_ADDR ?? file.listen?.auth ?? '127.0.0.1:7703', 'forward-auth address'),
+    },
+    forwardAuth: {
+      trustedProxies: file.forwardAuth?.trustedProxies ?? ['127.0.0.0/8', '::1/128'],
+      secretEnv: file.forwardAuth?.secretEnv,
+      credentialServices: file.forwardAuth?.credentialServices ?? [],
     },
     gateway: {
       maxStalenessMs: file.gateway?.maxStalenessMs ?? 30_000,

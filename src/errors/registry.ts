@@ -23,6 +23,8 @@ export const REASONS = {
   env_mismatch: { status: 403, message: 'the token belongs to another environment' },
   ip_not_allowed: { status: 403, message: 'the client address is not allowed for this token' },
   request_ambiguous: { status: 403, message: 'the request has a path or header the gateway will not interpret' },
+  // 403 from the forward-auth endpoint: the caller is not a configured proxy (or lacks the shared secret)
+  proxy_not_trusted: { status: 403, message: 'only a trusted proxy may ask the forward-auth endpoint' },
   // 404 from the gateway: no such service (said without revealing anything about tokens)
   service_unknown: { status: 404, message: 'no such service' },
   // 429: limits

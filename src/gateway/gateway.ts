@@ -19,6 +19,8 @@ export interface HttpGateway {
   /** Every listener, including services' own (`service` null for the shared one). */
   readonly listeners: readonly (ListenAddress & { readonly service: string | null })[];
   readonly feed: ChangeFeed['kind'];
+  /** The data plane under the listeners, shared with other adapters of the same process (forward-auth). */
+  readonly plane: DataPlane;
   /** True while the change feed is healthy: the node can vouch for tokens it has not cached. For /readyz. */
   ready(): boolean;
   /** Rebuilds the service table from the store (also done on every service change). */
@@ -129,6 +131,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     address: { host: listeners[0]!.host, port: listeners[0]!.port },
     listeners,
     feed: plane.feed,
+    plane,
     ready: plane.ready,
     reloadServices: plane.reloadServices,
     stopAccepting,

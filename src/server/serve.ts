@@ -5,6 +5,7 @@ import { buildAdminServer, type AdminServer } from '../admin/index.js';
 import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/index.js';
 import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
+import { startForwardAuth, type ForwardAuthEndpoint } from '../forward-auth/index.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
@@ -19,6 +20,8 @@ import { createLogger } from './logger.js';
 export interface RunningServer {
   readonly adminUrl: string;
   readonly gatewayUrl: string;
+  /** The forward-auth endpoint (nginx auth_request, Caddy, Traefik, Envoy). */
+  readonly authUrl: string;
   readonly store: Store;
   readonly logger: Logger;
   /** Stops accepting, lets in-flight requests finish, flushes the audit log, closes the store. */
@@ -42,6 +45,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     publisher?: { close(): Promise<void> };
     alerts?: ReturnType<typeof alertsFromConfig>;
     gateway?: HttpGateway;
+    forwardAuth?: ForwardAuthEndpoint;
     admin?: AdminServer;
     githubKeys?: GithubKeySource;
   } = {};
@@ -54,7 +58,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
   };
   const shutDown = async (): Promise<void> => {
     // 1. Stop accepting and 2. drain: the admin API and the gateway listeners, at once.
-    await Promise.all([step('admin API', parts.admin && (() => parts.admin!.close())), step('gateway listeners', parts.gateway && (() => parts.gateway!.stopAccepting()))]);
+    await Promise.all([
+      step('admin API', parts.admin && (() => parts.admin!.close())), step('gateway listeners', parts.gateway && (() => parts.gateway!.stopAccepting())),
+      step('forward-auth listener', parts.forwardAuth && (() => parts.forwardAuth!.close())),
+    ]);
     // 3. Flush what the drained requests left: the audit log (and its last checkpoint), then the alerts
     //    raised so far, an audit_loss at close included.
     await step('audit log', parts.audit && (() => parts.audit!.close()));
@@ -105,6 +112,17 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       alerts,
     });
     parts.gateway = gateway;
+    const forwardAuth = await startForwardAuth({
+      plane: gateway.plane,
+      listen: config.listen.auth,
+      trustedProxies: config.forwardAuth.trustedProxies,
+      secret: forwardAuthSecret(config),
+      credentialServices: config.forwardAuth.credentialServices,
+      logger,
+      clock: now,
+      alerts,
+    });
+    parts.forwardAuth = forwardAuth;
 
     let githubKeys: GithubKeyRing | undefined;
     if (config.leaks.githubKeysFile !== undefined) githubKeys = GithubKeys.load(config.leaks.githubKeysFile);
@@ -128,11 +146,13 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     }
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
     const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
-    logger.info({ adminUrl, gatewayUrl, store: store.dialect }, 'latchkey serving');
+    const authUrl = `http://${formatHost(forwardAuth.address.host)}:${forwardAuth.address.port}`;
+    logger.info({ adminUrl, gatewayUrl, authUrl, store: store.dialect }, 'latchkey serving');
     let closing: Promise<void> | null = null;
     return {
       adminUrl,
       gatewayUrl,
+      authUrl,
       store,
       logger,
       close() {
@@ -144,6 +164,15 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     await shutDown();
     throw err;
   }
+}
+
+/** forwardAuth.secretEnv names a variable that must hold the secret: a missing one stops the start rather than open the endpoint. */
+function forwardAuthSecret(config: LatchkeyConfig): string | null {
+  const name = config.forwardAuth.secretEnv;
+  if (name === undefined) return null;
+  const value = process.env[name];
+  if (value === undefined || value.length < 16) throw new Error(`forwardAuth.secretEnv: ${name} must hold a secret of at least 16 characters`);
+  return value;
 }
 
 function formatHost(host: string): string {

@@ -12,7 +12,7 @@ interface DataOptions {
   store?: string;
 }
 
-function overridesOf(options: DataOptions & { admin?: string; gateway?: string; pg?: string }): ConfigOverrides {
+function overridesOf(options: DataOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }): ConfigOverrides {
   return {
     ...(options.config !== undefined && { configFile: options.config }),
     ...(options.data !== undefined && { dataDir: options.data }),
@@ -20,6 +20,7 @@ function overridesOf(options: DataOptions & { admin?: string; gateway?: string; 
     ...(options.admin !== undefined && { admin: options.admin }),
     ...(options.gateway !== undefined && { gateway: options.gateway }),
     ...(options.pg !== undefined && { postgres: options.pg }),
+    ...(options.auth !== undefined && { auth: options.auth }),
   };
 }
 
@@ -49,12 +50,14 @@ export function registerServer(program: Command): void {
     .option('--admin <addr>', 'admin API and console address', undefined)
     .option('--gateway <addr>', 'HTTP gateway address')
     .option('--pg <addr>', 'PostgreSQL gateway address')
-    .action(async (options: DataOptions & { admin?: string; gateway?: string; pg?: string }) => {
+    .option('--auth <addr>', 'forward-auth endpoint address (nginx auth_request, Caddy, Traefik, Envoy)')
+    .action(async (options: DataOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }) => {
       const { startServer } = await import('../../server/serve.js');
       const { loadConfig } = await config();
       const server = await startServer(loadConfig(overridesOf(options)));
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
       process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
+      process.stdout.write(`  forward-auth           ${server.authUrl}\n`);
       process.stdout.write(`  store                  ${server.store.dialect}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');

@@ -23,10 +23,25 @@ export class Exchange extends DecisionContext {
   query = '';
   headers: ScannedHeaders | null = null;
   bodyTooLarge = false;
+  /** The method and target decided on: the request line's, or (forward-auth) the original request's, as a trusted proxy reports them. */
+  readonly method: string;
+  readonly target: string;
 
-  constructor(req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head: Buffer | null, time: number, startedAt: number, expectsContinue: boolean) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse | null,
+    socket: Duplex | null,
+    head: Buffer | null,
+    time: number,
+    startedAt: number,
+    expectsContinue: boolean,
+    original?: { readonly method: string; readonly target: string },
+  ) {
+    const method = original?.method ?? req.method ?? '';
     // The peer is read at arrival: Node detaches the socket from the request once it is answered.
-    super(time, startedAt, req.socket.remoteAddress, req.method ?? '');
+    super(time, startedAt, req.socket.remoteAddress, method);
+    this.method = method;
+    this.target = original?.target ?? req.url ?? '';
     this.req = req;
     this.res = res;
     this.socket = socket;

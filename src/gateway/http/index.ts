@@ -7,3 +7,6 @@ export { UpgradeOutcome } from './websocket.js';
 export { createListener, type ListenerParts, type ServerLimits } from './server.js';
 export { byFirstSegment, fixedService, type ServiceLocator } from './route.js';
 export { ClientAddressResolver } from './client-address.js';
+export { Exchange, type Outcome } from './exchange.js';
+export { identityHeadersOf } from './identity.js';
+export { writeRefusal } from './refusal.js';

@@ -60,7 +60,7 @@ export class Pipeline {
     const routed = route(ex, locate);
     if (routed !== null) return outcome.refuse(ex, routed);
     const service = ex.service!;
-    const method = ex.req.method ?? '';
+    const method = ex.method;
     if (!GATEWAY_METHODS.has(method)) {
       ex.detail = `method ${method.slice(0, 16)} is not one the gateway authorizes`;
       return outcome.refuse(ex, 'request_ambiguous');
@@ -101,7 +101,7 @@ export class Pipeline {
       return outcome.refuse(ex, refused);
     }
     const service = ex.service!;
-    const decision = authorizeHttp(ex.entry!.grant, service.name, ex.action, ex.req.method!, ex.segments, service.paths);
+    const decision = authorizeHttp(ex.entry!.grant, service.name, ex.action, ex.method, ex.segments, service.paths);
     ex.matched = decision.matched;
     if (!decision.allowed) return outcome.refuse(ex, 'permission_denied');
     const gated = this.#core.gate(ex);
@@ -118,7 +118,7 @@ export class Pipeline {
   #honeytokenUsed(ex: Exchange): void {
     this.#alerts?.raise('honeytoken_used', {
       via: 'gateway', client: ex.client, tokenId: ex.honeyId, service: ex.service?.name ?? null,
-      method: ex.req.method ?? '', path: ex.resource, headers: redactHeaders(ex.req.headers),
+      method: ex.method, path: ex.resource, headers: redactHeaders(ex.req.headers),
     });
   }
 

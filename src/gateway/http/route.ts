@@ -26,7 +26,7 @@ export function fixedService(name: string, lookup: (name: string) => ServiceRout
 const MAX_AUDITED_TARGET = 256;
 
 export function route(ex: Exchange, locate: ServiceLocator): ReasonCode | null {
-  const target = ex.req.url ?? '';
+  const target = ex.target;
   // Origin-form only: absolute-form (`http://host/...`), authority-form and `*` could name another host or nothing.
   if (target.charCodeAt(0) !== 0x2f) {
     // The query could hold a secret (`?api_key=`); the audit keeps only what precedes it.
