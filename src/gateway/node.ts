@@ -12,10 +12,12 @@ import { alertsFromConfig } from '../alerts/index.js';
 import type { AlertsConfig } from '../config/index.js';
 import type { HttpGatewayOptions, ListenAddress } from './options.js';
 import { OwnListeners } from '../core/services/index.js';
+import { startForwardAuth, type ForwardAuthEndpoint, type ForwardAuthOptions } from '../forward-auth/index.js';
 
 // A data-plane-only node (`latchkey gateway --env ENV`): the HTTP gateway of
 // one environment against a shared store, with its own small listener for
-// /metrics, /healthz and /readyz since it has no admin API.
+// /metrics, /healthz and /readyz since it has no admin API, and, when asked
+// (`--auth`), the forward-auth endpoint on the same data plane.
 
 export interface GatewayNodeOptions {
   readonly env: string;
@@ -35,6 +37,8 @@ export interface GatewayNodeOptions {
   readonly logger?: Logger;
   /** Where this node's alerts go (a honeytoken presented here); default: the log only. */
   readonly alerts?: AlertsConfig;
+  /** The forward-auth endpoint on this node's data plane (`--auth`); null or absent: none. */
+  readonly forwardAuth?: Omit<ForwardAuthOptions, 'plane' | 'logger' | 'clock' | 'alerts'> | null;
   /** Anything else startHttpGateway takes (timeouts, limits, trusted proxies, staleness). */
   readonly gateway?: Partial<Omit<HttpGatewayOptions, 'store' | 'hasher' | 'env' | 'recorder' | 'metrics' | 'logger' | 'listen'>>;
 }
@@ -44,6 +48,8 @@ export interface GatewayNode {
   readonly store: Store;
   readonly metrics: Registry;
   readonly opsAddress: ListenAddress | null;
+  /** Where the forward-auth endpoint listens; null when the node has none. */
+  readonly authAddress: ListenAddress | null;
   /** Graceful: the gateway drains, the audit queue is flushed, then the store closes. */
   close(): Promise<void>;
 }
@@ -84,6 +90,25 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     await store.close().catch(() => {});
     throw err;
   }
+  let forwardAuth: ForwardAuthEndpoint | null = null;
+  if (options.forwardAuth != null) {
+    try {
+      forwardAuth = await startForwardAuth({
+        ...options.forwardAuth,
+        plane: gateway.plane,
+        logger,
+        ...(options.gateway?.clock !== undefined && { clock: options.gateway.clock }),
+        ...(alerts !== undefined && { alerts }),
+      });
+    } catch (err) {
+      // A listener that cannot bind stops the start: the node must not run without the endpoint it was asked for.
+      await gateway.stopAccepting().catch(() => {});
+      await recorder.close().catch(() => {});
+      await gateway.close().catch(() => {});
+      await store.close().catch(() => {});
+      throw err;
+    }
+  }
   let ops: Server | null = null;
   let opsAddress: ListenAddress | null = null;
   if (options.opsListen != null) {
@@ -111,6 +136,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     store,
     metrics,
     opsAddress,
+    authAddress: forwardAuth === null ? null : forwardAuth.address,
     close() {
       closing ??= (async () => {
         // 1 and 2: stop accepting and drain.
@@ -121,7 +147,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
             server.closeAllConnections();
           });
         }
-        await gateway.stopAccepting();
+        await Promise.all([gateway.stopAccepting(), forwardAuth?.close()]);
         // 3: flush what the drained requests left (alerts already raised get a last chance).
         await alerts?.settle(5_000);
         await recorder.close();
