@@ -1,7 +1,7 @@
 // `latchkey gateway --auth`: a data-plane-only node serves the forward-auth
 // endpoint on its own data plane (same token cache, same decisions), on a
 // listener of its own beside the public gateway's.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,8 @@ import { runGatewayNode, type GatewayNode } from '../gateway/node.js';
 import { startUpstream, type TestUpstream } from '../gateway/testing/upstream.js';
 import { binding, envCredential, GatewayWorld } from '../gateway/testing/world.js';
 import { openSqliteStore } from '../store/index.js';
+import { loadConfig } from '../config/index.js';
+import { forwardAuthOnNode } from '../server/forward-auth-node.js';
 import { sendRaw } from './testing/forward-auth-world.js';
 
 let dir: string;
@@ -33,16 +35,25 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const startNode = (forwardAuth: boolean) =>
-  runGatewayNode({
+const startNode = (forwardAuth: boolean) => {
+  // The config the CLI loads: forwardAuth.* from the file (here, only credentialServices); trustedProxies defaults to loopback.
+  const nodeConfig = loadConfig({ dataDir: dir, configFile: configFile() });
+  return runGatewayNode({
     env: 'prod',
     store: join(dir, 'latchkey.db'),
     hasher: world.hasher,
     listen: { host: '127.0.0.1', port: 0 },
     logger: world.logger,
     gateway: { clock: world.clock },
-    forwardAuth: forwardAuth ? { listen: { host: '127.0.0.1', port: 0 }, trustedProxies: ['127.0.0.0/8'], secret: null, credentialServices: ['orders'] } : null,
+    planeListeners: forwardAuth ? [forwardAuthOnNode(nodeConfig, { host: '127.0.0.1', port: 0 })] : [],
   });
+};
+
+function configFile(): string {
+  const file = join(dir, 'latchkey.json');
+  writeFileSync(file, JSON.stringify({ forwardAuth: { credentialServices: ['orders'] } }));
+  return file;
+}
 
 const check = (token: string, method: string, uri: string) => ({ authorization: `Bearer ${token}`, 'x-forwarded-method': method, 'x-forwarded-uri': uri });
 
@@ -51,7 +62,8 @@ describe('gateway node with --auth', () => {
     const { token, record } = await world.issue({ permissions: ['orders:read:/v1/orders/*'] });
     const staging = await world.issue({ env: 'staging', permissions: ['orders:*'] });
     node = await startNode(true);
-    const port = node.authAddress!.port;
+    expect(node.planeListeners.map((l) => l.name)).toEqual(['forward-auth']);
+    const port = node.planeListeners[0]!.address.port;
     expect(port).not.toBe(node.gateway.address.port);
 
     const allowed = await sendRaw(port, '/orders', { headers: check(token, 'GET', '/v1/orders/7') });
@@ -72,6 +84,6 @@ describe('gateway node with --auth', () => {
 
   it('has no endpoint unless asked', async () => {
     node = await startNode(false);
-    expect(node.authAddress).toBeNull();
+    expect(node.planeListeners).toEqual([]);
   });
 });

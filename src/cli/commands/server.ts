@@ -81,7 +81,7 @@ export function registerGateway(program: Command): void {
       const { runGatewayNode } = await import('../../gateway/index.js');
       const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
       const { createLogger } = await import('../../server/logger.js');
-      const { forwardAuthSecret } = await import('../../forward-auth/secret-env.js');
+      const { forwardAuthOnNode } = await import('../../server/forward-auth-node.js');
       const { auth, ...rest } = options;
       const loaded = loadConfig({ ...overridesOf({ ...rest, ...(typeof auth === 'string' && { auth }) }), ...(options.redis !== undefined && { redis: options.redis }) });
       // A node never creates a key: one it made up would silently refuse every token.
@@ -102,12 +102,7 @@ export function registerGateway(program: Command): void {
         alerts: loaded.alerts,
         logger: createLogger(loaded.logLevel),
         // Off unless asked: several nodes on one host would otherwise all claim listen.auth's port.
-        forwardAuth: auth === undefined ? null : {
-          listen: loaded.listen.auth,
-          trustedProxies: loaded.forwardAuth.trustedProxies,
-          secret: forwardAuthSecret(loaded),
-          credentialServices: loaded.forwardAuth.credentialServices,
-        },
+        planeListeners: auth === undefined ? [] : [forwardAuthOnNode(loaded)],
         gateway: {
           maxStalenessMs: loaded.gateway.maxStalenessMs,
           trustedProxies: loaded.gateway.trustedProxies,
@@ -118,7 +113,7 @@ export function registerGateway(program: Command): void {
         },
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
-      const authLine = node.authAddress === null ? '' : `\n  forward-auth           http://${node.authAddress.host}:${node.authAddress.port}`;
+      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} http://${l.address.host}:${l.address.port}`).join('');
       process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
