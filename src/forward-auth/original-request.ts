@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http';
 import type { ReasonCode } from '../errors/index.js';
 
 // Which request a proxy asks about. Exactly one source is believed, each set by
@@ -30,6 +31,8 @@ export type OriginalRequest =
 const NGINX = ['x-original-method', 'x-original-uri'] as const;
 const FORWARDED = ['x-forwarded-method', 'x-forwarded-uri'] as const;
 const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** What the gateway's HTTP parser accepts; any other method it answers 400 invalid_request before a decision. */
+const PARSED_METHODS = new Set(METHODS);
 
 function refused(code: ReasonCode, detail: string, resource = ''): OriginalRequest {
   return { ok: false, code, detail, resource };
@@ -62,6 +65,7 @@ export function readOriginalRequest(method: string, url: string, rawHeaders: rea
   const originalMethod = seen.get(methodHeader)?.[0];
   const target = seen.get(uriHeader)?.[0];
   if (originalMethod === undefined || target === undefined) return refused('invalid_request', `the proxy must send both ${methodHeader} and ${uriHeader}`);
+  if (!PARSED_METHODS.has(originalMethod)) return refused('invalid_request', 'a method the gateway\'s HTTP parser does not accept', target.split('?')[0]!.slice(0, 256));
   const service = path.slice(1);
   if (!SERVICE_NAME.test(service)) return refused('service_unknown', 'the endpoint path must be /<service>', target.split('?')[0]!.slice(0, 256));
   return { ok: true, method: originalMethod, target, service };

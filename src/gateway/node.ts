@@ -8,14 +8,18 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { startHttpGateway, type HttpGateway } from './gateway.js';
-import { alertsFromConfig } from '../alerts/index.js';
+import { alertsFromConfig, type AlertRaiser } from '../alerts/index.js';
 import type { AlertsConfig } from '../config/index.js';
 import type { HttpGatewayOptions, ListenAddress } from './options.js';
 import { OwnListeners } from '../core/services/index.js';
+import type { DataPlane } from '../core/data-plane.js';
 
 // A data-plane-only node (`latchkey gateway --env ENV`): the HTTP gateway of
 // one environment against a shared store, with its own small listener for
-// /metrics, /healthz and /readyz since it has no admin API.
+// /metrics, /healthz and /readyz since it has no admin API, and, when asked
+// (`--auth`), further listeners on the same data plane: the forward-auth
+// endpoint, which the caller starts (src/server/forward-auth-node.ts) since the
+// gateway does not know its sibling adapters.
 
 export interface GatewayNodeOptions {
   readonly env: string;
@@ -35,15 +39,28 @@ export interface GatewayNodeOptions {
   readonly logger?: Logger;
   /** Where this node's alerts go (a honeytoken presented here); default: the log only. */
   readonly alerts?: AlertsConfig;
+  /** Listeners started on this node's data plane after the gateway (the forward-auth endpoint), closed with it. */
+  readonly planeListeners?: ReadonlyArray<StartPlaneListener>;
   /** Anything else startHttpGateway takes (timeouts, limits, trusted proxies, staleness). */
   readonly gateway?: Partial<Omit<HttpGatewayOptions, 'store' | 'hasher' | 'env' | 'recorder' | 'metrics' | 'logger' | 'listen'>>;
 }
+
+/** Another adapter's listener on the node's data plane. */
+export interface PlaneListener {
+  readonly name: string;
+  readonly address: ListenAddress;
+  close(): Promise<void>;
+}
+
+export type StartPlaneListener = (plane: DataPlane, context: { readonly logger: Logger; readonly clock?: () => number; readonly alerts?: AlertRaiser }) => Promise<PlaneListener>;
 
 export interface GatewayNode {
   readonly gateway: HttpGateway;
   readonly store: Store;
   readonly metrics: Registry;
   readonly opsAddress: ListenAddress | null;
+  /** The plane listeners started, in the order given. */
+  readonly planeListeners: readonly PlaneListener[];
   /** Graceful: the gateway drains, the audit queue is flushed, then the store closes. */
   close(): Promise<void>;
 }
@@ -84,6 +101,23 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     await store.close().catch(() => {});
     throw err;
   }
+  const planeListeners: PlaneListener[] = [];
+  for (const start of options.planeListeners ?? []) {
+    try {
+      planeListeners.push(await start(gateway.plane, {
+        logger,
+        ...(options.gateway?.clock !== undefined && { clock: options.gateway.clock }),
+        ...(alerts !== undefined && { alerts }),
+      }));
+    } catch (err) {
+      // A listener that cannot start stops the node: it must not run without the endpoint it was asked for.
+      await Promise.all([gateway.stopAccepting(), ...planeListeners.map((l) => l.close())]).catch(() => {});
+      await recorder.close().catch(() => {});
+      await gateway.close().catch(() => {});
+      await store.close().catch(() => {});
+      throw err;
+    }
+  }
   let ops: Server | null = null;
   let opsAddress: ListenAddress | null = null;
   if (options.opsListen != null) {
@@ -111,6 +145,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     store,
     metrics,
     opsAddress,
+    planeListeners,
     close() {
       closing ??= (async () => {
         // 1 and 2: stop accepting and drain.
@@ -121,7 +156,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
             server.closeAllConnections();
           });
         }
-        await gateway.stopAccepting();
+        await Promise.all([gateway.stopAccepting(), ...planeListeners.map((l) => l.close())]);
         // 3: flush what the drained requests left (alerts already raised get a last chance).
         await alerts?.settle(5_000);
         await recorder.close();

@@ -6,6 +6,7 @@ import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/i
 import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { startForwardAuth, type ForwardAuthEndpoint } from '../forward-auth/index.js';
+import { forwardAuthSecret } from '../forward-auth/secret-env.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
@@ -164,15 +165,6 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     await shutDown();
     throw err;
   }
-}
-
-/** forwardAuth.secretEnv names a variable that must hold the secret: a missing one stops the start rather than open the endpoint. */
-function forwardAuthSecret(config: LatchkeyConfig): string | null {
-  const name = config.forwardAuth.secretEnv;
-  if (name === undefined) return null;
-  const value = process.env[name];
-  if (value === undefined || value.length < 16) throw new Error(`forwardAuth.secretEnv: ${name} must hold a secret of at least 16 characters`);
-  return value;
 }
 
 function formatHost(host: string): string {

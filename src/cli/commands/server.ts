@@ -75,12 +75,15 @@ export function registerGateway(program: Command): void {
     .option('--gateway <addr>', 'HTTP gateway address')
     .option('--ops <addr>', '/metrics, /healthz and /readyz address', '127.0.0.1:0')
     .option('--redis <url>', 'shared rate limits and usage caps (or LATCHKEY_REDIS)')
-    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string }) => {
+    .option('--auth [addr]', 'also serve the forward-auth endpoint, at addr or listen.auth (off unless given)')
+    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
       const { runGatewayNode } = await import('../../gateway/index.js');
       const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
       const { createLogger } = await import('../../server/logger.js');
-      const loaded = loadConfig({ ...overridesOf(options), ...(options.redis !== undefined && { redis: options.redis }) });
+      const { forwardAuthOnNode } = await import('../../server/forward-auth-node.js');
+      const { auth, ...rest } = options;
+      const loaded = loadConfig({ ...overridesOf({ ...rest, ...(typeof auth === 'string' && { auth }) }), ...(options.redis !== undefined && { redis: options.redis }) });
       // A node never creates a key: one it made up would silently refuse every token.
       const hasher = loadTokenHasher(loaded.dataDir, loaded.secret, false);
       // The admin API and PostgreSQL gateway this deployment configures are Latchkey's too: never an upstream.
@@ -98,6 +101,8 @@ export function registerGateway(program: Command): void {
         auditFailMode: loaded.audit.failMode,
         alerts: loaded.alerts,
         logger: createLogger(loaded.logLevel),
+        // Off unless asked: several nodes on one host would otherwise all claim listen.auth's port.
+        planeListeners: auth === undefined ? [] : [forwardAuthOnNode(loaded)],
         gateway: {
           maxStalenessMs: loaded.gateway.maxStalenessMs,
           trustedProxies: loaded.gateway.trustedProxies,
@@ -108,7 +113,8 @@ export function registerGateway(program: Command): void {
         },
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
-      process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}\n`);
+      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} http://${l.address.host}:${l.address.port}`).join('');
+      process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
       await node.close();

@@ -30,6 +30,8 @@ http {
   upstream latchkey_auth { server 127.0.0.1:${ports.auth}; keepalive 64; }
   server {
     listen 127.0.0.1:${listen};
+    if ($request !~ "^[A-Z]+ /") { return 400; }
+    if ($http_host !~ "^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\\[[0-9A-Fa-f:.]{2,45}\\])(?::[0-9]{1,5})?$") { return 400; }
     location / {
       auth_request /_latchkey/check;
       auth_request_set $lk_credential $upstream_http_authorization;
