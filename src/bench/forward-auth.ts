@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { aToken } from '../store/contract/fixtures.js';
 import { openSqliteStore } from '../store/index.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
 import { generateToken, TokenHasher } from '../token/index.js';
+import { median, runWrk, wrkAvailable, type WrkResult } from './wrk.js';
 import { nginxAvailable, startNginx, startNginxWith, type NginxProxy } from './nginx.js';
 
 // `npm run bench -- forward-auth`: requests/s of nginx alone (proxy_pass),
@@ -61,38 +61,8 @@ async function runLatchkey(options: LatchkeyChildOptions): Promise<void> {
   process.stdout.write(`${JSON.stringify({ listening: true, port: gateway.address.port, opsPort: auth.address.port })}\n`);
 }
 
-interface Round {
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly non2xx: number;
-}
-
-function toMs(text: string): number {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (match === null) return Number.NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-function wrk(url: string, seconds: number, header: string): Round {
-  const out = spawnSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', header, url], { encoding: 'utf8' }).stdout;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-  };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 export async function runForwardAuthBench(): Promise<void> {
-  if (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error !== undefined) {
+  if (!wrkAvailable()) {
     process.stdout.write('wrk is not installed (apt-get install -y wrk): skipping the forward-auth benchmark\n');
     return;
   }
@@ -139,9 +109,9 @@ export async function runForwardAuthBench(): Promise<void> {
     ];
     const header = `Authorization: Bearer ${token}`;
     process.stdout.write(`${ROUNDS} alternating rounds of ${SECONDS}s, wrk -t2 -c${CONNECTIONS}, GET ${PATH}; nginx 1 worker; Latchkey one process (SQLite, audit on)\n`);
-    for (const target of targets) wrk(target.url, 2, header);
-    const rounds = targets.map(() => [] as Round[]);
-    for (let round = 0; round < ROUNDS; round++) targets.forEach((target, i) => rounds[i]!.push(wrk(target.url, SECONDS, header)));
+    for (const target of targets) runWrk(target.url, 2, CONNECTIONS, [header]);
+    const rounds = targets.map(() => [] as WrkResult[]);
+    for (let round = 0; round < ROUNDS; round++) targets.forEach((target, i) => rounds[i]!.push(runWrk(target.url, SECONDS, CONNECTIONS, [header])));
     const medians = rounds.map((all) => ({ rps: median(all.map((r) => r.rps)), min: Math.min(...all.map((r) => r.rps)), max: Math.max(...all.map((r) => r.rps)), p50: median(all.map((r) => r.p50Ms)), p99: median(all.map((r) => r.p99Ms)), non2xx: all.reduce((s, r) => s + r.non2xx, 0) }));
     targets.forEach((target, i) => {
       const m = medians[i]!;

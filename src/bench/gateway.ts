@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -11,6 +10,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { openPostgresStore, openSqliteStore } from '../store/index.js';
 import { aToken } from '../store/contract/fixtures.js';
 import { nginxAvailable, startNginx, type NginxProxy } from './nginx.js';
+import { median, runWrk, wrkAvailable, type WrkResult } from './wrk.js';
 import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
@@ -136,34 +136,6 @@ async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
   );
 }
 
-interface WrkResult {
-  readonly requests: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly non2xx: number;
-}
-
-function toMs(text: string): number {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (match === null) return Number.NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-function runWrk(url: string, seconds: number, connections: number, headers: readonly string[]): WrkResult {
-  const args = [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const out = spawnSync('wrk', args, { encoding: 'utf8' }).stdout;
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  return {
-    requests,
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-  };
-}
-
 /** One measured run: wrk's figures and the proxy's CPU time per request (`cpuMicros` before and after). */
 async function measure(cpuMicros: () => Promise<number> | number, url: string, connections: number, headers: readonly string[]): Promise<WrkResult & { cpuUsPerRequest: number }> {
   const before = await cpuMicros();
@@ -177,19 +149,13 @@ const processCpu = (proxy: NodeProcess) => async () => {
   return usage.user + usage.system;
 };
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 async function throughputBench(): Promise<void> {
-  if (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error !== undefined) {
+  if (!wrkAvailable()) {
     process.stdout.write('wrk is not installed (apt-get install -y wrk): skipping the throughput comparison\n');
     return;
   }

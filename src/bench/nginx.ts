@@ -46,9 +46,13 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-export async function startNginx(dir: string, upstreamPort: number): Promise<NginxProxy> {
-  return startNginxWith(dir, (port) => `
-worker_processes 1;
+/**
+ * The start of every configuration the tests and benchmarks give nginx: one
+ * worker, in the foreground, everything it writes in `dir`, no access log,
+ * and an open `http {` block for the caller's upstreams and server.
+ */
+export function nginxPreamble(dir: string): string {
+  return `worker_processes 1;
 daemon off;
 master_process on;
 pid ${join(dir, 'nginx.pid')};
@@ -61,7 +65,12 @@ http {
   fastcgi_temp_path ${dir};
   uwsgi_temp_path ${dir};
   scgi_temp_path ${dir};
-  upstream bench { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+`;
+}
+
+export async function startNginx(dir: string, upstreamPort: number): Promise<NginxProxy> {
+  return startNginxWith(dir, (port) => `
+${nginxPreamble(dir)}  upstream bench { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     location / {

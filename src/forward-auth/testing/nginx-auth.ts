@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { nginxPreamble } from '../../bench/nginx.js';
 
 // The nginx configuration of examples/nginx.conf, rendered for loopback ports
 // and a temporary directory: one service (`orders`) behind auth_request to the
@@ -13,20 +13,7 @@ export interface NginxAuthPorts {
 
 export function nginxAuthConfig(dir: string, listen: number, ports: NginxAuthPorts): string {
   return `
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'nginx-error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir};
-  proxy_temp_path ${dir};
-  fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir};
-  scgi_temp_path ${dir};
-  upstream app { server 127.0.0.1:${ports.upstream}; keepalive 64; }
+${nginxPreamble(dir)}  upstream app { server 127.0.0.1:${ports.upstream}; keepalive 64; }
   upstream latchkey_auth { server 127.0.0.1:${ports.auth}; keepalive 64; }
   server {
     listen 127.0.0.1:${listen};
