@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { createAuditRecorder } from '../../audit/index.js';
+import { contractFaults } from '../../gateway/testing/contract-faults.js';
 import type { ContractAnswer, ContractRequest, ContractTarget, ReasonAdapter, RequestShape } from '../../core/reason.contract.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { rawExchange } from '../../gateway/testing/raw-http.js';
@@ -46,16 +46,8 @@ async function setup(): Promise<ContractTarget> {
   world.onCleanup(() => upstream.close());
   await world.addService('orders', [binding('prod', upstream.url, envCredential('PROD_ORDERS_SECRET')), binding('staging', upstream.url)], { maxBodyBytes: BODY_LIMIT });
   await world.addService('keyless', [binding('prod', upstream.url, envCredential('PROD_KEYLESS_SECRET'))]);
-  let auditBroken = false;
-  const recorder = createAuditRecorder({
-    store: { appendAudit: (events) => (auditBroken ? Promise.reject(new Error('disk full')) : world.store.appendAudit(events)) },
-    failMode: 'closed',
-    logger: world.logger,
-    retryInitialMs: 20,
-    retryMaxMs: 100,
-    closeTimeoutMs: 1000,
-  });
-  await world.start({ recorder });
+  const faults = contractFaults(world);
+  await world.start({ recorder: faults.recorder });
   const { port } = (await startEndpoint(world)).address;
 
   const send = async (request: ContractRequest): Promise<ContractAnswer> => {
@@ -82,23 +74,11 @@ async function setup(): Promise<ContractTarget> {
       return { token, id: record.id };
     },
     request: send,
-    auditedDecisions: async () =>
-      (await world.decisions()).map((event) => ({
-        reason: String(event.reason),
-        tokenId: (event.tokenId as string | null) ?? null,
-        ...(typeof event.count === 'number' && { count: event.count }),
-      })),
+    auditedDecisions: faults.auditedDecisions,
     fillInFlight: () => Promise.reject(new Error('a check holds no slot once answered')),
-    breakStore: async () => {
-      world.store.findTokenByHash = () => Promise.reject(new Error('store down'));
-    },
-    breakAudit: async () => {
-      auditBroken = true;
-    },
-    healAudit: async () => {
-      auditBroken = false;
-      await recorder.flush();
-    },
+    breakStore: faults.breakStore,
+    breakAudit: faults.breakAudit,
+    healAudit: faults.healAudit,
     close: () => world.close(),
   };
 }

@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
+import { contractFaults } from './contract-faults.js';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
-import { createAuditRecorder } from '../../audit/index.js';
 import type { ContractAnswer, ContractRequest, ContractTarget, ReasonAdapter, RequestShape } from '../../core/reason.contract.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { rawExchange, waitFor } from './raw-http.js';
@@ -87,17 +87,9 @@ async function setup(): Promise<ContractTarget> {
   await world.addService('slow', [binding('prod', `${upstream.url}/slow`)]);
   await world.addService('held', [binding('prod', `${upstream.url}/held`)]);
 
-  let auditBroken = false;
-  const recorder = createAuditRecorder({
-    store: { appendAudit: (events) => (auditBroken ? Promise.reject(new Error('disk full')) : world.store.appendAudit(events)) },
-    failMode: 'closed',
-    logger: world.logger,
-    retryInitialMs: 20,
-    retryMaxMs: 100,
-    closeTimeoutMs: 1000,
-  });
+  const faults = contractFaults(world);
   // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.
-  await world.start({ recorder, timeouts: { upstreamHeadersMs: 1000 }, limits: { maxInFlightPerToken: IN_FLIGHT_PER_TOKEN } });
+  await world.start({ recorder: faults.recorder, timeouts: { upstreamHeadersMs: 1000 }, limits: { maxInFlightPerToken: IN_FLIGHT_PER_TOKEN } });
 
   const send = async (request: ContractRequest): Promise<ContractAnswer> => {
     if (request.shape === 'malformed_protocol') return rawAnswerOf(await rawExchange(world.gateway.address.port, 'NOT HTTP AT ALL\r\n\r\n'));
@@ -117,12 +109,7 @@ async function setup(): Promise<ContractTarget> {
       return { token, id: record.id };
     },
     request: send,
-    auditedDecisions: async () =>
-      (await world.decisions()).map((event) => ({
-        reason: String(event.reason),
-        tokenId: (event.tokenId as string | null) ?? null,
-        ...(typeof event.count === 'number' && { count: event.count }),
-      })),
+    auditedDecisions: faults.auditedDecisions,
     fillInFlight: async (token) => {
       const replies = Array.from({ length: IN_FLIGHT_PER_TOKEN }, () => world.send('/held/x', { token }));
       await waitFor(() => held.length === IN_FLIGHT_PER_TOKEN, 10_000);
@@ -131,17 +118,9 @@ async function setup(): Promise<ContractTarget> {
         for (const reply of await Promise.all(replies)) expect(reply.status).toBe(200);
       };
     },
-    breakStore: async () => {
-      // Token reads fail; audit writes (the same store) go on, so the refusal's event can be read back.
-      world.store.findTokenByHash = () => Promise.reject(new Error('store down'));
-    },
-    breakAudit: async () => {
-      auditBroken = true;
-    },
-    healAudit: async () => {
-      auditBroken = false;
-      await recorder.flush();
-    },
+    breakStore: faults.breakStore,
+    breakAudit: faults.breakAudit,
+    healAudit: faults.healAudit,
     close: () => world.close(),
   };
 }
