@@ -18,6 +18,8 @@ export function serviceView(service: Service) {
     maxBodyBytes: service.maxBodyBytes,
     paths: service.paths,
     headerUnderscores: service.headerUnderscores,
+    sqlFunctions: service.sqlFunctions,
+    hiddenTools: service.hiddenTools,
     bindings: service.bindings.map((binding) => ({
       env: binding.env,
       upstream: binding.upstream,

@@ -44,7 +44,7 @@ async function flood(fold: boolean, concurrency: number): Promise<FloodResult> {
     await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: Date.now() }, SYSTEM_ACTOR);
     const now = Date.now();
     await store.createService(
-      { name: 'orders', kind: 'http', bindings: [{ env: 'prod', upstream: 'http://127.0.0.1:9', credential: { from: 'none' } }], tokenHeader: null, maxBodyBytes: 1 << 20, paths: 'exact', headerUnderscores: 'drop', createdAt: now, updatedAt: now },
+      { name: 'orders', kind: 'http', bindings: [{ env: 'prod', upstream: 'http://127.0.0.1:9', credential: { from: 'none' } }], tokenHeader: null, maxBodyBytes: 1 << 20, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now },
       SYSTEM_ACTOR,
     );
     const recorder = createAuditRecorder({ store, failMode: 'closed', logger });

@@ -128,7 +128,7 @@ export async function runAuditOverheadBench(): Promise<void> {
       const now = Date.now();
       await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: now }, SYSTEM_ACTOR);
       await store.createService({
-        name: 'orders', kind: 'http', tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', createdAt: now, updatedAt: now,
+        name: 'orders', kind: 'http', tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now,
         bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstream.port}`, credential: { from: 'none' } }],
       }, SYSTEM_ACTOR);
       ({ token } = await mintToken(store, new TokenHasher(key), {

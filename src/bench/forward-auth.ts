@@ -83,7 +83,7 @@ export async function runForwardAuthBench(): Promise<void> {
     const now = Date.now();
     await store.createEnvironment({ name: 'prod', maxTtlMs: 365 * 86_400_000, createdAt: now }, SYSTEM_ACTOR);
     await store.createService({
-      name: 'orders', kind: 'http', tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', createdAt: now, updatedAt: now,
+      name: 'orders', kind: 'http', tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now,
       bindings: [{ env: 'prod', upstream: `http://127.0.0.1:${upstream.port}`, credential: { from: 'env', variable: 'PROD_BENCH_ORDERS_KEY', header: 'Authorization', scheme: 'Bearer' } }],
     }, SYSTEM_ACTOR);
     const token = generateToken('prod');

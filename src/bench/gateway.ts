@@ -128,7 +128,7 @@ async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
       tokenHeader: null,
       maxBodyBytes: 1_048_576,
       paths: 'exact',
-      headerUnderscores: 'drop',
+      headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [],
       createdAt: now,
       updatedAt: now,
     },

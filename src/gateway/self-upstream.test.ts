@@ -58,7 +58,7 @@ beforeAll(async () => {
   const service = (name: string, target: string): Service => ({
     name, kind: 'http', bindings: [{ env: 'dev', upstream: target, credential: { from: 'none' } }],
     // The attacker's own token goes in this header, so Authorization would reach the admin API untouched.
-    tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 1024, paths: 'exact', headerUnderscores: 'drop', createdAt: now, updatedAt: now,
+    tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 1024, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now,
   });
   for (const [name, target] of loops) await server.store.createService(service(name, target()), SYSTEM_ACTOR);
   await server.store.createService(service('control', upstream.url), SYSTEM_ACTOR);

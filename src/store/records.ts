@@ -42,6 +42,10 @@ export interface Service {
   readonly paths: PathMatching;
   /** Client header names with `_` (or another character outside A-Z a-z 0-9 -): dropped, refused, or forwarded. */
   readonly headerUnderscores: HeaderUnderscores;
+  /** postgres services: functions allowed beyond the built-in side-effect-free list (`name` or `schema.name`). */
+  readonly sqlFunctions: readonly string[];
+  /** mcp services: tool name patterns hidden from every token's lists, whatever it is granted. */
+  readonly hiddenTools: readonly string[];
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -17,6 +17,7 @@ export function environmentFromRow(row: Row): Environment {
 
 export const SERVICE_COLUMNS = [
   'name', 'kind', 'bindings', 'token_header', 'max_body_bytes', 'created_at', 'updated_at', 'paths', 'header_underscores',
+  'sql_functions', 'hidden_tools',
 ] as const;
 
 export function serviceValues(service: Service): unknown[] {
@@ -30,6 +31,8 @@ export function serviceValues(service: Service): unknown[] {
     service.updatedAt,
     service.paths,
     service.headerUnderscores,
+    JSON.stringify(service.sqlFunctions),
+    JSON.stringify(service.hiddenTools),
   ];
 }
 
@@ -42,6 +45,8 @@ export function serviceFromRow(row: Row): Service {
     maxBodyBytes: row.max_body_bytes as number,
     paths: row.paths as Service['paths'],
     headerUnderscores: row.header_underscores as Service['headerUnderscores'],
+    sqlFunctions: json(row.sql_functions),
+    hiddenTools: json(row.hidden_tools),
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };

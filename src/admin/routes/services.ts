@@ -31,6 +31,10 @@ const createBody = z.strictObject({
   paths: z.enum(PATH_MATCHINGS).optional(),
   /** Client header names with `_` or other characters outside A-Z a-z 0-9 -: dropped by default, as nginx does. */
   headerUnderscores: z.enum(HEADER_UNDERSCORES).optional(),
+  /** postgres only: functions allowed beyond the built-in side-effect-free list. */
+  sqlFunctions: z.array(z.string().regex(/^[a-z_][a-z0-9_$]{0,62}(\.[a-z_][a-z0-9_$]{0,62})?$/, 'must be a function name: name or schema.name, lower case')).max(256).optional(),
+  /** mcp only: tool name patterns (`*` any characters) hidden from every token. */
+  hiddenTools: z.array(z.string().regex(/^[A-Za-z0-9_*.\/-]{1,128}$/, 'must be a tool name pattern: letters, digits, _ - . / and *')).max(256).optional(),
   bindings: z.array(binding.extend({ env: envName })).max(64).default([]),
 });
 
@@ -135,6 +139,8 @@ export const serviceRoutes = [
     method: 'POST', path: '/v1/services', action: 'services.write', tag: 'services', status: 201,
     summary: 'Create a service with its upstream per environment', body: createBody,
     handle: async ({ body, principal }, context) => {
+      if (body.sqlFunctions !== undefined && body.kind !== 'postgres') throw invalid('sqlFunctions', 'only a postgres service has a function allow-list');
+      if (body.hiddenTools !== undefined && body.kind !== 'mcp') throw invalid('hiddenTools', 'only an mcp service has tools to hide');
       const seen = new Set<string>();
       const bindings: ServiceBinding[] = [];
       for (const [index, input] of body.bindings.entries()) {
@@ -151,6 +157,8 @@ export const serviceRoutes = [
         maxBodyBytes: body.maxBodyBytes ?? 10 * 1024 * 1024,
         paths: body.paths ?? 'exact',
         headerUnderscores: body.headerUnderscores ?? 'drop',
+        sqlFunctions: body.sqlFunctions ?? [],
+        hiddenTools: body.hiddenTools ?? [],
         createdAt: now,
         updatedAt: now,
       };

@@ -15,7 +15,11 @@ interface AddOptions {
   maxBody?: string;
   paths?: string;
   headerUnderscores?: string;
+  sqlFunction?: string[];
+  hide?: string[];
 }
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function credentialOf(options: AddOptions) {
   if (options.credentialEnv !== undefined && options.credentialFile !== undefined) {
@@ -45,6 +49,8 @@ export function registerService(program: Command): void {
     .option('--max-body <bytes>', 'largest request body forwarded')
     .option('--paths <matching>', 'how the upstream matches paths: exact (default), case-insensitive or lenient')
     .option('--header-underscores <policy>', 'client header names with _: drop (default), refuse or allow')
+    .option('--sql-function <name>', 'postgres: allow this function beyond the built-in side-effect-free list (repeatable)', collect)
+    .option('--hide <pattern>', "mcp: hide tools matching this pattern from every token, e.g. 'admin_*' (repeatable)", collect)
     .action(async (name: string, options: AddOptions, command: Command) => {
       const { client, out } = contextOf(command);
       const binding = { upstream: options.upstream, credential: credentialOf(options) };
@@ -63,6 +69,8 @@ export function registerService(program: Command): void {
           ...(maxBodyBytes !== undefined && { maxBodyBytes }),
           ...(options.paths !== undefined && { paths: options.paths }),
           ...(options.headerUnderscores !== undefined && { headerUnderscores: options.headerUnderscores }),
+          ...(options.sqlFunction !== undefined && { sqlFunctions: options.sqlFunction }),
+          ...(options.hide !== undefined && { hiddenTools: options.hide }),
           bindings: [{ env: options.env, ...binding }],
         });
       } else {
@@ -70,6 +78,9 @@ export function registerService(program: Command): void {
         for (const [flag, field, given] of [['--paths', 'paths', options.paths], ['--header-underscores', 'headerUnderscores', options.headerUnderscores]] as const) {
           // These belong to the service, not to one binding: refuse rather than silently ignore a different value.
           if (given !== undefined && existing[field] !== given) throw new CliError(`${flag}: service ${name} exists with ${field} ${String(existing[field])}`);
+        }
+        for (const [flag, given] of [['--sql-function', options.sqlFunction], ['--hide', options.hide]] as const) {
+          if (given !== undefined) throw new CliError(`${flag}: service ${name} exists; it is set when the service is first added`);
         }
         result = await client.call('PUT', `/v1/services/${encodeURIComponent(name)}/bindings/${encodeURIComponent(options.env)}`, binding);
       }

@@ -80,7 +80,7 @@ export class GatewayWorld {
   }
 
   async addService(name: string, bindings: readonly ServiceBinding[], overrides: Partial<Service> = {}): Promise<Service> {
-    const service: Service = { name, kind: 'http', bindings, tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', createdAt: T0, updatedAt: T0, ...overrides };
+    const service: Service = { name, kind: 'http', bindings, tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: T0, updatedAt: T0, ...overrides };
     await this.store.createService(service, SYSTEM_ACTOR);
     return service;
   }

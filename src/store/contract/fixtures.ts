@@ -57,6 +57,8 @@ export function aService(name: string, overrides: Partial<Service> = {}): Servic
     maxBodyBytes: 1_048_576,
     paths: 'exact',
     headerUnderscores: 'drop',
+    sqlFunctions: [],
+    hiddenTools: [],
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

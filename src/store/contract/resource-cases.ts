@@ -32,12 +32,15 @@ export function resourceCases(open: OpenStore): void {
   describe('services', () => {
     it('round-trips every field, bindings and credential sources included', async () => {
       const { store } = opened();
-      const service = aService('orders', { kind: 'mcp', tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 4096, paths: 'lenient', headerUnderscores: 'refuse' });
+      const service = aService('orders', { kind: 'mcp', tokenHeader: 'X-Latchkey-Token', maxBodyBytes: 4096, paths: 'lenient', headerUnderscores: 'refuse', hiddenTools: ['admin_*'] });
+      const database = aService('appdb', { kind: 'postgres', sqlFunctions: ['lower', 'analytics.score'] });
+      await store.createService(database, ALICE);
       await store.createService(service, ALICE);
       await store.createService(aService('billing'), ALICE);
       expect(await store.getService('orders')).toEqual(service);
       expect(await store.getService('nope')).toBeUndefined();
-      expect((await store.listServices()).map((s) => s.name)).toEqual(['billing', 'orders']);
+      expect(await store.getService('appdb')).toEqual(database);
+      expect((await store.listServices()).map((s) => s.name)).toEqual(['appdb', 'billing', 'orders']);
     });
 
     it('updates a service and records before and after', async () => {

@@ -111,4 +111,12 @@ ALTER TABLE services ADD COLUMN paths text NOT NULL DEFAULT 'exact' CHECK (paths
 ALTER TABLE services ADD COLUMN header_underscores text NOT NULL DEFAULT 'drop' CHECK (header_underscores IN ('drop', 'refuse', 'allow'));
 `,
   },
+  {
+    version: 3,
+    name: 'service function allow-list (postgres) and hidden tools (mcp)',
+    sql: `
+ALTER TABLE services ADD COLUMN sql_functions jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE services ADD COLUMN hidden_tools jsonb NOT NULL DEFAULT '[]';
+`,
+  },
 ];

@@ -101,4 +101,12 @@ ALTER TABLE services ADD COLUMN paths TEXT NOT NULL DEFAULT 'exact' CHECK (paths
 ALTER TABLE services ADD COLUMN header_underscores TEXT NOT NULL DEFAULT 'drop' CHECK (header_underscores IN ('drop', 'refuse', 'allow'));
 `,
   },
+  {
+    version: 3,
+    name: 'service function allow-list (postgres) and hidden tools (mcp)',
+    sql: `
+ALTER TABLE services ADD COLUMN sql_functions TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE services ADD COLUMN hidden_tools TEXT NOT NULL DEFAULT '[]';
+`,
+  },
 ];

@@ -144,7 +144,7 @@ class PostgresStore implements Store {
       if (found.rows[0] === undefined) throw notFound(`service ${service.name}`);
       await client.query(
         `UPDATE services SET kind = $2, bindings = $3, token_header = $4, max_body_bytes = $5, created_at = $6, updated_at = $7,
-          paths = $8, header_underscores = $9 WHERE name = $1`,
+          paths = $8, header_underscores = $9, sql_functions = $10, hidden_tools = $11 WHERE name = $1`,
         rows.serviceValues(service),
       );
       const before = rows.serviceFromRow(found.rows[0]);

@@ -25,7 +25,7 @@ export function prepareStatements(db: Database.Database) {
     getService: prepare('SELECT * FROM services WHERE name = ?'),
     insertService: prepare(`${insertInto('services', SERVICE_COLUMNS)} ON CONFLICT (name) DO NOTHING`),
     updateService: prepare(
-      'UPDATE services SET kind = ?, bindings = ?, token_header = ?, max_body_bytes = ?, created_at = ?, updated_at = ?, paths = ?, header_underscores = ? WHERE name = ?',
+      'UPDATE services SET kind = ?, bindings = ?, token_header = ?, max_body_bytes = ?, created_at = ?, updated_at = ?, paths = ?, header_underscores = ?, sql_functions = ?, hidden_tools = ? WHERE name = ?',
     ),
     deleteService: prepare('DELETE FROM services WHERE name = ?'),
 
