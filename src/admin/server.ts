@@ -9,6 +9,7 @@ import { refuseSecretsIn, upstreamSecrets } from './upstream-secrets.js';
 import { buildOpenApi } from './openapi.js';
 import { authenticate, type Principal } from './principal.js';
 import { RawResponse, type AdminRoute } from './route.js';
+import { ADMIN_API_HEADER } from './api-header.js';
 import type { Actor } from '../store/records.js';
 import { auditRoutes } from './routes/audit.js';
 import { checkRoutes } from './routes/check.js';
@@ -114,6 +115,10 @@ export async function buildAdminServer(options: AdminServerOptions) {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new LatchkeyError('not_found', 'no such route')));
 
+  // Tells the command line it reached the admin API, and not a gateway listener given as --url by mistake.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header(ADMIN_API_HEADER, 'admin');
+  });
   // Authentication first, before the body is read: an anonymous client gets 401 and nothing else.
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const route = request.routeOptions.config.adminRoute;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { LatchkeyError } from '../errors/index.js';
 import { CliError } from './client.js';
@@ -17,10 +18,43 @@ function leaves(command: Command): Command[] {
   return command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
 }
 
-export function buildProgram(): Command {
+/** The version of the package this command line came from (package.json, two folders above dist/cli/). */
+export function latchkeyVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function groupsAndLeaves(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(groupsAndLeaves)];
+}
+
+/** Failures as one line on stderr, or one JSON object with --json; the line says what to do next. */
+function reportFailure(code: string, message: string, json: boolean): void {
+  const line = message.split('\n')[0]!;
+  // The human line leads with the code; the JSON object has it in its own field.
+  const bare = line.startsWith(`${code}: `) ? line.slice(code.length + 2) : line;
+  process.stderr.write(json ? `${JSON.stringify({ error: code, message: bare })}\n` : `latchkey: ${line}\n`);
+}
+
+export function buildProgram(json = false): Command {
   const program = new Command('latchkey')
     .description('least-privilege access gateway')
-    .showHelpAfterError()
+    // Flags before the command belong to latchkey itself (`latchkey --json --url U token list`);
+    // after it, to the command, so `check --token T` can name the token under test.
+    .enablePositionalOptions()
+    .option('--json', 'machine-readable output (errors too)')
+    .option('--url <url>', 'admin API address (default LATCHKEY_URL or http://127.0.0.1:7700)')
+    .option('--token <token>', 'admin token (prefer LATCHKEY_TOKEN: flags show in process lists)')
+    .configureOutput({
+      // Usage errors are one line, like every other failure, and name the help to read.
+      outputError: (text) => {
+        const message = text.replace(/^error: /, '').trim().split('\n').map((line) => line.trim()).join(' ');
+        reportFailure('usage', `${message} (see latchkey --help, or latchkey COMMAND --help)`, json);
+      },
+    })
     .exitOverride();
   registerServer(program);
   registerGateway(program);
@@ -31,6 +65,8 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerAudit(program);
   registerScan(program);
+  const version = latchkeyVersion();
+  for (const command of groupsAndLeaves(program)) command.version(version, '--version', 'print the version of latchkey');
   for (const command of leaves(program)) {
     command.exitOverride();
     command.option('--json', 'machine-readable output');
@@ -45,7 +81,8 @@ export function buildProgram(): Command {
 
 /** Runs the command line; resolves to the exit code. Failures are one line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const json = argv.slice(2).includes('--json');
+  const program = buildProgram(json);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -57,7 +94,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Errors Latchkey raises on purpose carry a message meant for the operator.
     const known = err instanceof CliError || err instanceof LatchkeyError || ['ConfigError', 'KeyError'].includes((err as Error)?.name);
     const message = known ? (err as Error).message : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
-    process.stderr.write(`latchkey: ${message.split('\n')[0]}\n`);
+    const code = err instanceof CliError || err instanceof LatchkeyError ? err.code
+      : known ? ((err as Error).name === 'KeyError' ? 'key_error' : 'config_error') : 'internal_error';
+    reportFailure(code, message, json);
     return 1;
   }
 }

@@ -17,8 +17,25 @@ export function createOutput(json: boolean, write: (text: string) => void = (t) 
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '-';
-  if (Array.isArray(value)) return value.length === 0 ? '-' : value.join(',');
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(inline).join(',');
+  return inline(value);
+}
+
+/** One value on one line: an object as `key=value` pairs, never `[object Object]`. */
+function inline(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (Array.isArray(value)) return `[${value.map(inline).join(',')}]`;
+  if (typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>).map(([key, field]) => `${key}=${nested(field)}`).join(' ');
+  }
+  return text(value);
+}
+
+function nested(value: unknown): string {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? `{${inline(value)}}` : inline(value);
+}
+
+function text(value: unknown): string {
   // Control characters never reach the terminal as such.
   return String(value).replace(/[\u0000-\u001f\u007f]/g, '?');
 }
@@ -31,8 +48,16 @@ export function table(rows: readonly Record<string, unknown>[], columns: readonl
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
+/** `key: value` lines; a list of records (a service's bindings) gets one indented line per record. */
 export function block(record: Record<string, unknown>): string {
   const keys = Object.keys(record);
   const width = Math.max(...keys.map((k) => k.length));
-  return keys.map((key) => `${`${key}:`.padEnd(width + 1)} ${cell(record[key])}`).join('\n');
+  return keys.map((key) => {
+    const value = record[key];
+    const label = `${key}:`.padEnd(width + 1);
+    if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'object' && item !== null)) {
+      return [label.trimEnd(), ...value.map((item) => `  - ${inline(item)}`)].join('\n');
+    }
+    return `${label} ${cell(value)}`;
+  }).join('\n');
 }

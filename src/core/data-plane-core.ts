@@ -16,7 +16,7 @@ import type { CacheEntry } from './tokens/token-entry.js';
 //   admit       401 token_unknown (also honeytokens), token_revoked, token_disabled,
 //               token_expired, token_not_yet_valid; 403 env_mismatch, ip_not_allowed
 //   (authorize  403 permission_denied: the adapter asks authorize.ts with its own action and resource)
-//   gate        503 audit_unavailable, 502 upstream_unreachable (a binding whose credential cannot be read)
+//   gate        503 audit_unavailable, 502 upstream_credential_missing (a binding whose credential cannot be read)
 //   limit       429 concurrency_limited, rate_limited, usage_exhausted (Retry-After)
 //   record      the audit event, through the DecisionLog
 //
@@ -104,7 +104,7 @@ export class DataPlaneCore {
     if (!this.log.accepting) return 'audit_unavailable';
     if (context.binding !== null && context.binding.unusable !== null) {
       context.detail = null;
-      return 'upstream_unreachable';
+      return 'upstream_credential_missing';
     }
     return null;
   }

@@ -16,7 +16,7 @@ export const DATA_PLANE_CODES = [
   'token_missing', 'token_malformed', 'token_unknown', 'token_expired', 'token_not_yet_valid', 'token_revoked', 'token_disabled',
   'permission_denied', 'env_mismatch', 'ip_not_allowed', 'request_ambiguous', 'service_unknown', 'body_too_large', 'invalid_request',
   'rate_limited', 'usage_exhausted', 'concurrency_limited',
-  'upstream_unreachable', 'upstream_timeout', 'store_unavailable', 'audit_unavailable', 'internal_error',
+  'upstream_unreachable', 'upstream_credential_missing', 'upstream_timeout', 'store_unavailable', 'audit_unavailable', 'internal_error',
 ] as const satisfies readonly ReasonCode[];
 
 /** Codes of the registry no data-plane request is answered with, and why. */
@@ -53,7 +53,9 @@ export type RequestShape =
   /** Granted, to a service whose upstream nothing listens on. */
   | 'to_unreachable'
   /** Granted, to a service whose upstream answers after the adapter's upstream timeout. */
-  | 'to_slow';
+  | 'to_slow'
+  /** Granted, to a service whose binding's credential (a variable or file) the gateway cannot read. */
+  | 'to_no_credential';
 
 export interface ContractRequest {
   /** The token as sent; undefined: none at all. */
@@ -200,6 +202,7 @@ const SCENARIOS: Record<DataPlaneCode, Scenario> = {
   },
   upstream_unreachable: (t) => withToken(t, {}, 'to_unreachable'),
   upstream_timeout: (t) => withToken(t, {}, 'to_slow'),
+  upstream_credential_missing: (t) => withToken(t, {}, 'to_no_credential'),
   store_unavailable: async (t) => {
     // Issued before the break, never presented before it: the gateway must read the store for it.
     const { token, id } = await t.issue();

@@ -33,6 +33,9 @@ export const REASONS = {
   concurrency_limited: { status: 429, message: 'too many requests of this token or to this service are in flight' },
   // 5xx: fail closed
   upstream_unreachable: { status: 502, message: 'the upstream could not be reached' },
+  // the binding's credential (variable or file) could not be read by this gateway: the operator sees which in
+  // `service show` and the log; the client is not told where the secret lives
+  upstream_credential_missing: { status: 502, message: "the gateway has no credential for this service's upstream" },
   upstream_timeout: { status: 504, message: 'the upstream did not answer in time' },
   store_unavailable: { status: 503, message: 'the token store is unavailable' },
   audit_unavailable: { status: 503, message: 'the audit log cannot be written' },

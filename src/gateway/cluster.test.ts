@@ -24,7 +24,7 @@ const nodes: Array<{ child: ChildProcess; url: string }> = [];
 async function startNode(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [LATCHKEY_BIN, 'gateway', '--env', 'prod', '--data', dataDir, '--store', db.url, '--gateway', '127.0.0.1:0', '--redis', 'redis://127.0.0.1:6379'],
+    [LATCHKEY_BIN, 'gateway', '--env', 'prod', '--data', dataDir, '--store', db.url, '--gateway', '127.0.0.1:0', '--ops', '127.0.0.1:0', '--redis', 'redis://127.0.0.1:6379'],
     { env: { ...process.env, PROD_ORDERS_SECRET: SECRET, LATCHKEY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -11,7 +11,7 @@ import { CredentialPolicy } from '../core/services/index.js';
 // Issue 8, finding 2, in the gateway: a binding already in the store (written
 // before the allow-list existed, straight into a shared database, or before
 // the configuration changed) that names a source its environment may not read
-// is unusable — 502 upstream_unreachable, the upstream never sees the secret,
+// is unusable — 502 upstream_credential_missing, the upstream never sees the secret,
 // the log says why without it. And one environment's credential header is
 // stripped only from that environment's requests.
 
@@ -73,7 +73,7 @@ describe('a stored binding naming a source its environment may not read', () => 
 
     for (const [name] of attacks) {
       const reply = await world.send(`/${name}/v1/orders`, { token });
-      expect([name, reply.status, reply.json?.error]).toEqual([name, 502, 'upstream_unreachable']);
+      expect([name, reply.status, reply.json?.error]).toEqual([name, 502, 'upstream_credential_missing']);
     }
     expect(upstream.seen).toHaveLength(0);
     // The same token and gateway do reach an upstream whose credential dev may read.
@@ -98,7 +98,7 @@ describe('a stored binding naming a source its environment may not read', () => 
     await world.gateway.close();
     await world.start({ env: null, credentials: CredentialPolicy.defaults() });
     const reply = await world.send('/orders/x', { token });
-    expect([reply.status, reply.json?.error]).toEqual([502, 'upstream_unreachable']);
+    expect([reply.status, reply.json?.error]).toEqual([502, 'upstream_credential_missing']);
     expect(upstream.seen).toHaveLength(1);
   });
 });

@@ -25,6 +25,11 @@ export interface InitResult {
 
 const INITIALIZED = 'initialized_at';
 
+/** Whether `latchkey init` has run on this store (and so an admin token was minted). */
+export async function isInitialized(store: { getMeta(key: string): Promise<string | undefined> }): Promise<boolean> {
+  return (await store.getMeta(INITIALIZED)) !== undefined;
+}
+
 export async function initialize(config: LatchkeyConfig, options: InitOptions, now = Date.now()): Promise<InitResult> {
   const ttlMs = parseDuration(options.ttl);
   if (ttlMs === undefined) throw new LatchkeyError('invalid_request', `--ttl: expected a duration such as 90d, got ${JSON.stringify(options.ttl)}`);

@@ -12,6 +12,7 @@ import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { openAuditTrail } from './audit-trail.js';
+import { isInitialized } from './init.js';
 import { ensureDefaultEnvironments } from './environments.js';
 import { createLogger } from './logger.js';
 
@@ -25,6 +26,10 @@ export interface RunningServer {
   readonly authUrl: string;
   readonly store: Store;
   readonly logger: Logger;
+  /** False until `latchkey init` has minted the first admin token: nobody can use the admin API yet. */
+  readonly initialized: boolean;
+  /** Bindings the gateway cannot serve for want of their credential, with why (never the secret). */
+  unusableBindings(): Array<{ service: string; env: string; problem: string }>;
   /** Stops accepting, lets in-flight requests finish, flushes the audit log, closes the store. */
   close(): Promise<void>;
 }
@@ -156,6 +161,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       authUrl,
       store,
       logger,
+      initialized: await isInitialized(store),
+      unusableBindings: () => gateway.plane.services.unusableBindings(),
       close() {
         closing ??= shutDown();
         return closing;

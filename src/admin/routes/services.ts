@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { invalid, notFound } from '../../errors/index.js';
-import { ownListenerAt, ownSocketAt, parseUpstream } from '../../core/services/index.js';
+import { invalid, LatchkeyError, notFound } from '../../errors/index.js';
+import { ownListenerAt, ownSocketAt, parseUpstream, resolveCredential } from '../../core/services/index.js';
 import { HEADER_UNDERSCORES, type CredentialSource, type Service, type ServiceBinding } from '../../store/records.js';
 import { PATH_MATCHINGS } from '../../policy/index.js';
 import type { AdminContext } from '../context.js';
@@ -118,6 +118,22 @@ async function toBinding(kind: Service['kind'], env: string, input: BindingInput
   return { env, upstream, credential: toCredential(input.credential) };
 }
 
+/**
+ * The service as shown, each binding with whether this server can read its
+ * credential now, so a missing variable or file is said where it is set up
+ * and not only by 502s later. A gateway in another process reads its own
+ * environment; this is what the admin API's process sees (in `serve`, the
+ * gateway's own view).
+ */
+async function checkedView(service: Service, { credentials }: AdminContext) {
+  const view = serviceView(service);
+  const bindings = await Promise.all(service.bindings.map(async (binding, index) => {
+    const resolved = await resolveCredential(binding.credential, binding.env, credentials);
+    return { ...view.bindings[index]!, credentialReady: resolved.ok, credentialProblem: resolved.ok ? null : resolved.problem };
+  }));
+  return { ...view, bindings };
+}
+
 async function mustGet(name: string, { store }: AdminContext): Promise<Service> {
   const service = await store.getService(name);
   if (service === undefined) throw notFound(`service ${name}`);
@@ -133,7 +149,7 @@ export const serviceRoutes = [
   route({
     method: 'GET', path: '/v1/services/{name}', action: 'services.read', tag: 'services', status: 200,
     summary: 'Show a service',
-    handle: async ({ params }, context) => serviceView(await mustGet(params.name!, context)),
+    handle: async ({ params }, context) => checkedView(await mustGet(params.name!, context), context),
   }),
   route<z.infer<typeof createBody>>({
     method: 'POST', path: '/v1/services', action: 'services.write', tag: 'services', status: 201,
@@ -163,7 +179,25 @@ export const serviceRoutes = [
         updatedAt: now,
       };
       await context.store.createService(service, principal.actor);
-      return serviceView(service);
+      return checkedView(service, context);
+    },
+  }),
+  route<BindingInput & { env: string }>({
+    method: 'POST', path: '/v1/services/{name}/bindings', action: 'services.write', tag: 'services', status: 201,
+    summary: 'Bind a service in one more environment (409 if it is bound there: changing a binding is PUT)',
+    body: binding.extend({ env: envName }),
+    envOf: ({ body }) => body?.env,
+    handle: async ({ params, body, principal }, context) => {
+      const service = await mustGet(params.name!, context);
+      const existing = service.bindings.find((b) => b.env === body.env);
+      if (existing !== undefined) {
+        throw new LatchkeyError('conflict', `service ${service.name} is already bound in ${body.env} (to ${existing.upstream}); ` +
+          'change a binding with PUT /v1/services/{name}/bindings/{env} (latchkey service update)');
+      }
+      const next = await toBinding(service.kind, body.env, body, 'body', context);
+      const updated: Service = { ...service, bindings: [...service.bindings, next], updatedAt: context.now() };
+      await context.store.updateService(updated, principal.actor);
+      return checkedView(updated, context);
     },
   }),
   route<BindingInput>({
@@ -179,7 +213,7 @@ export const serviceRoutes = [
         updatedAt: context.now(),
       };
       await context.store.updateService(updated, principal.actor);
-      return serviceView(updated);
+      return checkedView(updated, context);
     },
   }),
   route({

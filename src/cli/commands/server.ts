@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ConfigOverrides } from '../../config/index.js';
+import { CliError } from '../client.js';
 import { createOutput } from '../output.js';
 
 // The server modules load only when a server command runs, so everyday
@@ -54,11 +55,26 @@ export function registerServer(program: Command): void {
     .action(async (options: DataOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }) => {
       const { startServer } = await import('../../server/serve.js');
       const { loadConfig } = await config();
-      const server = await startServer(loadConfig(overridesOf(options)));
+      const loaded = loadConfig(overridesOf(options));
+      const server = await startServer(loaded).catch((err: unknown) => {
+        throw addressInUse(err, [
+          ['--admin', 'listen.admin', loaded.listen.admin], ['--gateway', 'listen.gateway', loaded.listen.gateway],
+          ['--auth', 'listen.auth', loaded.listen.auth], ['--pg', 'listen.postgres', loaded.listen.postgres],
+        ]);
+      });
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
       process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
       process.stdout.write(`  forward-auth           ${server.authUrl}\n`);
       process.stdout.write(`  store                  ${server.store.dialect}\n`);
+      if (!server.initialized) {
+        const data = options.data === undefined ? '' : ` --data ${options.data}`;
+        process.stdout.write(`\n  No admin token exists yet, so nobody can use the admin API. In another terminal run:\n` +
+          `    latchkey init${data}${options.store === undefined ? '' : ' --store ...'}\n` +
+          '  It prints the first admin token once; then export LATCHKEY_TOKEN=<that token>.\n\n');
+      }
+      for (const { service, env, problem } of server.unusableBindings()) {
+        process.stdout.write(`  warning: service ${service} in ${env} cannot be served: ${problem}; its requests get 502 upstream_credential_missing\n`);
+      }
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
       await server.close();
@@ -73,7 +89,7 @@ export function registerGateway(program: Command): void {
     .option('--config <file>', 'configuration file')
     .option('--store <location>', 'postgres:// URL shared with the admin process (or LATCHKEY_STORE)')
     .option('--gateway <addr>', 'HTTP gateway address')
-    .option('--ops <addr>', '/metrics, /healthz and /readyz address', '127.0.0.1:0')
+    .option('--ops <addr>', '/metrics, /healthz and /readyz address (127.0.0.1:0 picks a free port)', '127.0.0.1:7704')
     .option('--redis <url>', 'shared rate limits and usage caps (or LATCHKEY_REDIS)')
     .option('--auth [addr]', 'also serve the forward-auth endpoint, at addr or listen.auth (off unless given)')
     .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true }) => {
@@ -90,12 +106,13 @@ export function registerGateway(program: Command): void {
       const ownListeners = new OwnListeners();
       ownListeners.add('admin', loaded.listen.admin.host, loaded.listen.admin.port);
       ownListeners.add('postgres gateway', loaded.listen.postgres.host, loaded.listen.postgres.port);
+      const opsListen = parseListenAddress(options.ops, '--ops');
       const node = await runGatewayNode({
         env: options.env,
         store: loaded.store,
         hasher,
         listen: loaded.listen.gateway,
-        opsListen: parseListenAddress(options.ops, '--ops'),
+        opsListen,
         ...(loaded.redis !== undefined && { redisUrl: loaded.redis }),
         nodeName: loaded.gateway.nodeName,
         auditFailMode: loaded.audit.failMode,
@@ -111,6 +128,10 @@ export function registerGateway(program: Command): void {
           credentials: CredentialPolicy.forConfig(loaded),
           ownListeners,
         },
+      }).catch((err: unknown) => {
+        throw addressInUse(err, [
+          ['--gateway', 'listen.gateway', loaded.listen.gateway], ['--ops', '--ops', opsListen], ['--auth', 'listen.auth', loaded.listen.auth],
+        ]);
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
       const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} http://${l.address.host}:${l.address.port}`).join('');
@@ -119,6 +140,20 @@ export function registerGateway(program: Command): void {
       process.stdout.write('latchkey: shutting down\n');
       await node.close();
     });
+}
+
+/**
+ * A listener that cannot bind says which address, which flag and setting
+ * chose it, and what to do; other errors pass through unchanged.
+ */
+function addressInUse(err: unknown, settings: ReadonlyArray<readonly [flag: string, setting: string, address: { host: string; port: number }]>): unknown {
+  const failure = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (failure?.code !== 'EADDRINUSE' && failure?.code !== 'EADDRNOTAVAIL' && failure?.code !== 'EACCES') return err;
+  const chosen = settings.find(([, , address]) => address.port === failure.port);
+  const where = `${failure.address ?? chosen?.[2].host ?? '?'}:${failure.port ?? '?'}`;
+  const problem = failure.code === 'EADDRINUSE' ? 'is already in use (another latchkey?)' : failure.code === 'EACCES' ? 'may not be bound by this user' : 'is not an address of this machine';
+  const fix = chosen === undefined ? 'choose another address' : `choose another with ${chosen[0]} or ${chosen[1]} in the configuration`;
+  return new CliError(`${where} ${problem}: stop what holds it, or ${fix}`, 'address_in_use');
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { CliError } from '../client.js';
+import { CliError, type AdminClient } from '../client.js';
 import { block, table } from '../output.js';
-import { contextOf } from '../context.js';
+import { collect, contextOf } from '../context.js';
 
 interface AddOptions {
   kind: string;
@@ -19,9 +19,7 @@ interface AddOptions {
   hide?: string[];
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function credentialOf(options: AddOptions) {
+function credentialOf(options: Pick<AddOptions, 'credentialEnv' | 'credentialFile' | 'credentialHeader' | 'credentialScheme'>) {
   if (options.credentialEnv !== undefined && options.credentialFile !== undefined) {
     throw new CliError('give --credential-env or --credential-file, not both');
   }
@@ -32,6 +30,57 @@ function credentialOf(options: AddOptions) {
   if (options.credentialEnv !== undefined) return { from: 'env', variable: options.credentialEnv, ...placement };
   if (options.credentialFile !== undefined) return { from: 'file', path: options.credentialFile, ...placement };
   return { from: 'none' };
+}
+
+interface UpdateOptions {
+  env: string;
+  upstream?: string;
+  credentialEnv?: string;
+  credentialFile?: string;
+  credentialHeader?: string;
+  credentialScheme?: string;
+  /** false when --no-credential is given. */
+  credential?: boolean;
+}
+
+interface Binding {
+  env: string;
+  upstream: string;
+  credential: Record<string, string>;
+  credentialReady?: boolean;
+  credentialProblem?: string | null;
+}
+
+interface ServiceShown {
+  kind: string;
+  paths: string;
+  headerUnderscores: string;
+  bindings: Binding[];
+}
+
+async function serviceOrNone(client: AdminClient, name: string): Promise<ServiceShown | undefined> {
+  return client.call<ServiceShown>('GET', `/v1/services/${encodeURIComponent(name)}`).catch((err: CliError) => {
+    if (err.code === 'not_found') return undefined;
+    throw err;
+  });
+}
+
+/**
+ * A binding whose credential the server cannot read works for no request
+ * (502 upstream_credential_missing): say so now, with what to do, on stderr.
+ */
+function warnUnreadableCredential(service: { bindings: Binding[] }, env: string, json: boolean): void {
+  const binding = service.bindings.find((b) => b.env === env);
+  if (json || binding === undefined || binding.credentialReady !== false) return;
+  process.stderr.write(`latchkey: warning: the server cannot read this binding's credential: ${binding.credentialProblem}; ` +
+    'requests will get 502 upstream_credential_missing until it can (set it where `latchkey serve` runs, then restart it)\n');
+}
+
+/** Where the secret comes from, in words; never the secret. */
+function describeCredential(credential: Record<string, string>): string {
+  if (credential.from === 'env') return `variable ${credential.variable} in ${credential.header}`;
+  if (credential.from === 'file') return `file ${credential.path} in ${credential.header}`;
+  return 'none';
 }
 
 export function registerService(program: Command): void {
@@ -54,10 +103,7 @@ export function registerService(program: Command): void {
     .action(async (name: string, options: AddOptions, command: Command) => {
       const { client, out } = contextOf(command);
       const binding = { upstream: options.upstream, credential: credentialOf(options) };
-      const existing = await client.call('GET', `/v1/services/${encodeURIComponent(name)}`).catch((err: Error) => {
-        if (err.message.startsWith('not_found')) return undefined;
-        throw err;
-      });
+      const existing = await serviceOrNone(client, name);
       let result;
       if (existing === undefined) {
         const maxBodyBytes = options.maxBody === undefined ? undefined : Number(options.maxBody);
@@ -82,9 +128,50 @@ export function registerService(program: Command): void {
         for (const [flag, given] of [['--sql-function', options.sqlFunction], ['--hide', options.hide]] as const) {
           if (given !== undefined) throw new CliError(`${flag}: service ${name} exists; it is set when the service is first added`);
         }
-        result = await client.call('PUT', `/v1/services/${encodeURIComponent(name)}/bindings/${encodeURIComponent(options.env)}`, binding);
+        const bound = existing.bindings.find((b) => b.env === options.env);
+        if (bound !== undefined) {
+          // Adding never re-points where the real credential is sent: that is `service update`, which shows the change.
+          throw new CliError(`service ${name} is already bound in ${options.env} (→ ${bound.upstream}); ` +
+            `to change it: latchkey service update ${name} --env ${options.env} --upstream URL [--credential-env VAR | --credential-file PATH]`, 'conflict');
+        }
+        result = await client.call('POST', `/v1/services/${encodeURIComponent(name)}/bindings`, { env: options.env, ...binding });
       }
       out.print(result, () => `service ${name} (${options.kind}) in ${options.env} → ${options.upstream}`);
+      warnUnreadableCredential(result as { bindings: Binding[] }, options.env, out.json);
+    });
+  service.command('update <name>')
+    .description("change a service's upstream or credential source in one environment, showing before → after")
+    .requiredOption('--env <env>', 'environment of the binding to change')
+    .option('--upstream <url>', 'new upstream (default: unchanged)')
+    .option('--credential-env <var>', "the upstream secret, read from this variable of the gateway's environment")
+    .option('--credential-file <path>', 'the upstream secret, read from this file by the gateway')
+    .option('--credential-header <name>', 'header the secret goes in')
+    .option('--credential-scheme <scheme>', 'prefix before the secret')
+    .option('--no-credential', 'send no upstream credential')
+    .action(async (name: string, options: UpdateOptions, command: Command) => {
+      const { client, out } = contextOf(command);
+      const existing = await serviceOrNone(client, name);
+      if (existing === undefined) throw new CliError(`service ${name} does not exist; add it with: latchkey service add ${name} --kind KIND --env ${options.env} --upstream URL`, 'not_found');
+      const before = existing.bindings.find((b) => b.env === options.env);
+      if (before === undefined) {
+        throw new CliError(`service ${name} is not bound in ${options.env}; bind it with: latchkey service add ${name} --kind ${String(existing.kind)} --env ${options.env} --upstream URL`, 'not_found');
+      }
+      const changesCredential = options.credentialEnv !== undefined || options.credentialFile !== undefined || options.credential === false;
+      if (options.upstream === undefined && !changesCredential && options.credentialHeader === undefined && options.credentialScheme === undefined) {
+        throw new CliError('nothing to change: give --upstream, --credential-env, --credential-file, --credential-header, --credential-scheme or --no-credential');
+      }
+      const credential = options.credential === false ? { from: 'none' }
+        : changesCredential ? credentialOf(options)
+        : { ...before.credential, ...(options.credentialHeader !== undefined && { header: options.credentialHeader }), ...(options.credentialScheme !== undefined && { scheme: options.credentialScheme }) };
+      const next = { upstream: options.upstream ?? before.upstream, credential };
+      const result = await client.call('PUT', `/v1/services/${encodeURIComponent(name)}/bindings/${encodeURIComponent(options.env)}`, next);
+      const after = (result as { bindings: Binding[] }).bindings.find((b) => b.env === options.env)!;
+      out.print({ before, after, service: result }, () => [
+        `service ${name} in ${options.env}:`,
+        `  upstream    ${before.upstream} → ${after.upstream}`,
+        `  credential  ${describeCredential(before.credential)} → ${describeCredential(after.credential)}`,
+      ].join('\n'));
+      warnUnreadableCredential(result as { bindings: Binding[] }, options.env, out.json);
     });
   service.command('list')
     .description('list services')

@@ -17,7 +17,7 @@ export interface BindingRoute {
   readonly connection: unknown;
   /** Added to this binding's requests; the client's own copies of its header are dropped for this binding only. */
   readonly credential: UpstreamCredential | null;
-  /** Why this binding cannot be used (its credential is refused or unreadable), or null. Requests get 502. */
+  /** Why this binding cannot be used (its credential is refused or unreadable), or null. Requests get 502 upstream_credential_missing. */
   readonly unusable: string | null;
 }
 
@@ -92,6 +92,13 @@ export class ServiceTable implements ServiceCatalog {
   }
 
   /** Coalesces concurrent reloads: a change during a reload triggers exactly one more. */
+  /** The bindings this node cannot serve for want of their credential, with why (never the secret). */
+  unusableBindings(): Array<{ service: string; env: string; problem: string }> {
+    return [...this.#routes.values()].flatMap((route) => [...route.bindings.values()]
+      .filter((binding) => binding.unusable !== null)
+      .map((binding) => ({ service: route.name, env: binding.env, problem: binding.unusable! })));
+  }
+
   reload(): Promise<void> {
     if (this.#reloading !== null) {
       this.#again = true;
@@ -144,7 +151,7 @@ export class ServiceTable implements ServiceCatalog {
         continue;
       }
       const resolved = await resolveCredential(binding.credential, binding.env, this.#credentials);
-      if (!resolved.ok) logger.error({ service: service.name, env: binding.env, problem: resolved.problem }, 'upstream credential unavailable; requests get 502');
+      if (!resolved.ok) logger.error({ service: service.name, env: binding.env, problem: resolved.problem }, 'upstream credential unavailable; requests get 502 upstream_credential_missing');
       const credential = resolved.ok ? resolved.credential : null;
       bindings.set(binding.env, {
         env: binding.env,

@@ -23,9 +23,9 @@ const CHECKS: Record<Exclude<RequestShape, 'malformed_protocol'>, { service: str
   unknown_service: { service: 'nope', method: 'GET', uri: '/v1/orders/7' },
   // A proxy that passes the request body (and its length) on to the check.
   too_large: { service: 'orders', method: 'POST', uri: '/v1/orders/7', body: 'x'.repeat(BODY_LIMIT * 2) },
-  // Latchkey does not forward: what it can know of an unreachable upstream is a binding it cannot use.
-  to_unreachable: { service: 'keyless', method: 'GET', uri: '/x' },
+  to_unreachable: { service: 'orders', method: 'GET', uri: '/v1/orders/7' },
   to_slow: { service: 'orders', method: 'GET', uri: '/v1/orders/7' },
+  to_no_credential: { service: 'keyless', method: 'GET', uri: '/x' },
 };
 
 function answerOf(reply: GatewayReply): ContractAnswer {
@@ -88,6 +88,7 @@ export const forwardAuthReasonAdapter: ReasonAdapter = {
   unsupported: {
     concurrency_limited: 'a check holds its in-flight slot only until it is answered (synchronously on a cache hit), so no request can hold one open; the stage runs for every check',
     upstream_timeout: 'the proxy forwards, not Latchkey: an upstream that answers late is the proxy\'s to time out',
+    upstream_unreachable: 'the proxy forwards, not Latchkey: an upstream nothing listens on is the proxy\'s to report (a binding whose credential cannot be read is upstream_credential_missing)',
     internal_error: 'answers a bug (the limiter\'s promise rejected), which no real request can produce',
   },
   setup,

@@ -34,7 +34,7 @@ export interface PipelineOptions {
  *   admit       401 token_unknown (also honeytokens), token_revoked, token_disabled,    (core)
  *               token_expired, token_not_yet_valid; 403 env_mismatch, ip_not_allowed
  *   authorize   403 permission_denied (an overridden method needs both the sent and the overriding one)
- *   gate        503 audit_unavailable, 502 upstream_unreachable                           (core)
+ *   gate        503 audit_unavailable, 502 upstream_credential_missing                    (core)
  *   limit       429 concurrency_limited (Retry-After: 1), rate_limited (Retry-After),      (core)
  *               usage_exhausted
  *   forward     502 upstream_unreachable, 504 upstream_timeout

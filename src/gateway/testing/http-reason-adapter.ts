@@ -19,7 +19,7 @@ const IN_FLIGHT_PER_TOKEN = 2;
 const BODY_LIMIT = 1024;
 
 /** The token's permissions: `granted` shapes allowed, DELETE outside, /secret denied by `!`. */
-const GRANT = ['orders:read:/v1/orders/**', 'orders:write:/v1/orders/**', '!orders:read:/v1/orders/secret/**', 'ghost:*', 'slow:*', 'held:*'];
+const GRANT = ['orders:read:/v1/orders/**', 'orders:write:/v1/orders/**', '!orders:read:/v1/orders/secret/**', 'ghost:*', 'slow:*', 'held:*', 'keyless:*'];
 
 const TARGETS: Record<RequestShape, { method: string; path: string; body?: string }> = {
   granted: { method: 'GET', path: '/orders/v1/orders/7' },
@@ -31,6 +31,7 @@ const TARGETS: Record<RequestShape, { method: string; path: string; body?: strin
   malformed_protocol: { method: '', path: '' },
   to_unreachable: { method: 'GET', path: '/ghost/x' },
   to_slow: { method: 'GET', path: '/slow/x' },
+  to_no_credential: { method: 'GET', path: '/keyless/x' },
 };
 
 async function deadPort(): Promise<number> {
@@ -66,6 +67,7 @@ function rawAnswerOf(wire: string): ContractAnswer {
 
 async function setup(): Promise<ContractTarget> {
   process.env.PROD_ORDERS_SECRET = 'upstream-secret-value';
+  delete process.env.PROD_KEYLESS_SECRET;
   const world = await GatewayWorld.sqlite();
   const held: ServerResponse[] = [];
   const upstream = await startUpstream();
@@ -86,6 +88,7 @@ async function setup(): Promise<ContractTarget> {
   await world.addService('ghost', [binding('prod', `http://127.0.0.1:${await deadPort()}`)]);
   await world.addService('slow', [binding('prod', `${upstream.url}/slow`)]);
   await world.addService('held', [binding('prod', `${upstream.url}/held`)]);
+  await world.addService('keyless', [binding('prod', upstream.url, envCredential('PROD_KEYLESS_SECRET'))]);
 
   const faults = contractFaults(world);
   // Short enough for the 504 case, long enough for every other upstream answer on a loaded machine.

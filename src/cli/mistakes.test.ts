@@ -1,0 +1,154 @@
+// The first mistakes a new operator makes, each run as they would make it
+// (the built bin, a real `serve`, real SQLite in a temp directory): the
+// command says what went wrong and names the next step (issue 17).
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, startServe } from './testing/cli-process.js';
+
+async function stop(serve: Awaited<ReturnType<typeof startServe>>): Promise<void> {
+  if (serve.child.exitCode !== null) return;
+  serve.child.kill('SIGTERM');
+  await once(serve.child, 'exit');
+}
+
+describe('mistakes explain themselves', { timeout: 120_000 }, () => {
+  let dataDir: string;
+  let serve: Awaited<ReturnType<typeof startServe>>;
+  let env: Record<string, string>;
+  let adminToken: string;
+  let upstream: Server;
+  let upstreamUrl: string;
+
+  beforeAll(async () => {
+    upstream = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    dataDir = mkdtempSync(join(tmpdir(), 'latchkey-mistakes-'));
+    const init = run(['init', '--data', dataDir, '--json']);
+    expect(init.code).toBe(0);
+    adminToken = (JSON.parse(init.stdout) as { adminToken: string }).adminToken;
+    serve = await startServe(dataDir);
+    env = { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: adminToken };
+  });
+
+  afterAll(async () => {
+    await stop(serve);
+    await new Promise<void>((r) => upstream.close(() => r()));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a credential variable that is not set: said at service add, in service show, in the refusal, and at serve start', async () => {
+    const added = run(['service', 'add', 'billing', '--kind', 'http', '--env', 'dev', '--upstream', upstreamUrl, '--credential-env', 'DEV_BILLING_KEY_UNSET'], env);
+    expect(added.code).toBe(0);
+    expect(added.stderr).toMatch(/^latchkey: warning: the server cannot read this binding's credential: environment variable DEV_BILLING_KEY_UNSET is not set; requests will get 502 upstream_credential_missing until it can \(set it where `latchkey serve` runs, then restart it\)\n$/);
+
+    const shown = run(['service', 'show', 'billing', '--json'], env);
+    expect((JSON.parse(shown.stdout) as { bindings: unknown[] }).bindings).toEqual([
+      expect.objectContaining({ env: 'dev', credentialReady: false, credentialProblem: 'environment variable DEV_BILLING_KEY_UNSET is not set' }),
+    ]);
+
+    const minted = run(['token', 'create', '--name', 'b', '--env', 'dev', '--allow', 'billing:GET', '--ttl', '1h', '--json'], env);
+    const token = (JSON.parse(minted.stdout) as { token: string }).token;
+    const reply = await fetch(`${serve.gatewayUrl}/billing/x`, { headers: { authorization: `Bearer ${token}` } });
+    const body = await reply.text();
+    expect([reply.status, JSON.parse(body).error]).toEqual([502, 'upstream_credential_missing']);
+    // The client learns nothing of where the secret lives.
+    expect(body).not.toContain('DEV_BILLING');
+
+    await stop(serve);
+    serve = await startServe(dataDir);
+    env = { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: adminToken };
+    expect(serve.output()).toContain('warning: service billing in dev cannot be served: environment variable DEV_BILLING_KEY_UNSET is not set; its requests get 502 upstream_credential_missing');
+  });
+
+  it('service add never re-points an existing binding; service update does, showing before → after', () => {
+    expect(run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', upstreamUrl, '--credential-env', 'DEV_ORDERS_API_KEY'], env).code).toBe(0);
+    const again = run(['service', 'add', 'orders', '--kind', 'http', '--env', 'dev', '--upstream', 'http://127.0.0.1:9', '--credential-env', 'DEV_ORDERS_API_KEY'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`latchkey: service orders is already bound in dev (→ ${upstreamUrl}); to change it: latchkey service update orders --env dev --upstream URL [--credential-env VAR | --credential-file PATH]\n`);
+    const unchanged = JSON.parse(run(['service', 'show', 'orders', '--json'], env).stdout) as { bindings: Array<{ upstream: string }> };
+    expect(unchanged.bindings.map((b) => b.upstream)).toEqual([upstreamUrl]);
+
+    const updated = run(['service', 'update', 'orders', '--env', 'dev', '--upstream', 'http://127.0.0.1:9'], env);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toBe(`service orders in dev:\n  upstream    ${upstreamUrl} → http://127.0.0.1:9\n  credential  variable DEV_ORDERS_API_KEY in Authorization → variable DEV_ORDERS_API_KEY in Authorization\n`);
+
+    const notBound = run(['service', 'update', 'orders', '--env', 'prod', '--upstream', upstreamUrl], env);
+    expect(notBound.stderr).toBe('latchkey: service orders is not bound in prod; bind it with: latchkey service add orders --kind http --env prod --upstream URL\n');
+  });
+
+  it('service show prints bindings as words, never [object Object]', () => {
+    const shown = run(['service', 'show', 'orders'], env);
+    expect(shown.stdout).not.toContain('[object Object]');
+    expect(shown.stdout).toMatch(/bindings:\n  - env=dev upstream=http:\/\/127\.0\.0\.1:9 credential=\{from=env variable=DEV_ORDERS_API_KEY header=Authorization scheme=Bearer\} credentialReady=true credentialProblem=-\n/);
+  });
+
+  it('a refused admin token names where it came from and how to get a good one', () => {
+    const bad = `${adminToken.slice(0, -1)}${adminToken.endsWith('A') ? 'B' : 'A'}`;
+    const fromEnv = run(['env', 'list'], { ...env, LATCHKEY_TOKEN: bad });
+    expect(fromEnv.stderr).toBe('latchkey: token_malformed: the token is not a well-formed Latchkey token — the admin token from LATCHKEY_TOKEN was refused; set a valid one (`latchkey init --new-admin-token` on the server mints one)\n');
+    const fromFlag = run(['env', 'list', '--token', bad], { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: '' });
+    expect(fromFlag.stderr).toContain('the admin token from --token was refused');
+    const none = run(['env', 'list'], { LATCHKEY_URL: serve.adminUrl, LATCHKEY_TOKEN: '' });
+    expect(none.stderr).toBe('latchkey: no admin token: set LATCHKEY_TOKEN (or pass --token); `latchkey init` prints the first admin token, `latchkey init --new-admin-token` mints another\n');
+  });
+
+  it('--url pointing at the gateway, or at nothing, says what to point it at', () => {
+    const gateway = run(['env', 'list'], { ...env, LATCHKEY_URL: serve.gatewayUrl });
+    expect(gateway.code).toBe(1);
+    expect(gateway.stderr).toBe(`latchkey: ${serve.gatewayUrl} answered 404 but is not Latchkey's admin API (a gateway listener?): point LATCHKEY_URL / --url at the admin API (default http://127.0.0.1:7700; \`latchkey serve\` prints it)\n`);
+    const nothing = run(['env', 'list'], { ...env, LATCHKEY_URL: 'http://127.0.0.1:1' });
+    expect(nothing.stderr).toBe('latchkey: nothing is listening at http://127.0.0.1:1: start Latchkey with `latchkey serve` (`npm start` in the clone), or point LATCHKEY_URL / --url at its admin API (default http://127.0.0.1:7700)\n');
+  });
+
+  it('flags before the command work, --json errors are JSON, usage errors are one line naming the help', () => {
+    const listed = run(['--json', '--url', serve.adminUrl, '--token', adminToken, 'env', 'list'], { LATCHKEY_URL: '', LATCHKEY_TOKEN: '' });
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { items: Array<{ name: string }> }).items.map((e) => e.name)).toContain('prod');
+
+    const jsonError = run(['--json', 'service', 'show', 'nope'], env);
+    expect(jsonError.code).toBe(1);
+    expect(JSON.parse(jsonError.stderr)).toEqual({ error: 'not_found', message: 'service nope does not exist' });
+
+    const typo = run(['token', 'lsit'], env);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe("latchkey: unknown command 'lsit' (Did you mean list?) (see latchkey --help, or latchkey COMMAND --help)\n");
+    expect(JSON.parse(run(['--json', 'token', 'lsit'], env).stderr)).toMatchObject({ error: 'usage' });
+  });
+
+  it('--version answers on every command', () => {
+    const version = run(['--version']).stdout.trim();
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(run(['token', 'create', '--version']).stdout.trim()).toBe(version);
+    expect(run(['service', '--version']).stdout.trim()).toBe(version);
+  });
+
+  it('a port already in use names the address, the flag and the setting', () => {
+    const port = new URL(serve.adminUrl).port;
+    const fresh = mkdtempSync(join(tmpdir(), 'latchkey-busy-'));
+    try {
+      const busy = run(['serve', '--data', fresh, '--admin', `127.0.0.1:${port}`, '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0'], { LATCHKEY_LOG_LEVEL: 'error' });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`latchkey: 127.0.0.1:${port} is already in use (another latchkey?): stop what holds it, or choose another with --admin or listen.admin in the configuration\n`);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('serve before init says how to get the first admin token', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'latchkey-uninit-'));
+    const early = await startServe(fresh);
+    try {
+      await expect.poll(() => early.output(), { timeout: 15_000 }).toContain(
+        `No admin token exists yet, so nobody can use the admin API. In another terminal run:\n    latchkey init --data ${fresh}\n`);
+    } finally {
+      await stop(early);
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+});
