@@ -41,7 +41,7 @@ describe.each(KINDS)('admin API on %s', (kind) => {
       expect(documented.length).toBeGreaterThanOrEqual(15);
       for (const ops of Object.values(doc.paths as Record<string, Record<string, { 'x-latchkey-permission'?: string; 'x-latchkey-authentication'?: string }>>)) {
         // A route that takes no Latchkey token (GitHub's secret scanning) names its own authentication instead.
-        for (const op of Object.values(ops)) expect(op['x-latchkey-permission'] ?? op['x-latchkey-authentication']).toMatch(/^(latchkey:[a-z.]+|[a-z-]+-signature)$/);
+        for (const op of Object.values(ops)) expect(op['x-latchkey-permission'] ?? op['x-latchkey-authentication']).toMatch(/^(latchkey:[a-z.]+|[a-z-]+-signature|any-token-about-itself)$/);
       }
     });
   });

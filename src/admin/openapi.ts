@@ -31,7 +31,9 @@ export function buildOpenApi(routes: readonly AdminRoute[], version: string) {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').split('/').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('')}`,
       summary: route.summary,
       tags: [route.tag],
-      ...(route.ownAuthentication === undefined
+      ...(route.selfOnly === true
+        ? { 'x-latchkey-authentication': 'any-token-about-itself', security: [{ bearer: [] }] }
+        : route.ownAuthentication === undefined
         ? { 'x-latchkey-permission': `latchkey:${route.action}`, security: [{ bearer: [] }] }
         : { 'x-latchkey-authentication': route.ownAuthentication.scheme, security: [] }),
       parameters: parameters(route),

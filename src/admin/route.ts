@@ -42,6 +42,11 @@ export interface AdminRoute<B = unknown, Q = unknown> {
   readonly status: 200 | 201 | 204;
   readonly ownAuthentication?: OwnAuthentication;
   /**
+   * Answers only about the calling token itself (`latchkey status`, as `gh auth status`):
+   * any valid token may call it, whatever its permissions; `action` is then not checked.
+   */
+  readonly selfOnly?: true;
+  /**
    * The environment the action touches, for permissions scoped to one
    * (`latchkey:tokens.create:dev`). Undefined: the action is not environment-scoped.
    */

@@ -10,6 +10,7 @@ import { buildOpenApi } from './openapi.js';
 import { authenticate, type Principal } from './principal.js';
 import { RawResponse, type AdminRoute } from './route.js';
 import { ADMIN_API_HEADER } from './api-header.js';
+import { LATCHKEY_VERSION } from '../config/version.js';
 import type { Actor } from '../store/records.js';
 import { auditRoutes } from './routes/audit.js';
 import { checkRoutes } from './routes/check.js';
@@ -18,10 +19,11 @@ import { leakRoutes } from './routes/leaks.js';
 import { roleRoutes } from './routes/roles.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { selfRoutes } from './routes/self.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes];
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes, ...selfRoutes];
 
 export interface AdminServerOptions {
   readonly context: AdminContext;
@@ -140,7 +142,8 @@ export async function buildAdminServer(options: AdminServerOptions) {
       handler: async (request, reply) => {
         const principal = request.principal!;
         const own = route.ownAuthentication !== undefined;
-        if (!own) authorizeAnyEnv(principal, route.action);
+        const checked = !own && route.selfOnly !== true;
+        if (checked) authorizeAnyEnv(principal, route.action);
         const params = request.params as Record<string, string>;
         const query = route.query === undefined ? undefined : parseInput(route.query, request.query ?? {}, 'query');
         if (route.body === undefined && request.body !== undefined && request.body !== null) {
@@ -150,7 +153,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
         if (route.body !== undefined) refuseSecretsIn(request.body, await upstreamSecrets(context));
         const body = route.body === undefined ? undefined : parseInput(route.body, request.body, 'body');
         const env = route.envOf === undefined ? undefined : await route.envOf({ params, query, body }, context);
-        if (!own) authorizeEnv(principal, route.action, env);
+        if (checked) authorizeEnv(principal, route.action, env);
         const actor = own ? request.verifiedActor! : principal.actor;
         const result = await route.handle({ params, query, body, principal, actor }, context);
         reply.code(route.status);
@@ -161,7 +164,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
   }
 
   app.get('/v1/openapi.json', async () => openapi);
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/healthz', async () => ({ ok: true, version: LATCHKEY_VERSION }));
   app.get('/readyz', async (_request, reply) => {
     try {
       await context.store.ping();

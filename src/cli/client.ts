@@ -35,6 +35,31 @@ export class AdminClient {
 
   readonly #tokenSource: string;
 
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Where the admin token came from: LATCHKEY_TOKEN, --token or --admin-token. */
+  get tokenSource(): string {
+    return this.#tokenSource;
+  }
+
+  /** An unauthenticated health route (/healthz, /readyz): ready or why not. */
+  async probe(path: string): Promise<{ ok: true } | { ok: false; problem: string }> {
+    let response;
+    try {
+      response = await request(`${this.#url}${path}`, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 10_000 });
+    } catch (err) {
+      throw this.#unreachable(err);
+    }
+    const text = await response.body.text();
+    if (response.headers[ADMIN_API_HEADER] !== 'admin') throw this.#notAdminApi(response.statusCode);
+    if (response.statusCode === 200) return { ok: true };
+    let problem = `status ${response.statusCode}`;
+    try { problem = (JSON.parse(text) as { error?: string }).error ?? problem; } catch { /* the status says enough */ }
+    return { ok: false, problem };
+  }
+
   constructor(options: ClientOptions) {
     this.#url = options.url.replace(/\/+$/, '');
     this.#token = options.token;

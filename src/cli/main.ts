@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { LATCHKEY_VERSION } from '../config/version.js';
 import { LatchkeyError } from '../errors/index.js';
 import { CliError } from './client.js';
 import { registerAudit } from './commands/audit.js';
@@ -10,21 +10,14 @@ import { registerScan } from './commands/scan.js';
 import { registerGateway, registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
+import { registerStatus } from './commands/status.js';
+import { registerCompletion } from './commands/completion.js';
 
 /** Commands that work on the data directory itself, not through the admin API. */
-const LOCAL_COMMANDS = new Set(['init', 'serve', 'gateway']);
+const LOCAL_COMMANDS = new Set(['init', 'serve', 'gateway', 'completion']);
 
 function leaves(command: Command): Command[] {
   return command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
-}
-
-/** The version of the package this command line came from (package.json, two folders above dist/cli/). */
-export function latchkeyVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function groupsAndLeaves(command: Command): Command[] {
@@ -65,8 +58,9 @@ export function buildProgram(json = false): Command {
   registerCheck(program);
   registerAudit(program);
   registerScan(program);
-  const version = latchkeyVersion();
-  for (const command of groupsAndLeaves(program)) command.version(version, '--version', 'print the version of latchkey');
+  registerStatus(program);
+  registerCompletion(program);
+  for (const command of groupsAndLeaves(program)) command.version(LATCHKEY_VERSION, '--version', 'print the version of latchkey');
   for (const command of leaves(program)) {
     command.exitOverride();
     command.option('--json', 'machine-readable output');

@@ -1,6 +1,7 @@
 // The first mistakes a new operator makes, each run as they would make it
 // (the built bin, a real `serve`, real SQLite in a temp directory): the
 // command says what went wrong and names the next step (issue 17).
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -119,6 +120,33 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(typo.code).toBe(2);
     expect(typo.stderr).toBe("latchkey: unknown command 'lsit' (Did you mean list?) (see latchkey --help, or latchkey COMMAND --help)\n");
     expect(JSON.parse(run(['--json', 'token', 'lsit'], env).stderr)).toMatchObject({ error: 'usage' });
+  });
+
+  it('status tells which admin API and token are in use, their health and expiry in words', () => {
+    const shown = run(['status'], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^admin API: +${serve.adminUrl.replace(/[.]/g, '\\.')} \\(latchkey \\d+\\.\\d+\\.\\d+, ready\\)\n`));
+    expect(shown.stdout).toMatch(/admin token: lk_prod_…\S{4} tok_\S+ "admin" in prod, from LATCHKEY_TOKEN\n/);
+    expect(shown.stdout).toMatch(/expires: +\S+ \(in 8\d days\)\n/);
+    expect(shown.stdout).toMatch(/permissions: latchkey:\*$/m);
+    const json = JSON.parse(run(['--json', 'status'], env).stdout) as { adminToken: { source: string }; permissions: string[] };
+    expect(json).toMatchObject({ adminToken: { source: 'LATCHKEY_TOKEN' }, permissions: ['latchkey:*'] });
+    // A data-plane token cannot be used to learn what it opens.
+    const minted = JSON.parse(run(['token', 'create', '--name', 'job', '--env', 'dev', '--allow', 'orders:GET', '--ttl', '1h', '--json'], env).stdout) as { token: string };
+    const dataPlane = run(['status'], { ...env, LATCHKEY_TOKEN: minted.token });
+    expect(dataPlane.code).toBe(1);
+    expect(dataPlane.stderr).toMatch(/^latchkey: permission_denied: this token holds no latchkey: permission/);
+  });
+
+  it('completion scripts are made from the command tree', () => {
+    const script = run(['completion', 'bash']).stdout;
+    const complete = (words: string[]) => spawnSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _latchkey; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' }).stdout.trim();
+    expect(complete(['latchkey', 'tok'])).toBe('token');
+    expect(complete(['latchkey', 'service', 'up'])).toBe('update');
+    expect(complete(['latchkey', 'token', 'create', '--ro'])).toBe('--role');
+    expect(run(['completion', 'fish']).stdout).toContain("complete -c latchkey -f -n '__fish_seen_subcommand_from service' -a update");
+    expect(run(['completion', 'zsh']).stdout).toContain('bashcompinit');
+    expect(run(['completion', 'tcsh']).stderr).toBe('latchkey: completion: unknown shell "tcsh"; expected bash, zsh or fish\n');
   });
 
   it('--version answers on every command', () => {

@@ -61,3 +61,13 @@ export function block(record: Record<string, unknown>): string {
     return `${label} ${cell(value)}`;
   }).join('\n');
 }
+
+/** A span as a person says it: "in 3 days", "2 hours ago". */
+export function inWords(ms: number): string {
+  const span = Math.abs(ms);
+  const units: Array<[string, number]> = [['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000]];
+  const [unit, size] = units.find(([, size]) => span >= size) ?? ['minute', 60_000];
+  const count = Math.max(1, Math.floor(span / size));
+  const words = `${count} ${unit}${count === 1 ? '' : 's'}`;
+  return ms >= 0 ? `in ${words}` : `${words} ago`;
+}
