@@ -10,7 +10,7 @@
 // become $n; normalize fails on what does not parse, so a key exists only for
 // a statement that parses. The walk never reads a literal's value and treats
 // a literal and a $n parameter alike, so two strings with one normalized text
-// get one verdict. A string that does not parse is never cached.
+// get one verdict. A string that does not parse, or holds a NUL, is never cached.
 //
 // On a hit, authorize costs one normalize (a parse in WebAssembly without
 // building the JSON tree) and a Map lookup. The cache holds CACHE_ENTRIES
@@ -96,7 +96,9 @@ export function sqlScope(options: SqlScopeOptions): SqlScope {
   const cache = new Map<string, SqlVerdict>();
   return {
     authorize(sql: string): SqlVerdict {
-      const key = normalized(sql);
+      // Before the key: the parser behind normalize reads a C string and would stop at a NUL,
+      // giving `SELECT 1\0; DROP ...` the key of `SELECT 1`. analyzeSql refuses a NUL.
+      const key = sql.includes('\u0000') ? undefined : normalized(sql);
       if (key === undefined || key.length > CACHE_KEY_CHARS) return frozen(judge(sql, options, listed));
       const cached = cache.get(key);
       if (cached !== undefined) return cached;
