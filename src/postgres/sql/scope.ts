@@ -12,9 +12,12 @@
 // a literal and a $n parameter alike, so two strings with one normalized text
 // get one verdict. A string that does not parse, or holds a NUL, is never cached.
 //
-// On a hit, authorize costs one normalize (a parse in WebAssembly without
-// building the JSON tree) and a Map lookup. The cache holds CACHE_ENTRIES
-// verdicts, first in first out, and only keys up to CACHE_KEY_CHARS long.
+// Before that, the exact text is looked up (the same text is trivially the same
+// verdict): a driver's parameterized statements repeat byte for byte, and then
+// authorize is one Map lookup. Otherwise a hit costs one normalize (a parse in
+// WebAssembly, without building the JSON tree) and a lookup. Each map holds
+// CACHE_ENTRIES verdicts, first in first out, keyed by texts up to
+// CACHE_KEY_CHARS long.
 
 import type { CompiledGrant } from '../../policy/index.js';
 import { actionsOf } from '../../policy/index.js';
@@ -93,21 +96,26 @@ function frozen(verdict: SqlVerdict): SqlVerdict {
 
 export function sqlScope(options: SqlScopeOptions): SqlScope {
   const listed = new Set(options.functions);
-  const cache = new Map<string, SqlVerdict>();
+  const exact = new Map<string, SqlVerdict>();
+  const shapes = new Map<string, SqlVerdict>();
   return {
     authorize(sql: string): SqlVerdict {
+      const seen = exact.get(sql);
+      if (seen !== undefined) return seen;
       // Before the key: the parser behind normalize reads a C string and would stop at a NUL,
       // giving `SELECT 1\0; DROP ...` the key of `SELECT 1`. analyzeSql refuses a NUL.
-      const key = sql.includes('\u0000') ? undefined : normalized(sql);
+      const key = sql.length > CACHE_KEY_CHARS || sql.includes('\u0000') ? undefined : normalized(sql);
       if (key === undefined || key.length > CACHE_KEY_CHARS) return frozen(judge(sql, options, listed));
-      const cached = cache.get(key);
-      if (cached !== undefined) return cached;
-      const verdict = frozen(judge(sql, options, listed));
-      if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-      cache.set(key, verdict);
-      return verdict;
+      const verdict = shapes.get(key) ?? remember(shapes, key, frozen(judge(sql, options, listed)));
+      return remember(exact, sql, verdict);
     },
   };
+}
+
+function remember(cache: Map<string, SqlVerdict>, key: string, verdict: SqlVerdict): SqlVerdict {
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, verdict);
+  return verdict;
 }
 
 /** Whether the grant allows this service anything but select (else the session is made read-only too). */
