@@ -81,6 +81,19 @@ describe('latchkey check --sql --service', () => {
     expect(denied.stdout).toMatch(/^statement:\s+delete$/m);
     expect(denied.stdout).toMatch(/^table:\s+public\.orders$/m);
     expect(denied.stdout).toMatch(/^needs:\s+appdb:delete:public\.orders$/m);
+    // As the README shows it.
+    expect(denied.stdout.replace(/server time: .*/, 'server time: …')).toBe([
+      'DENIED',
+      'reason:      permission_denied',
+      'statement:   delete',
+      'table:       public.orders',
+      'needs:       appdb:delete:public.orders',
+      'why:         delete: delete on public.orders is not granted (needs appdb:delete:public.orders)',
+      'server time: …',
+      'uses:',
+      '  DENIED   delete   delete on public.orders  (appdb:delete:public.orders)',
+      '',
+    ].join('\n'));
 
     const allowed = await cli(['check', '--token', token, '--sql', 'SELECT * FROM orders', '--service', 'appdb', '--json']);
     expect(allowed.status).toBe(0);
