@@ -179,11 +179,49 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   ['UNION with a table not granted', 'SELECT id FROM orders UNION ALL SELECT id FROM customers', notGranted('select', 'select', 'public.customers')],
   ['TABLESAMPLE with a custom method', 'SELECT * FROM orders TABLESAMPLE evil(1)', never('select', 'TABLESAMPLE evil is not allowed (only system and bernoulli)')],
   ['XMLTABLE in FROM', "SELECT * FROM XMLTABLE('/x' PASSING '<x/>' COLUMNS a int)", { reason: 'invalid_request', kind: 'select', detail: 'RangeTableFunc is not SQL the gateway understands, so it is refused' }],
+  ['a user type converting a function\'s output', "SELECT * FROM json_to_record('{}') AS t(x public.evil)", never('select', "a cast to public.evil is not allowed (only to PostgreSQL's built-in types)")],
+  ['a function reached by named arguments', 'SELECT pg_sleep(seconds => 10)', fn('select', 'pg_sleep')],
   // malformed
   ['does not parse', 'SELEC * FROM orders', { reason: 'invalid_request', kind: 'unknown', detail: /^the statement does not parse/ }],
   ['a NUL byte', 'SELECT * FROM orders\u0000; DROP TABLE orders', { reason: 'invalid_request', kind: 'unknown', detail: 'the statement holds a NUL character' }],
   ['a NUL byte after an allowed statement already cached', 'SELECT * FROM scratch\u0000; DROP TABLE orders', { reason: 'invalid_request', kind: 'unknown', detail: 'the statement holds a NUL character' }],
 ];
+
+/** A token that may change its own scratch tables (ddl) and read public.orders: DDL that reaches further is refused. */
+const BUILDER = ['appdb:ddl:public.scratch*', 'appdb:select:public.orders'];
+
+const DDL_CASES: ReadonlyArray<readonly [string, string, Expected]> = [
+  ['INHERIT a table (its rows join the parent)', 'ALTER TABLE scratch INHERIT orders', notGranted('ddl', 'ddl', 'public.orders')],
+  ['a partition of a table', 'CREATE TABLE scratch_p PARTITION OF orders FOR VALUES IN (1)', notGranted('ddl', 'ddl', 'public.orders')],
+  ['ATTACH PARTITION of a table', 'ALTER TABLE scratch ATTACH PARTITION orders FOR VALUES IN (1)', notGranted('ddl', 'ddl', 'public.orders')],
+  ['a foreign key onto a table (triggers on it)', 'CREATE TABLE scratch_f (id int REFERENCES orders (id))', notGranted('ddl', 'ddl', 'public.orders')],
+  ['RENAME onto a table\'s name', 'ALTER TABLE scratch RENAME TO orders', notGranted('ddl', 'ddl', 'public.orders')],
+  ['SET SCHEMA elsewhere', 'ALTER TABLE scratch SET SCHEMA evil', notGranted('ddl', 'ddl', 'evil.scratch')],
+  ['a view over a table not granted', 'CREATE VIEW scratch_v AS SELECT * FROM customers', notGranted('ddl', 'select', 'public.customers')],
+  ['CREATE TABLE (LIKE ...) copying a table not granted', 'CREATE TABLE scratch_l (LIKE customers INCLUDING ALL)', notGranted('ddl', 'select', 'public.customers')],
+  ['an index on a function with side effects', 'CREATE INDEX ON scratch ((pg_backend_pid()))', fn('ddl', 'pg_backend_pid')],
+  ['a generated column calling a function', 'ALTER TABLE scratch ADD COLUMN g int GENERATED ALWAYS AS (pg_backend_pid()) STORED', fn('ddl', 'pg_backend_pid')],
+  ['ALTER COLUMN ... USING a function', "ALTER TABLE scratch ALTER COLUMN id TYPE text USING pg_read_file('/etc/passwd')", fn('ddl', 'pg_read_file')],
+  ['DROP ... CASCADE', 'DROP TABLE scratch CASCADE', never('ddl', 'DROP ... CASCADE is refused: it reaches objects the statement does not name')],
+  ['ALTER ... OWNER TO', 'ALTER TABLE scratch OWNER TO postgres', never('ddl', 'ALTER ... OWNER TO is refused: ownership is managed outside the gateway')],
+  ['DROP of a function', 'DROP FUNCTION scratch_f()', never('ddl', 'DROP of function objects is refused: only tables, views, indexes and sequences')],
+];
+
+describe('the SQL bypass suite: DDL that reaches past its tables is refused', () => {
+  it.each(DDL_CASES)('%s', (_name, sql, expected) => {
+    expectRefused(scopeOf(BUILDER).authorize(sql), expected);
+  });
+
+  it('still allows DDL on its own tables', () => {
+    const builder = scopeOf(BUILDER);
+    for (const sql of [
+      'CREATE TABLE scratch_new (id int PRIMARY KEY, note text DEFAULT lower(\'X\') CHECK (length(note) < 100))',
+      'CREATE TABLE scratch_copy AS SELECT * FROM orders', 'CREATE INDEX scratch_idx ON scratch (lower(note))',
+      'ALTER TABLE scratch ADD COLUMN extra int', 'ALTER TABLE scratch RENAME TO scratch_old', 'DROP TABLE scratch_old',
+      'CREATE VIEW scratch_v AS SELECT id FROM orders', 'VACUUM ANALYZE scratch', "SELECT make_interval(days => 1)",
+    ]) expect(builder.authorize(sql), sql).toMatchObject({ allowed: true });
+  });
+});
 
 describe('the SQL bypass suite: every attempt is refused', () => {
   it.each(CASES)('%s', (_name, sql, expected) => {

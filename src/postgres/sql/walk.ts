@@ -26,6 +26,11 @@ export interface Context {
   readonly ctes: ReadonlySet<string>;
   /** Inside the FROM of a SELECT ... FOR UPDATE/SHARE: every table read is also locked (update). */
   readonly locking: boolean;
+  /**
+   * In a function's column definition list (`AS t(x type)`), where a column's
+   * type converts the function's output as a cast does: built-in types only.
+   */
+  readonly castTypes?: boolean;
 }
 
 export function newContext(): Context {
@@ -214,6 +219,10 @@ export function castType(value: unknown, context: Context): void {
 
 /** A column's type in DDL: any type, but a type copied from a column (%TYPE) is refused. */
 export function columnType(value: unknown, context: Context): void {
+  if (context.castTypes === true) {
+    castType(value, context);
+    return;
+  }
   struct('TypeName', value, TYPE_NAME, context);
   if ((value as { pct_type?: boolean }).pct_type === true) throw unsupported('a %TYPE reference');
 }
@@ -383,13 +392,18 @@ const NODES = new Map<string, Handler>(Object.entries<Handler>({
   },
   TypeCast: { arg: 'node', typeName: castType, location: 'skip' },
   FuncCall: functionCall,
+  NamedArgExpr: { arg: 'node', name: 'skip', argnumber: 'skip', location: 'skip' },
   IndexElem: {
     name: 'skip', expr: 'node', indexcolname: 'skip', collation: 'skip', opclass: 'skip', opclassopts: 'skip', ordering: 'skip', nulls_ordering: 'skip',
   },
   // FROM items
   RangeVar: readRelation,
   RangeSubselect: { lateral: 'skip', subquery: 'node', alias: 'skip' },
-  RangeFunction: { lateral: 'skip', ordinality: 'skip', is_rowsfrom: 'skip', functions: 'node', alias: 'skip', coldeflist: 'node' },
+  RangeFunction: {
+    lateral: 'skip', ordinality: 'skip', is_rowsfrom: 'skip', alias: 'skip',
+    functions: (value, context) => node(value, { ...context, castTypes: true }),
+    coldeflist: (value, context) => node(value, { ...context, castTypes: true }),
+  },
   RangeTableSample: {
     relation: 'node', args: 'node', repeatable: 'node', location: 'skip',
     method: (value) => {
