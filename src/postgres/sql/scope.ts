@@ -56,7 +56,9 @@ function judge(sql: string, options: SqlScopeOptions, listed: ReadonlySet<string
     if (refusal !== null) return { ...refusal, fingerprint: fingerprintOrNull(sql) };
   }
   const needsWrite = analysis.statements.some((statement) => statement.uses.some((use) => use.action !== 'select'));
-  return { allowed: true, statements: analysis.statements, fingerprint: fingerprintOrNull(sql) ?? '', needsWrite };
+  // One statement: its fingerprint is the string's (analyzeSql fingerprinted the same text).
+  const fingerprint = analysis.statements.length === 1 ? analysis.statements[0]!.fingerprint : fingerprintOrNull(sql) ?? '';
+  return { allowed: true, statements: analysis.statements, fingerprint, needsWrite };
 }
 
 function refusalOf(statement: AnalyzedStatement, options: SqlScopeOptions, listed: ReadonlySet<string>) {
