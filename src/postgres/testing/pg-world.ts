@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { HttpGatewayOptions } from '../../gateway/options.js';
 import { GatewayWorld, binding, type IssuedToken } from '../../gateway/testing/world.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/postgres.js';
 import type { TokenRecord } from '../../store/records.js';
@@ -21,7 +22,11 @@ export class PgWorld {
   }
 
   /** `schema` is run on the upstream database first (tables, rows). */
-  static async start(schema: string, options: Partial<PostgresGatewayOptions> = {}): Promise<PgWorld> {
+  static async start(
+    schema: string,
+    options: Partial<PostgresGatewayOptions> = {},
+    extra: { readonly gateway?: (world: GatewayWorld) => Partial<HttpGatewayOptions>; readonly services?: (world: GatewayWorld) => Promise<void> } = {},
+  ): Promise<PgWorld> {
     await loadSqlParser();
     const world = await GatewayWorld.sqlite();
     const database = await createTestDatabase();
@@ -29,7 +34,8 @@ export class PgWorld {
     try {
       await self.direct(async (client) => void (await client.query(schema)));
       await world.addService(SERVICE, [binding('prod', `postgres://127.0.0.1:5432/${database.name}?user=postgres`)], { kind: 'postgres' });
-      await world.start({ connectors: [postgresConnector()] });
+      await extra.services?.(world);
+      await world.start({ connectors: [postgresConnector()], ...extra.gateway?.(world) });
       self.pg = await startPostgresGateway({ plane: world.gateway.plane, listen: { host: '127.0.0.1', port: 0 }, logger: world.logger, clock: world.clock, ...options });
     } catch (err) {
       await self.close();
