@@ -37,6 +37,9 @@ import { SessionStatements, type PreparedStatement } from './statements.js';
 // sends the gateway's refusal in its place. After a refusal in the extended
 // protocol the gateway discards messages until Sync too.
 
+/** Marks where a chunk from the socket begins in the inbox: the token is checked there. */
+const CHECK_TOKEN: Frame = { type: -1, bytes: Buffer.alloc(0), bodyStart: 0 };
+
 export class Session {
   readonly #deps: SessionDeps;
   readonly #client: Socket;
@@ -79,8 +82,15 @@ export class Session {
     });
   }
 
-  /** Frames cut from the client's stream, handled in order; a wait (a cache miss) holds the rest back. */
+  /**
+   * Frames cut from the client's stream, handled in order; a wait (a cache
+   * miss) holds the rest back. The token is checked before the first frame of
+   * every chunk read from the socket: what arrives after a revocation is seen
+   * as arriving after it, whole.
+   */
   receive(frames: readonly Frame[]): void {
+    if (frames.length === 0) return;
+    this.#inbox.push(CHECK_TOKEN);
     for (const frame of frames) this.#inbox.push(frame);
     this.#pump();
   }
@@ -92,24 +102,18 @@ export class Session {
     try {
       while (this.#inbox.length > 0 && !this.#ended) {
         const frame = this.#inbox.shift()!;
-        const checked = this.#checkToken();
-        if (checked === true) {
+        if (frame !== CHECK_TOKEN) {
           this.#dispatch(frame);
           continue;
         }
+        const checked = this.#checkToken();
+        if (checked === true) continue;
         this.#waiting = true;
         this.#client.pause();
         void checked.then((ok) => {
           this.#waiting = false;
           if (!ok || this.#ended) return;
           this.#client.resume();
-          // The token was re-read and admitted: this frame goes on without asking again.
-          upstream.cork();
-          try {
-            this.#dispatch(frame);
-          } finally {
-            upstream.uncork();
-          }
           this.#pump();
         }).catch((err: unknown) => this.fail(err));
         return;
