@@ -160,7 +160,7 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     const port = new URL(serve.adminUrl).port;
     const fresh = mkdtempSync(join(tmpdir(), 'latchkey-busy-'));
     try {
-      const busy = run(['serve', '--data', fresh, '--admin', `127.0.0.1:${port}`, '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0'], { LATCHKEY_LOG_LEVEL: 'error' });
+      const busy = run(['serve', '--data', fresh, '--admin', `127.0.0.1:${port}`, '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0', '--pg', '127.0.0.1:0'], { LATCHKEY_LOG_LEVEL: 'error' });
       expect(busy.code).toBe(1);
       expect(busy.stderr).toContain(`latchkey: 127.0.0.1:${port} is already in use (another latchkey?): stop what holds it, or choose another with --admin or listen.admin in the configuration\n`);
     } finally {
