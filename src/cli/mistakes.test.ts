@@ -83,6 +83,18 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(notBound.stderr).toBe('latchkey: service orders is not bound in prod; bind it with: latchkey service add orders --kind http --env prod --upstream URL\n');
   });
 
+  it('role update lists the change and the tokens it affects first; --dry-run changes nothing', () => {
+    expect(run(['role', 'create', 'readers', '--allow', 'orders:GET:/v1/**', '--allow', 'orders:HEAD'], env).code).toBe(0);
+    const minted = JSON.parse(run(['token', 'create', '--name', 'reader-job', '--env', 'dev', '--role', 'readers', '--ttl', '1h', '--json'], env).stdout) as { id: string };
+    const dry = run(['role', 'update', 'readers', '--allow', 'orders:GET:/v1/**', '--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe(`role readers:\n  - orders:HEAD\n  held by 1 token(s), changed at once on every gateway:\n    ${minted.id}  reader-job  dev  active\n(dry run: nothing changed)\n`);
+    expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**', 'orders:HEAD']);
+    const applied = run(['role', 'update', 'readers', '--allow', 'orders:GET:/v1/**'], env);
+    expect(applied.stdout).toMatch(/ {4}tok_\S+ {2}reader-job {2}dev {2}active\nupdated role readers\n$/);
+    expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**']);
+  });
+
   it('service show prints bindings as words, never [object Object]', () => {
     const shown = run(['service', 'show', 'orders'], env);
     expect(shown.stdout).not.toContain('[object Object]');
