@@ -93,6 +93,14 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     const applied = run(['role', 'update', 'readers', '--allow', 'orders:GET:/v1/**'], env);
     expect(applied.stdout).toMatch(/ {4}tok_\S+ {2}reader-job {2}dev {2}active\nupdated role readers\n$/);
     expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**']);
+
+    // What can this token do, asked by id: no plaintext needed, the same answer as the gateway's.
+    const byId = run(['check', '--id', minted.id, 'GET', '/orders/v1/orders/7'], env);
+    expect([byId.code, byId.stdout.split('\n')[0]]).toEqual([0, 'ALLOWED']);
+    expect(byId.stdout).toContain('orders:GET:/v1/**');
+    const refused = run(['check', '--id', minted.id, 'DELETE', '/orders/v1/orders/7'], env);
+    expect([refused.code, refused.stdout.split('\n')[0]]).toEqual([3, 'DENIED']);
+    expect(run(['check', '--id', 'tok_0000', 'GET', '/orders/x'], env).stderr).toBe('latchkey: not_found: token tok_0000 does not exist\n');
   });
 
   it('service show prints bindings as words, never [object Object]', () => {
