@@ -16,6 +16,11 @@ export class ApplyError extends Error {
   }
 }
 
+/** The API's binding field names as the file spells them: the file says `env:` and `file:` for the credential's source. */
+function fileField(field: string): FilePath {
+  return field.replace(/^credential\.variable/, 'credential.env').replace(/^credential\.path/, 'credential.file').split('.');
+}
+
 /** The file path a server-named field (`permissions[2]`, `bindings[0].upstream`, `body.credential.variable`) stands for. */
 function fieldPath(change: Change, field: string): FilePath | null {
   if (change.at === null) return null;
@@ -25,10 +30,10 @@ function fieldPath(change: Change, field: string): FilePath | null {
   if (change.kind === 'service' && binding !== null) {
     const bodies = (change.request?.body as { bindings?: Array<{ env: string }> } | undefined)?.bindings ?? [];
     const env = bodies[Number(binding[1])]?.env;
-    if (env !== undefined) return [...change.at, 'bindings', env, binding[2]!];
+    if (env !== undefined) return [...change.at, 'bindings', env, ...fileField(field.slice(field.indexOf('.') + 1))];
   }
   const own = /^body\.(upstream|credential)/.exec(field);
-  if (change.kind === 'binding' && own !== null) return [...change.at, own[1]!];
+  if (change.kind === 'binding' && own !== null) return [...change.at, ...fileField(field.slice('body.'.length))];
   return change.at;
 }
 

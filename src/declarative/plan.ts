@@ -186,7 +186,7 @@ function serviceChanges(desired: readonly CurrentService[], current: CurrentStat
     const at = ['services', service.name];
     const existing = current.services.find((s) => s.name === service.name);
     if (existing === undefined) {
-      const fields = [...diff(SETTINGS, null, service as unknown as Record<string, unknown>),
+      const fields = [...diff(SETTINGS, null, service as unknown as Record<string, unknown>).filter((f) => f.after !== '(none)'),
         ...service.bindings.flatMap((b) => diff(['upstream', 'credential'], null, bindingFields(b)).map((f) => ({ ...f, field: `bindings.${b.env}.${f.field}` })))];
       creates.push({ op: 'create', kind: 'service', name: service.name, at, fields, refusal: null, request: { method: 'POST', path: '/v1/services', body: serviceBody(service) } });
       continue;
@@ -256,8 +256,10 @@ async function prunes(loaded: LoadedFile, current: CurrentState, options: PlanOp
   const { desired } = loaded;
   const changes: Change[] = [];
   const unmanaged: string[] = [];
-  for (const env of current.environments) {
-    if (!(env.name in desired.environments)) unmanaged.push(`environment ${env.name} (the admin API never deletes an environment)`);
+  if (options.prune) {
+    for (const env of current.environments) {
+      if (!(env.name in desired.environments)) unmanaged.push(`environment ${env.name} (the admin API never deletes an environment)`);
+    }
   }
   for (const role of current.roles) {
     if (role.name in desired.roles) continue;

@@ -99,7 +99,9 @@ export function readLatchkeyFile(text: string, source: string): LoadedFile {
       throw new FileError(source, positionOf([...field, unknown], true), `${[...field, unknown].join('.')}: unknown field ${JSON.stringify(unknown)}`);
     }
     const where = field.length === 0 ? 'file' : field.join('.');
-    throw new FileError(source, positionOf(field, issue.code === 'invalid_key'), `${where}: ${issue.message}`);
+    // A bad name (a record key) says what a name must be, as its own schema puts it.
+    const message = issue.code === 'invalid_key' ? `invalid name: ${issue.issues[0]?.message ?? issue.message}` : issue.message;
+    throw new FileError(source, positionOf(field, issue.code === 'invalid_key'), `${where}: ${message}`);
   }
   return { source, desired: parsed.data, positionOf };
 }
