@@ -155,6 +155,19 @@ describe('latchkey apply and export', { timeout: 180_000 }, () => {
     expect(json.output!.changes[0]).toMatchObject({ op: 'update', kind: 'role', name: 'orders-reader', added: ['orders:read:/v1/**'], holders: [{ id: holderId }] });
     expect(JSON.parse(json.stderr)).toMatchObject({ error: 'plan_refused' });
     expect((await api<{ permissions: string[] }>('/v1/roles/orders-reader')).permissions).toEqual(['orders:read:/v1/orders/*']);
+
+    // An admin token that may not list tokens cannot see the holders: the plan says so, and the
+    // server's own refusal is reported as one line naming the change and its line in the file.
+    const narrow = run(['token', 'create', '--name', 'roles-only', '--env', 'prod', '--ttl', '1h', '--json',
+      '--allow', 'latchkey:roles.read', '--allow', 'latchkey:roles.write', '--allow', 'latchkey:services.read', '--allow', 'latchkey:environments.read'], env);
+    expect(narrow.code, narrow.stderr).toBe(0);
+    const rolesOnly = { ...env, LATCHKEY_TOKEN: (JSON.parse(narrow.stdout) as { token: string }).token };
+    const blind = run(['apply', '-f', path], rolesOnly);
+    expect(blind.code).toBe(1);
+    expect(blind.stdout).toContain('    held by: unknown (the admin token may not list tokens: latchkey:tokens.read)\n');
+    expect(blind.stderr).toMatch(/^latchkey: \/.*widen\.yaml:2:3: update role orders-reader refused by the server \(0 of 1 changes applied before it\): conflict: role orders-reader is held by 1 live token and cannot be widened/);
+    expect(blind.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await api<{ permissions: string[] }>('/v1/roles/orders-reader')).permissions).toEqual(['orders:read:/v1/orders/*']);
   });
 
   it('refuses a file with an error before any change, naming its line and column', async () => {

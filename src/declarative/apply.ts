@@ -58,7 +58,8 @@ export async function applyPlan(plan: Plan, api: AdminApi, loaded: LoadedFile): 
       const field = /^invalid_request: ([^:\s]+):/.exec(message)?.[1];
       const path = field === undefined ? change.at : fieldPath(change, field);
       const where = path === null ? '' : (() => {
-        const { line, column } = loaded.positionOf(path);
+        // A refusal of the whole thing (not of one field) points at its name.
+        const { line, column } = loaded.positionOf(path, path === change.at);
         return `${loaded.source}:${line}:${column}: `;
       })();
       throw new ApplyError(`${where}${change.op} ${change.kind} ${change.name} refused by the server (${applied} of ${plan.changes.length} changes applied before it): ${message}`,
