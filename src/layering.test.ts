@@ -13,7 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
-  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test'
+  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'declarative' | 'cli' | 'test'
   | 'sql' | 'postgres';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
@@ -50,6 +50,8 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['admin/', 'admin'],
   ['server/', 'server'],
   ['cli/', 'cli'],
+  // latchkey apply / export: the file format, the plan and its execution through the admin API.
+  ['declarative/', 'declarative'],
   ['bench/', 'test'],
   ['test-support/', 'test'],
   ['gateway/testing/', 'test'],
@@ -78,8 +80,9 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts', 'sql'],
   server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
-  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'sql'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test', 'sql', 'postgres'],
+  declarative: [...BASE, 'policy', 'config', 'audit-format', 'store', 'admin'],
+  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'sql', 'declarative'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'declarative', 'cli', 'test', 'sql', 'postgres'],
 };
 
 function groupOf(path: string): Group | undefined {

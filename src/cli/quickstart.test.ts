@@ -100,5 +100,13 @@ describe('the README quick start', { timeout: 300_000 }, () => {
     expect(check.stdout).toMatch(/^DENIED\n/);
     expect(outputs.find((o) => o.command.startsWith('latchkey token list'))!.stdout).toContain(filled.id!);
     expect(outputs.find((o) => o.command === 'latchkey status')!.stdout).toMatch(/^admin API: +http:\/\/127\.0\.0\.1:7700 /);
+
+    // "Or: step 3 from a file" describes exactly what step 3 made, so applying it now changes nothing
+    // (src/cli/apply.test.ts runs the same block on a fresh server).
+    for (const written of quickStartCommands(readFileSync(join(root, 'README.md'), 'utf8'), '### Or: step 3 from a file')) {
+      const ran = spawnSync('bash', ['-c', written], { cwd: root, env, encoding: 'utf8', timeout: 170_000 });
+      expect(ran.status, `${written}\n${ran.stderr}`).toBe(0);
+      expect(ran.stdout).toMatch(/^No changes: the server matches examples\/latchkey\.yaml\.\n/);
+    }
   });
 });
