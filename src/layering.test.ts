@@ -13,7 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
-  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
+  | 'core' | 'http' | 'mcp' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
 const GROUPS: ReadonlyArray<readonly [string, Group]> = [
@@ -35,6 +35,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   // change feeds, the service table and the decision record.
   ['core/', 'core'],
   ['gateway/http/', 'http'],
+  // The MCP adapter, on the HTTP adapter's pipeline: JSON-RPC authorized per message, lists filtered.
+  ['mcp/', 'mcp'],
+  ['mcp/testing/', 'test'],
   // An adapter like http, built on the HTTP adapter's pipeline: it decides but never forwards.
   ['forward-auth/', 'forward-auth'],
   ['gateway/', 'gateway'],
@@ -63,14 +66,15 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
+  mcp: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
-  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'mcp', 'alerts'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin'],
-  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'mcp', 'forward-auth', 'leaks', 'alerts', 'admin'],
+  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'mcp'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'mcp', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
 };
 
 function groupOf(path: string): Group | undefined {

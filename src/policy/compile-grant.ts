@@ -259,6 +259,15 @@ class Grant implements CompiledGrant {
     return found ?? new DefaultDenial(() => explainMcp(rules.allows, service, action, name));
   }
 
+  visibleMcp(service: string, action: 'call' | 'read' | 'get', name: string): boolean {
+    const rules = this.#mcp.get(service);
+    const index = actionIndex('mcp', action);
+    if (rules === undefined || index < 0) return false;
+    for (const rule of rules.deny[index] as NameRule[]) if (rule.constraints.length === 0 && rule.name(name)) return false;
+    for (const rule of rules.allow[index] as NameRule[]) if (rule.name(name)) return true;
+    return false;
+  }
+
   decideAdmin(action: string, env: string | undefined): Decision {
     const rules = this.#admin;
     if (rules === undefined) return plainDenial('no permission of this grant covers the admin API (latchkey)');

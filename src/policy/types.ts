@@ -57,6 +57,11 @@ export interface CompiledGrant {
   decidePostgres(service: string, action: string, schema: string, table: string): Decision;
   /** `args`: a tool call's top-level arguments, checked against the argument constraints of the tool's permissions. */
   decideMcp(service: string, action: 'call' | 'read' | 'get', name: string, args?: Readonly<Record<string, unknown>>): Decision;
+  /**
+   * Whether a list shows this tool, resource or prompt: some allow names it (whatever its argument
+   * constraints) and no deny without constraints does. Visibility only; every call is still decided.
+   */
+  visibleMcp(service: string, action: 'call' | 'read' | 'get', name: string): boolean;
   /** The admin API: `tokens.create` and friends, optionally scoped to one environment. */
   decideAdmin(action: string, env: string | undefined): Decision;
 }

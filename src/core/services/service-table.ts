@@ -39,6 +39,8 @@ export interface ServiceRoute {
   /** How the upstream matches paths: the route stage folds requests, grants fold permissions alike. */
   readonly paths: PathMatching;
   readonly headerUnderscores: HeaderUnderscores;
+  /** Tool name globs an mcp service hides from every token (empty for other kinds). */
+  readonly hiddenTools: readonly string[];
 }
 
 export interface ServiceTableOptions {
@@ -173,6 +175,7 @@ export class ServiceTable implements ServiceCatalog {
       metrics: this.#options.metrics.forService(service.name),
       paths: service.paths,
       headerUnderscores: service.headerUnderscores,
+      hiddenTools: Object.freeze([...service.hiddenTools]),
     };
   }
 

@@ -12,6 +12,7 @@ const service = {
   kind: 'http',
   paths: 'exact',
   headerUnderscores: 'drop',
+  hiddenTools: [],
 } satisfies ServiceRoute;
 
 function scan(...raw: string[]) {
