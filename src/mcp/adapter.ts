@@ -199,7 +199,7 @@ export class McpAdapter implements BodyProtocol {
   async #forward(ex: Exchange, forwarded: Forwarded): Promise<void> {
     const res = ex.res!;
     const binding = ex.binding!;
-    const headers = this.#pipeline.upstreamHeaders(ex);
+    const headers = withoutLength(this.#pipeline.upstreamHeaders(ex));
     if (forwarded.body !== null) headers.push('content-length', String(forwarded.body.length));
     const abort = new AbortController();
     let done = false;
@@ -303,6 +303,13 @@ export class McpAdapter implements BodyProtocol {
     const asked = single(ex.req.headers['mcp-session-id']);
     if (ex.method === 'DELETE' && asked !== undefined && (ex.upstreamStatus ?? 500) < 300) this.#sessions.close(asked);
   }
+}
+
+/** The body is sent as read: its length is stated anew. */
+function withoutLength(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'content-length') out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }
 
 function single(value: string | string[] | undefined): string | undefined {
