@@ -20,7 +20,12 @@ beforeEach(async () => {
   await world.addService('gh', [binding('prod', upstream.url, envCredential('PROD_GH_SECRET'))], { kind: 'mcp', hiddenTools: ['admin_*'], maxBodyBytes: 1024 * 1024 });
   await world.start();
 });
-afterEach(() => world.close());
+const clients: Client[] = [];
+// Clients first: an open 2025 GET stream would hold the gateway's drain for its whole grace period.
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+  await world.close();
+});
 
 type Era = 'legacy' | 'modern';
 
@@ -28,7 +33,7 @@ async function connect(token: string, era: Era): Promise<Client> {
   const client = new Client({ name: 'latchkey-test', version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
   const transport = new StreamableHTTPClientTransport(new URL(`${world.base}/gh/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
   await client.connect(transport);
-  world.onCleanup(() => client.close().catch(() => undefined));
+  clients.push(client);
   return client;
 }
 

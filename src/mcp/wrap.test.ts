@@ -31,14 +31,19 @@ beforeEach(async () => {
   await world.addService('local', [binding('prod', bridge.url)], { kind: 'mcp' });
   await world.start();
 });
-afterEach(() => world.close());
+const clients: Client[] = [];
+// Clients first: an open 2025 GET stream would hold the gateway's drain for its whole grace period.
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
+  await world.close();
+});
 
 type Era = 'legacy' | 'modern';
 
 async function connect(token: string, era: Era): Promise<Client> {
   const client = new Client({ name: 'latchkey-test', version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
   await client.connect(new StreamableHTTPClientTransport(new URL(`${world.base}/local/`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  world.onCleanup(() => client.close().catch(() => undefined));
+  clients.push(client);
   return client;
 }
 
