@@ -12,6 +12,7 @@ import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
 import { registerStatus } from './commands/status.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerMcpWrap } from './commands/mcp-wrap.js';
 
 /** Commands that work on the data directory itself, not through the admin API. */
 const LOCAL_COMMANDS = new Set(['init', 'serve', 'gateway', 'completion']);
@@ -60,6 +61,7 @@ export function buildProgram(json = false): Command {
   registerScan(program);
   registerStatus(program);
   registerCompletion(program);
+  registerMcpWrap(program);
   for (const command of groupsAndLeaves(program)) command.version(LATCHKEY_VERSION, '--version', 'print the version of latchkey');
   for (const command of leaves(program)) {
     command.exitOverride();
