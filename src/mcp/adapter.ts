@@ -224,9 +224,10 @@ export class McpAdapter implements BodyProtocol {
     this.#noteSession(ex, answer.headers);
     const head = responseHeaders(answer.headers);
     const filtering = forwarded.lists.size > 0 && answer.statusCode < 300;
+    let held: Buffer | null = null;
     try {
       if (filtering) await this.#filtered(ex, answer, head, forwarded.lists);
-      else await this.#streamed(ex, answer.body, answer.statusCode, head);
+      else held = await this.#streamed(ex, answer.body, answer.statusCode, head);
     } catch {
       done = true;
       answer.body.destroy();
@@ -238,19 +239,43 @@ export class McpAdapter implements BodyProtocol {
     this.#pipeline.record(ex, 'allow', 'allowed');
     const durable = await this.#pipeline.durable();
     if (res.destroyed) return;
-    if (durable || this.#pipeline.auditFailsOpen) res.end();
-    else res.destroy();
+    if (durable || this.#pipeline.auditFailsOpen) {
+      if (!res.headersSent) res.writeHead(answer.statusCode, head);
+      res.end(held ?? undefined);
+      return;
+    }
+    // Nothing of the answer went out yet: say why, in JSON-RPC. Otherwise the only honest signal is a cut.
+    if (res.headersSent) res.destroy();
+    else writeMcpRefusal(res, 'audit_unavailable', null, null, this.#targets.get(ex) ?? { ids: [null], batch: false, rpcCode: RPC_REFUSED }, false);
   }
 
-  /** Passes the answer through as it comes, with backpressure; the end waits for the audit event. */
-  async #streamed(ex: Exchange, body: Readable, status: number, head: OutgoingHttpHeaders): Promise<void> {
+  /**
+   * Passes the answer through as it comes, with backpressure. An event stream
+   * goes out event by event; any other body is sent one chunk behind (the head
+   * with the first of them), so that a one-chunk answer can still be replaced
+   * by a refusal if its audit event cannot be written. Gives back the chunk held.
+   */
+  async #streamed(ex: Exchange, body: Readable, status: number, head: OutgoingHttpHeaders): Promise<Buffer | null> {
     const res = ex.res!;
-    res.writeHead(status, head);
-    res.flushHeaders();
+    const stream = String(head['content-type'] ?? '').startsWith('text/event-stream');
+    if (stream) {
+      res.writeHead(status, head);
+      res.flushHeaders();
+    }
+    let held: Buffer | null = null;
     for await (const chunk of body) {
       if (res.destroyed) throw new Error('client gone');
-      if (!res.write(chunk as Buffer)) await once(res, 'drain');
+      let out = chunk as Buffer;
+      if (!stream) {
+        const previous = held;
+        held = out;
+        if (previous === null) continue;
+        if (!res.headersSent) res.writeHead(status, head);
+        out = previous;
+      }
+      if (!res.write(out)) await once(res, 'drain');
     }
+    return held;
   }
 
   async #filtered(ex: Exchange, answer: Dispatcher.ResponseData, head: OutgoingHttpHeaders, lists: ReadonlyMap<string | number, ListKind>): Promise<void> {
