@@ -13,7 +13,7 @@ import { compileGlob } from '../policy/index.js';
 import { readBody } from './body.js';
 import { checkMirroredHeaders } from './headers.js';
 import { parseMessages, type JsonRpcMessage } from './messages.js';
-import { classifyMessage, wholeServiceAllow, type ListKind } from './methods.js';
+import { classifyMessage, wholeServiceAllow, type ListKind } from '../policy/index.js';
 import { RPC_INVALID_REQUEST, RPC_PARSE_ERROR, RPC_REFUSED, writeMcpRefusal, type RefusalTarget } from './refusal.js';
 import { SessionOwners } from './sessions.js';
 import { SseRewriter } from './sse.js';

@@ -4,5 +4,4 @@
 // what the token may use, and streams everything else through unbuffered.
 export { McpAdapter, type McpAdapterOptions } from './adapter.js';
 export { parseMessages, type JsonRpcMessage, type ParsedBody } from './messages.js';
-export { classifyMessage, type MessageTarget } from './methods.js';
 export { startStdioBridge, type StdioBridge } from './wrap.js';

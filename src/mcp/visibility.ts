@@ -1,5 +1,5 @@
 import type { CompiledGrant } from '../policy/index.js';
-import type { ListKind } from './methods.js';
+import type { ListKind } from '../policy/index.js';
 
 // Visibility, apart from authorization: a list result keeps only the entries
 // the token may use (an allow names them; see CompiledGrant.visibleMcp) and

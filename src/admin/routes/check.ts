@@ -12,6 +12,7 @@ import { tokenEntryOf, type Principal } from '../principal.js';
 import { auditRead, honeytokenAlarm } from '../token-audit.js';
 import { permissionText } from '../input.js';
 import { route } from '../route.js';
+import { checkMcp, mcpQuestion } from './check-mcp.js';
 
 // "Would this be allowed, and why?" — the gateway's decision, made by the same
 // code (the target read by policy/http-target.ts, the token admitted by
@@ -22,8 +23,9 @@ import { route } from '../route.js';
 const body = z.strictObject({
   token: z.string().max(128).optional(),
   grant: z.array(permissionText).max(500).optional(),
-  method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an uppercase HTTP method'),
-  path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway'),
+  method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an uppercase HTTP method').optional(),
+  path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway').optional(),
+  mcp: mcpQuestion.optional().describe('instead of method and path: one MCP message to an mcp service'),
   client: z.ipv4().or(z.ipv6()).optional().describe("the client address to judge the token's CIDR list against"),
 });
 
@@ -52,6 +54,8 @@ export const checkRoutes = [
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
       const started = process.hrtime.bigint();
       if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
+      if (input.mcp !== undefined) return checkMcp(input, input.mcp, principal, context, started);
+      if (input.method === undefined || input.path === undefined) throw invalid('path', 'give method and path, or mcp');
       const question = input.path.indexOf('?');
       const queryless = question < 0 ? input.path : input.path.slice(0, question);
       if (!queryless.startsWith('/') || queryless.length < 2) throw invalid('path', 'must be /<service>/<rest>');

@@ -1,8 +1,8 @@
-import type { CompiledGrant, Decision, Permission } from '../policy/index.js';
-import type { JsonRpcMessage } from './messages.js';
+import type { CompiledGrant, Decision, Permission } from './types.js';
 
-// What one JSON-RPC message asks of a service, in the permission engine's
-// words. Only the body decides (the mirrored headers must agree with it):
+// What one MCP JSON-RPC message asks of a service, in the permission engine's
+// words, as http-target.ts does for an HTTP request: the MCP adapter and
+// /v1/check read messages through this one table. Only the body decides (the mirrored headers must agree with it):
 //
 //   tools/call                      call <params.name>, with <params.arguments>
 //   resources/read, resources/subscribe, resources/unsubscribe   read <params.uri>
@@ -44,7 +44,13 @@ function check(action: 'call' | 'read' | 'get', name: string | { detail: string 
   return typeof name === 'string' ? { kind: 'check', action, name, args } : { kind: 'invalid', detail: name.detail };
 }
 
-export function classifyMessage(message: JsonRpcMessage): MessageTarget {
+/** What a message needs to be classified: its method (undefined: the client answering the server) and params. */
+export interface McpMessage {
+  readonly method: string | undefined;
+  readonly params: Readonly<Record<string, unknown>> | undefined;
+}
+
+export function classifyMessage(message: McpMessage): MessageTarget {
   const method = message.method;
   if (method === undefined) return { kind: 'pass', list: null };
   const params = message.params;
