@@ -8,6 +8,7 @@ const SUITES = {
   'audit-flood': async () => (await import('./audit-flood.js')).runAuditFloodBench(),
   scan: async () => (await import('./scan.js')).runScanBench(),
   'forward-auth': async () => (await import('./forward-auth.js')).runForwardAuthBench(),
+  mcp: async () => (await import('./mcp.js')).runMcpBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;
