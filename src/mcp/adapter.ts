@@ -130,7 +130,7 @@ export class McpAdapter implements BodyProtocol {
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
       if (err.code === 'invalid_request') this.#targets.set(ex, { ids: requestIds.length === 0 ? [null] : requestIds, batch, rpcCode: RPC_INVALID_REQUEST });
-      for (const context of audited) this.#core.log.record(context, 'deny', 'permission_denied');
+      for (const context of audited) this.#core.log.record(context, 'deny', err.code);
       return this.#refuseWith(ex, err.code, err.detail);
     }
     this.#proceed(ex, { path, body, lists }, audited);
