@@ -81,13 +81,16 @@ export async function runMcpBench(): Promise<void> {
   const now = Date.now();
   await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: now }, SYSTEM_ACTOR);
   await store.createService({ name: 'gh', kind: 'mcp', bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'none' } }], tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now }, SYSTEM_ACTOR);
+  // The same upstream as a plain http service: what the HTTP adapter alone costs, without the MCP stages.
+  await store.createService({ name: 'plain', kind: 'http', bindings: [{ env: 'prod', upstream: upstream.url, credential: { from: 'none' } }], tokenHeader: null, maxBodyBytes: 1_048_576, paths: 'exact', headerUnderscores: 'drop', sqlFunctions: [], hiddenTools: [], createdAt: now, updatedAt: now }, SYSTEM_ACTOR);
   const token = generateToken('prod');
-  await store.createToken(aToken({ name: 'bench', env: 'prod', roles: [], permissions: ['gh:call:list_*'], expiresAt: now + 3_600_000, createdAt: now, updatedAt: now }, { token, hasher }), SYSTEM_ACTOR);
+  await store.createToken(aToken({ name: 'bench', env: 'prod', roles: [], permissions: ['gh:call:list_*', 'plain:POST:/'], expiresAt: now + 3_600_000, createdAt: now, updatedAt: now }, { token, hasher }), SYSTEM_ACTOR);
   const recorder = createAuditRecorder({ store, failMode: 'closed', logger });
   const gateway = await startHttpGateway({ store, hasher, env: 'prod', recorder, metrics: new Registry(), logger, listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', feed: 'local' });
   const direct = new URL(upstream.url);
   const through = new URL(`http://127.0.0.1:${gateway.address.port}/gh/mcp`);
-  const results = { direct: [] as RoundResult[], gateway: [] as RoundResult[] };
+  const asHttp = new URL(`http://127.0.0.1:${gateway.address.port}/plain`);
+  const results = { direct: [] as RoundResult[], gateway: [] as RoundResult[], http: [] as RoundResult[] };
   try {
     // Warm both paths (token cache, pools, JIT).
     await round(direct, {});
@@ -95,6 +98,7 @@ export async function runMcpBench(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       results.direct.push(await round(direct, {}));
       results.gateway.push(await round(through, { authorization: `Bearer ${token}` }));
+      results.http.push(await round(asHttp, { authorization: `Bearer ${token}` }));
     }
   } finally {
     await gateway.stopAccepting();
@@ -115,6 +119,8 @@ export async function runMcpBench(): Promise<void> {
   process.stdout.write(`\nmcp: tools/call list_repos, ${CONCURRENCY} concurrent callers (undici keep-alive), ${ROUNDS} rounds of ${SECONDS}s, medians\n`);
   process.stdout.write(`  direct to the SDK server   ${String(d.callsPerSecond).padStart(6)} calls/s  p50 ${d.p50Ms} ms  p99 ${d.p99Ms} ms  errors ${d.errors}\n`);
   process.stdout.write(`  through the gateway        ${String(g.callsPerSecond).padStart(6)} calls/s  p50 ${g.p50Ms} ms  p99 ${g.p99Ms} ms  errors ${g.errors}\n`);
+  const h = summary(results.http);
+  process.stdout.write(`  same upstream as http service ${String(h.callsPerSecond).padStart(6)} calls/s  p50 ${h.p50Ms} ms  p99 ${h.p99Ms} ms  errors ${h.errors}  (HTTP adapter only, no MCP stages)\n`);
   process.stdout.write(`  ratio ${(g.callsPerSecond / d.callsPerSecond).toFixed(3)} of direct calls/s, p50 added ${(g.p50Ms - d.p50Ms).toFixed(3)} ms\n`);
 }
 

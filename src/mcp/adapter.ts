@@ -260,7 +260,8 @@ export class McpAdapter implements BodyProtocol {
     const stream = String(head['content-type'] ?? '').startsWith('text/event-stream');
     if (stream) {
       res.writeHead(status, head);
-      res.flushHeaders();
+      // A GET stream may stay quiet for long: its client must see it open. Other heads go with the first event.
+      if (ex.method === 'GET') res.flushHeaders();
     }
     let held: Buffer | null = null;
     for await (const chunk of body) {
