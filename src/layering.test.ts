@@ -13,7 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
-  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'declarative' | 'cli' | 'test'
+  | 'core' | 'http' | 'mcp' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'declarative' | 'cli' | 'test'
   | 'sql' | 'postgres';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
@@ -42,6 +42,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['postgres/', 'postgres'],
   ['postgres/testing/', 'test'],
   ['gateway/http/', 'http'],
+  // The MCP adapter, on the HTTP adapter's pipeline: JSON-RPC authorized per message, lists filtered.
+  ['mcp/', 'mcp'],
+  ['mcp/testing/', 'test'],
   // An adapter like http, built on the HTTP adapter's pipeline: it decides but never forwards.
   ['forward-auth/', 'forward-auth'],
   ['gateway/', 'gateway'],
@@ -74,15 +77,16 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   sql: [...BASE, 'policy'],
   postgres: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'sql'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
+  mcp: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
-  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts', 'sql'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'mcp', 'alerts', 'sql'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts', 'sql'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'mcp', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
   declarative: [...BASE, 'policy', 'config', 'audit-format', 'store', 'admin'],
-  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'sql', 'declarative'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'declarative', 'cli', 'test', 'sql', 'postgres'],
+  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'mcp', 'sql', 'declarative'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'mcp', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'declarative', 'cli', 'test', 'sql', 'postgres'],
 };
 
 function groupOf(path: string): Group | undefined {

@@ -10,6 +10,7 @@ const SUITES = {
   'forward-auth': async () => (await import('./forward-auth.js')).runForwardAuthBench(),
   sql: async () => (await import('./sql.js')).runSqlBench(),
   pg: async () => (await import('./pg.js')).runPgBench(),
+  mcp: async () => (await import('./mcp.js')).runMcpBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;

@@ -13,6 +13,7 @@ import { registerToken } from './commands/token.js';
 import { registerStatus } from './commands/status.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerApply } from './commands/apply.js';
+import { registerMcpWrap } from './commands/mcp-wrap.js';
 
 /** Commands that work on the data directory itself, not through the admin API. */
 const LOCAL_COMMANDS = new Set(['init', 'serve', 'gateway', 'completion']);
@@ -62,6 +63,7 @@ export function buildProgram(json = false): Command {
   registerStatus(program);
   registerCompletion(program);
   registerApply(program);
+  registerMcpWrap(program);
   for (const command of groupsAndLeaves(program)) command.version(LATCHKEY_VERSION, '--version', 'print the version of latchkey');
   for (const command of leaves(program)) {
     command.exitOverride();

@@ -6,6 +6,7 @@ import type { ServiceRoute } from '../core/services/index.js';
 import { httpConnector } from './http/connector.js';
 import { byFirstSegment, ClientAddressResolver, createListener, fixedService, HttpOutcome, Pipeline, UpgradeOutcome } from './http/index.js';
 import type { ServiceLocator } from './http/route.js';
+import { McpAdapter } from '../mcp/index.js';
 import { DEFAULTS, type HttpGatewayOptions, type ListenAddress } from './options.js';
 
 // The HTTP gateway: the data plane (src/core/data-plane.ts) with the HTTP
@@ -49,7 +50,8 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     ...(options.upstreamCa !== undefined ? { ca: options.upstreamCa } : {}),
     onRefused: (upstream, listener, address) => logger.error({ upstream, listener, address }, "upstream refused: it is one of Latchkey's own listeners; requests get 502"),
   });
-  const plane: DataPlane = await startDataPlane(options, [connector, ...(options.connectors ?? [])]);
+  // An mcp service's upstream is Streamable HTTP: the same keep-alive pools.
+  const plane: DataPlane = await startDataPlane(options, [connector, { ...connector, kind: 'mcp' }, ...(options.connectors ?? [])]);
 
   const pipeline = new Pipeline({
     core: plane.core,
@@ -57,6 +59,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     maxHeaders,
     ...(options.alerts !== undefined && { alerts: options.alerts }),
   });
+  pipeline.useMcp(new McpAdapter({ core: plane.core, pipeline }));
   const http = new HttpOutcome(pipeline, plane.metrics);
   const upgrade = new UpgradeOutcome(pipeline, plane.metrics);
   const parts = {
@@ -73,10 +76,10 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       maxHeaders,
     },
   };
-  // This adapter serves http services only; the table knows the others for permissions.
+  // This listener serves http and mcp services; the table knows the others for permissions.
   const lookup = (name: string): ServiceRoute | undefined => {
     const route = plane.services.get(name);
-    return route?.kind === 'http' ? route : undefined;
+    return route?.kind === 'http' || route?.kind === 'mcp' ? route : undefined;
   };
   const specs: Array<{ locate: ServiceLocator; at: ListenAddress; service: string | null }> = [
     { locate: byFirstSegment(lookup), at: options.listen, service: null },

@@ -11,7 +11,8 @@ import { actionIndex, actionsOf, concreteActions, HTTP_METHODS } from './grammar
 import type { EnvRule, HttpAllow, NameRule, TableRule } from './compiled-rules.js';
 import { compileGlob } from './name-glob.js';
 import { PathTrie } from './path-trie.js';
-import { adminScope, canonicalResource, httpPattern, namePattern, PermissionSyntaxError, tablePattern } from './resource-syntax.js';
+import { adminScope, canonicalResource, httpPattern, PermissionSyntaxError, tablePattern, toolPattern } from './resource-syntax.js';
+import { compileConstraints, denyConstraintsHold, failedConstraint } from './argument-constraints.js';
 import { foldPattern, type PathMatching } from './path-matching.js';
 import type { CompiledGrant, Decision, Permission, PolicyServiceKind, ServiceCatalog } from './types.js';
 
@@ -150,10 +151,37 @@ function firstTable(rules: readonly TableRule[] | undefined, schema: string, tab
   return null;
 }
 
-function firstName(rules: readonly NameRule[] | undefined, name: string): Decision | null {
+function firstDenyName(rules: readonly NameRule[] | undefined, name: string, args: Readonly<Record<string, unknown>> | undefined): Decision | null {
   if (rules === undefined) return null;
-  for (const rule of rules) if (rule.name(name)) return rule.decision;
+  for (const rule of rules) if (rule.name(name) && denyConstraintsHold(rule.constraints, args)) return rule.decision;
   return null;
+}
+
+/** The first allow whose name and constraints hold; else a denial naming the argument an allow of the name refused, or null. */
+function firstAllowName(rules: readonly NameRule[] | undefined, name: string, args: Readonly<Record<string, unknown>> | undefined): Decision | null {
+  if (rules === undefined) return null;
+  let refused: Decision | null = null;
+  for (const rule of rules) {
+    if (!rule.name(name)) continue;
+    const failed = failedConstraint(rule.constraints, args);
+    if (failed === null) return rule.decision;
+    refused ??= argumentDenial(rule, failed.argument, args);
+  }
+  return refused;
+}
+
+function argumentDenial(rule: NameRule, argument: string, args: Readonly<Record<string, unknown>> | undefined): Decision {
+  const value = args === undefined || !Object.hasOwn(args, argument) ? undefined : args[argument];
+  const what = value === undefined ? 'is missing' : typeof value !== 'string' ? 'is not a string' : 'has a value outside';
+  const globs = rule.constraints.find((c) => c.argument === argument)?.globs.join('|') ?? '';
+  return Object.freeze({
+    allowed: false,
+    reason: 'permission_denied',
+    matched: null,
+    nearest: rule.permission.text,
+    explanation: `argument ${argument} ${what} ${argument}=${globs} (nearest allow: ${rule.permission.text})`,
+    argument,
+  } as Decision);
 }
 
 function firstEnv(rules: readonly EnvRule[] | undefined, env: string | undefined): Decision | null {
@@ -184,8 +212,8 @@ class Grant implements CompiledGrant {
       return { permission, glob: `${schema}.${table}`, schema: compileGlob(schema), table: compileGlob(table), decision };
     });
     this.#mcp = buildRules(this.permissions, 'mcp', (permission, decision): NameRule => {
-      const glob = namePattern(permission.resource);
-      return { permission, glob, name: compileGlob(glob), decision };
+      const { name: glob, constraints } = toolPattern(permission.resource);
+      return { permission, glob, name: compileGlob(glob), constraints: compileConstraints(constraints), decision };
     });
     this.#admin = buildRules(this.permissions, 'latchkey', (permission, decision): EnvRule => ({ permission, env: adminScope(permission.resource).env, decision })).get(ADMIN_SERVICE);
   }
@@ -222,13 +250,22 @@ class Grant implements CompiledGrant {
     return found ?? new DefaultDenial(() => explainPostgres(rules.allows, service, action, schema, table));
   }
 
-  decideMcp(service: string, action: 'call' | 'read' | 'get', name: string): Decision {
+  decideMcp(service: string, action: 'call' | 'read' | 'get', name: string, args?: Readonly<Record<string, unknown>>): Decision {
     const rules = this.#mcp.get(service);
     if (rules === undefined) return noService('mcp', service);
     const index = actionIndex('mcp', action);
     if (index < 0) return plainDenial(`${String(action)} is not an mcp action (call, read, get)`);
-    const found = firstName(rules.deny[index], name) ?? firstName(rules.allow[index], name);
+    const found = firstDenyName(rules.deny[index], name, args) ?? firstAllowName(rules.allow[index], name, args);
     return found ?? new DefaultDenial(() => explainMcp(rules.allows, service, action, name));
+  }
+
+  visibleMcp(service: string, action: 'call' | 'read' | 'get', name: string): boolean {
+    const rules = this.#mcp.get(service);
+    const index = actionIndex('mcp', action);
+    if (rules === undefined || index < 0) return false;
+    for (const rule of rules.deny[index] as NameRule[]) if (rule.constraints.length === 0 && rule.name(name)) return false;
+    for (const rule of rules.allow[index] as NameRule[]) if (rule.name(name)) return true;
+    return false;
   }
 
   decideAdmin(action: string, env: string | undefined): Decision {

@@ -1,6 +1,7 @@
 // The compiled forms of permissions that the compiler builds once and both the
 // decisions and their explanations read: nothing here is parsed per request.
 
+import type { CompiledConstraint } from './argument-constraints.js';
 import type { NameMatcher } from './name-glob.js';
 import type { SequencePattern } from './pattern-algebra.js';
 import type { Decision, Permission } from './types.js';
@@ -24,6 +25,8 @@ export interface NameRule {
   readonly permission: Permission;
   readonly glob: string;
   readonly name: NameMatcher;
+  /** Argument constraints of a tool call permission; empty for everything else. */
+  readonly constraints: readonly CompiledConstraint[];
   readonly decision: Decision;
 }
 

@@ -13,3 +13,5 @@ export { isWithin } from './within.js';
 export { adminScope, type AdminScope } from './resource-syntax.js';
 export { GATEWAY_METHODS, readMethodOverride } from './method-override.js';
 export { authorizedPath, splitServicePath, type AuthorizedPath } from './http-target.js';
+export { compileGlob, type NameMatcher } from './name-glob.js';
+export { classifyMessage, decideTarget, wholeServiceAllow, type ListKind, type McpMessage, type MessageTarget } from './mcp-target.js';

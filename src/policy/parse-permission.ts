@@ -23,7 +23,9 @@
 //             segment, no trailing `/` (trailing slashes are not significant to
 //             authorization, see normalize-path.ts), no `.`/`..`, `\`, `;`, `?`, `#`.
 //   postgres  `schema.table`, each a glob of [a-z0-9_$] and `*`, folded to lowercase.
-//   mcp       a tool/resource/prompt name glob, `*` matching any run of characters.
+//   mcp       a tool/resource/prompt name glob, `*` matching any run of characters;
+//             for action call, optionally argument constraints after it:
+//             `name{arg=glob|glob,arg2=glob}` (see argument-constraints.ts).
 //   latchkey  an environment name `[a-z][a-z0-9]{0,11}`. For an allow of
 //             tokens.create, optionally `:service` or `:*` after it: the services
 //             whose permissions the holder may hand out (see adminScope).
@@ -32,7 +34,7 @@
 import { invalid } from '../errors/index.js';
 import { ADMIN_SERVICE } from './admin-actions.js';
 import { actionsOf, actionWords } from './grammar.js';
-import { adminScope, canonicalResource, PermissionSyntaxError } from './resource-syntax.js';
+import { adminScope, canonicalResource, PermissionSyntaxError, toolPattern } from './resource-syntax.js';
 import type { Permission, PolicyServiceKind, ServiceCatalog } from './types.js';
 
 export const MAX_PERMISSION_LENGTH = 512;
@@ -106,6 +108,9 @@ function parseText(text: string, catalog: ServiceCatalog): Permission {
     const written = rest.slice(secondColon + 1);
     if (written === '') fail(`empty resource after ${service}:${action}: ; leave out the last : to mean every resource`);
     resource = canonicalResource(kind, written);
+    if (kind === 'mcp' && action !== 'call' && toolPattern(resource).constraints.length > 0) {
+      fail(`argument constraints in ${written} apply to tool calls only: write ${service}:call:${written}`);
+    }
     if (kind === 'latchkey') checkDelegation(effect, action, resource, catalog);
   }
   const fields = { effect, service, kind, action, resource } as const;

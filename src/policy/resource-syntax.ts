@@ -3,6 +3,7 @@
 // containment. An absent resource means every resource of the action.
 
 import { ENV_PATTERN } from '../token/index.js';
+import { parseToolPattern, toolPatternText, type ToolPattern } from './argument-constraints.js';
 import { segmentProblem } from './normalize-path.js';
 import { ANY, ONE, type PatternToken, type SequencePattern } from './pattern-algebra.js';
 import type { PolicyServiceKind } from './types.js';
@@ -91,8 +92,7 @@ export function canonicalResource(kind: PolicyServiceKind, resource: string): st
       return `${schema}.${table}`;
     }
     case 'mcp':
-      checkNameGlob(resource);
-      return resource;
+      return toolPatternText(toolPattern(resource));
     case 'latchkey': {
       const { env, delegates } = adminScope(resource);
       if (env === undefined || !ENV_PATTERN.test(env)) fail(`invalid environment name ${quote(env ?? resource)}; expected [a-z][a-z0-9]{0,11}`);
@@ -134,9 +134,10 @@ export function tablePattern(resource: string | undefined): { schema: string; ta
   return resource === undefined ? { schema: '*', table: '*' } : parseTablePattern(resource);
 }
 
-/** The name glob of an mcp permission's resource; every name when absent. */
-export function namePattern(resource: string | undefined): string {
-  if (resource === undefined) return '*';
-  checkNameGlob(resource);
-  return resource;
+/** The name glob and argument constraints of an mcp permission's resource; every name, unconstrained, when absent. */
+export function toolPattern(resource: string | undefined): ToolPattern {
+  if (resource === undefined) return { name: '*', constraints: [] };
+  const pattern = parseToolPattern(resource);
+  checkNameGlob(pattern.name);
+  return pattern;
 }

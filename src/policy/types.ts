@@ -42,6 +42,8 @@ export interface Decision {
   /** For a denial with no matching deny: the closest allow, and why it did not match. */
   readonly nearest: string | null;
   readonly explanation: string;
+  /** For an mcp tool call refused on its arguments: the argument that decided. */
+  readonly argument?: string;
 }
 
 export interface CompiledGrant {
@@ -53,7 +55,13 @@ export interface CompiledGrant {
    */
   decideHttp(service: string, method: string, segments: readonly string[], matching?: PathMatching): Decision;
   decidePostgres(service: string, action: string, schema: string, table: string): Decision;
-  decideMcp(service: string, action: 'call' | 'read' | 'get', name: string): Decision;
+  /** `args`: a tool call's top-level arguments, checked against the argument constraints of the tool's permissions. */
+  decideMcp(service: string, action: 'call' | 'read' | 'get', name: string, args?: Readonly<Record<string, unknown>>): Decision;
+  /**
+   * Whether a list shows this tool, resource or prompt: some allow names it (whatever its argument
+   * constraints) and no deny without constraints does. Visibility only; every call is still decided.
+   */
+  visibleMcp(service: string, action: 'call' | 'read' | 'get', name: string): boolean;
   /** The admin API: `tokens.create` and friends, optionally scoped to one environment. */
   decideAdmin(action: string, env: string | undefined): Decision;
 }

@@ -15,14 +15,15 @@
 
 import { actionsOf } from './grammar.js';
 import { covers, globTokens, overlaps, type SequencePattern } from './pattern-algebra.js';
-import { adminScope, httpPattern, namePattern, tablePattern } from './resource-syntax.js';
+import { constraintsCover, type ArgumentConstraint } from './argument-constraints.js';
+import { adminScope, httpPattern, tablePattern, toolPattern } from './resource-syntax.js';
 import type { Permission } from './types.js';
 
 /** A permission's resource in the form containment compares. */
 type Region =
   | { readonly kind: 'http'; readonly path: SequencePattern }
   | { readonly kind: 'postgres'; readonly schema: SequencePattern; readonly table: SequencePattern }
-  | { readonly kind: 'mcp'; readonly name: SequencePattern }
+  | { readonly kind: 'mcp'; readonly name: SequencePattern; readonly constraints: readonly ArgumentConstraint[] }
   | { readonly kind: 'latchkey'; readonly env: string | undefined; readonly delegates: string | null };
 
 interface Entry {
@@ -39,8 +40,10 @@ function regionOf(permission: Permission): Region {
       const { schema, table } = tablePattern(permission.resource);
       return { kind: 'postgres', schema: globTokens(schema), table: globTokens(table) };
     }
-    case 'mcp':
-      return { kind: 'mcp', name: globTokens(namePattern(permission.resource)) };
+    case 'mcp': {
+      const { name, constraints } = toolPattern(permission.resource);
+      return { kind: 'mcp', name: globTokens(name), constraints };
+    }
     case 'latchkey':
       return { kind: 'latchkey', ...adminScope(permission.resource) };
   }
@@ -50,7 +53,7 @@ function regionOf(permission: Permission): Region {
 function regionCovers(outer: Region, inner: Region): boolean {
   if (outer.kind === 'http' && inner.kind === 'http') return covers(outer.path, inner.path);
   if (outer.kind === 'postgres' && inner.kind === 'postgres') return covers(outer.schema, inner.schema) && covers(outer.table, inner.table);
-  if (outer.kind === 'mcp' && inner.kind === 'mcp') return covers(outer.name, inner.name);
+  if (outer.kind === 'mcp' && inner.kind === 'mcp') return covers(outer.name, inner.name) && constraintsCover(outer.constraints, inner.constraints);
   if (outer.kind === 'latchkey' && inner.kind === 'latchkey') {
     // Handing out only one's own permissions (null) is the narrowest delegation; `*` the widest.
     const delegation = inner.delegates === null || outer.delegates === '*' || outer.delegates === inner.delegates;
@@ -63,6 +66,7 @@ function regionCovers(outer: Region, inner: Region): boolean {
 function regionsMeet(a: Region, b: Region): boolean {
   if (a.kind === 'http' && b.kind === 'http') return overlaps(a.path, b.path);
   if (a.kind === 'postgres' && b.kind === 'postgres') return overlaps(a.schema, b.schema) && overlaps(a.table, b.table);
+  // Argument constraints are left out: the names meeting is enough to say they may meet (sound).
   if (a.kind === 'mcp' && b.kind === 'mcp') return overlaps(a.name, b.name);
   if (a.kind === 'latchkey' && b.kind === 'latchkey') return a.env === undefined || b.env === undefined || a.env === b.env;
   return a.kind === b.kind;

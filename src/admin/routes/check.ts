@@ -1,19 +1,14 @@
 import { z } from 'zod';
-import { admissionRefusal, knownToken } from '../../core/admission.js';
 import { authorizeHttp } from '../../core/authorize.js';
-import { invalid, notFound, REASONS, type ReasonCode } from '../../errors/index.js';
-import { authorizeEnv } from '../authorize.js';
-import { loadServiceCatalog } from '../../lifecycle/index.js';
-import { authorizedPath, compileGrant, GATEWAY_METHODS, parsePermissions, readMethodOverride, splitServicePath } from '../../policy/index.js';
-import type { CompiledGrant } from '../../policy/types.js';
+import { invalid } from '../../errors/index.js';
+import { authorizedPath, GATEWAY_METHODS, readMethodOverride, splitServicePath } from '../../policy/index.js';
 import { analyzeSql, loadSqlParser, sqlScope } from '../../postgres/sql/index.js';
-import type { Service, TokenRecord } from '../../store/records.js';
-import { parseToken } from '../../token/index.js';
+import type { Principal } from '../principal.js';
 import type { AdminContext } from '../context.js';
-import { tokenEntryOf, type Principal } from '../principal.js';
-import { auditRead, honeytokenAlarm } from '../token-audit.js';
 import { permissionText } from '../input.js';
 import { route } from '../route.js';
+import { checkMcp, mcpQuestion } from './check-mcp.js';
+import { auditCheck, refusal, subjectOf } from './check-subject.js';
 
 // "Would this be allowed, and why?" — the gateway's decision, made by the same
 // code (the target read by policy/http-target.ts, the token admitted by
@@ -32,62 +27,11 @@ const body = z.strictObject({
   path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway').optional(),
   sql: z.string().max(65_536).describe('a query string for a postgres service (instead of method and path)').optional(),
   service: z.string().min(1).max(64).describe('the postgres service the sql is sent to').optional(),
+  mcp: mcpQuestion.optional().describe('instead of method and path: one MCP message to an mcp service'),
   client: z.ipv4().or(z.ipv6()).optional().describe("the client address to judge the token's CIDR list against"),
 });
 
 type CheckBody = z.infer<typeof body>;
-
-/** What was asked, for the audit record: never the SQL text itself, which may hold values. */
-type Question = { readonly method: string; readonly path: string } | { readonly service: string; readonly kind: string; readonly fingerprint: string | null };
-
-/** Every check of a token is on the record: who asked about which token, and what they learnt. */
-function auditCheck(context: AdminContext, principal: Principal, record: TokenRecord | undefined, question: Question, reason: string, now: number): Promise<void> {
-  const asked = 'path' in question ? { ...question, path: question.path.length > 1024 ? `${question.path.slice(0, 1024)}…` : question.path } : question;
-  return auditRead(context.store, principal.actor, {
-    action: 'token.check',
-    target: record?.id ?? '',
-    before: null,
-    after: { ...asked, reason, client: principal.client },
-  }, now);
-}
-
-type Subject =
-  | { readonly ok: true; readonly grant: CompiledGrant; readonly audited: TokenRecord | undefined }
-  | { readonly ok: false; readonly refusal: ReturnType<typeof refusal> };
-
-/**
- * The grant a check judges: one written out, or a stored token's once the core
- * admits it for `service`. A refused token is audited here with `question`
- * (which may be computed late: the SQL form fingerprints only a token it admits).
- */
-async function subjectOf(input: CheckBody, service: Service, principal: Principal, context: AdminContext, question: () => Question): Promise<Subject> {
-  const { store, hasher, now, logger } = context;
-  if (input.grant !== undefined) {
-    const catalog = await loadServiceCatalog(store);
-    return { ok: true, grant: compileGrant(parsePermissions(input.grant, catalog, 'grant'), catalog), audited: undefined };
-  }
-  const at = now();
-  let record: TokenRecord | undefined;
-  if (input.tokenId !== undefined) {
-    // By id no possession is proven: what the token may do is then read access to it, as GET /v1/tokens/{id} is.
-    record = await store.getToken(input.tokenId);
-    if (record === undefined) throw notFound(`token ${input.tokenId}`);
-    authorizeEnv(principal, 'tokens.read', record.env);
-  } else {
-    if (parseToken(input.token!) === undefined) return { ok: false, refusal: refusal('token_malformed') };
-    record = await store.findTokenByHash(hasher.hash(input.token!));
-    if (record?.honey === true) await honeytokenAlarm(context, record, 'check', principal.actor, principal.client, at);
-  }
-  const entry = record === undefined ? null : knownToken(await tokenEntryOf(store, record, logger, at));
-  const bindings = new Map(service.bindings.map((binding) => [binding.env, binding]));
-  const refused = entry === null ? 'token_unknown' : admissionRefusal(entry, at, null, bindings, input.client);
-  if (refused !== null) {
-    await auditCheck(context, principal, record, question(), refused, at);
-    return { ok: false, refusal: refusal(refused) };
-  }
-  // A grant that could not be compiled safely (null) denies everything, as an empty one does.
-  return { ok: true, grant: entry!.grant ?? compileGrant([]), audited: record };
-}
 
 const cidrNote = (input: CheckBody) => (input.token !== undefined || input.tokenId !== undefined) && input.client === undefined && { cidrs: 'not evaluated: give client to judge the token\'s CIDR list' };
 
@@ -137,14 +81,10 @@ async function checkSql(input: CheckBody & { sql: string; service: string }, pri
   };
 }
 
-function refusal(reason: ReasonCode, explanation: string = REASONS[reason].message) {
-  return { allowed: false, reason, matched: null, nearest: null, explanation };
-}
-
 export const checkRoutes = [
   route<CheckBody>({
     method: 'POST', path: '/v1/check', action: 'check', tag: 'check', status: 200,
-    summary: 'Explain whether a token or a grant allows a request (HTTP: method and path; PostgreSQL: sql and service)', body,
+    summary: 'Explain whether a token or a grant allows a request (HTTP: method and path; PostgreSQL: sql and service; MCP: mcp)', body,
     handle: async ({ body: input, principal }, context) => {
       const { store, now } = context;
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
@@ -153,9 +93,14 @@ export const checkRoutes = [
       if (input.sql !== undefined || input.service !== undefined) {
         if (input.sql === undefined || input.service === undefined) throw invalid('sql', 'give both sql and service');
         if (input.method !== undefined || input.path !== undefined) throw invalid('sql', 'give sql and service, or method and path, not both');
+        if (input.mcp !== undefined) throw invalid('sql', 'give sql and service, or mcp, not both');
         return checkSql({ ...input, sql: input.sql, service: input.service }, principal, context, started);
       }
-      if (input.method === undefined || input.path === undefined) throw invalid('method', 'give method and path (or sql and service)');
+      if (input.mcp !== undefined) {
+        if (input.method !== undefined || input.path !== undefined) throw invalid('mcp', 'give mcp, or method and path, not both');
+        return checkMcp(input, input.mcp, principal, context, started);
+      }
+      if (input.method === undefined || input.path === undefined) throw invalid('method', 'give method and path (or sql and service, or mcp)');
       const question = input.path.indexOf('?');
       const queryless = question < 0 ? input.path : input.path.slice(0, question);
       if (!queryless.startsWith('/') || queryless.length < 2) throw invalid('path', 'must be /<service>/<rest>');

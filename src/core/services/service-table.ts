@@ -41,6 +41,8 @@ export interface ServiceRoute {
   readonly headerUnderscores: HeaderUnderscores;
   /** postgres services: functions allowed beyond the analyzer's side-effect-free list. */
   readonly sqlFunctions: readonly string[];
+  /** Tool name globs an mcp service hides from every token (empty for other kinds). */
+  readonly hiddenTools: readonly string[];
 }
 
 export interface ServiceTableOptions {
@@ -178,6 +180,7 @@ export class ServiceTable implements ServiceCatalog {
       paths: service.paths,
       headerUnderscores: service.headerUnderscores,
       sqlFunctions: service.sqlFunctions,
+      hiddenTools: Object.freeze([...service.hiddenTools]),
     };
   }
 

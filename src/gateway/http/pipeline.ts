@@ -19,6 +19,18 @@ export interface PipelineOptions {
   readonly alerts?: AlertRaiser;
   readonly clients: ClientAddressResolver;
   readonly maxHeaders: number;
+  /** The MCP adapter (src/mcp/), handed the requests of `mcp` services once their token is admitted. */
+  readonly mcp?: BodyProtocol;
+}
+
+/**
+ * A protocol carried on HTTP and authorized on its body (MCP): its services'
+ * refusals are written its way, and once the core has admitted the token it
+ * authorizes, runs the core's gate and limit, forwards and records itself.
+ */
+export interface BodyProtocol {
+  readonly outcome: Outcome;
+  admitted(ex: Exchange): void;
 }
 
 /**
@@ -40,6 +52,9 @@ export interface PipelineOptions {
  *               usage_exhausted
  *   forward     502 upstream_unreachable, 504 upstream_timeout
  *
+ * A service of kind mcp leaves after admit for its adapter (src/mcp/adapter.ts),
+ * which authorizes each JSON-RPC message of the body and answers in JSON-RPC.
+ *
  * Node's parser rejects malformed HTTP before the first stage (400, 408, 431).
  * The stages are synchronous on a cache hit; only a cache miss and a Redis
  * limit check wait.
@@ -49,8 +64,10 @@ export class Pipeline {
   readonly #clients: ClientAddressResolver;
   readonly #maxHeaders: number;
   readonly #alerts: AlertRaiser | undefined;
+  #mcp: BodyProtocol | undefined;
 
   constructor(options: PipelineOptions) {
+    this.#mcp = options.mcp;
     this.#core = options.core;
     this.#alerts = options.alerts;
     this.#clients = options.clients;
@@ -61,6 +78,13 @@ export class Pipeline {
     const routed = route(ex, locate);
     if (routed !== null) return outcome.refuse(ex, routed);
     const service = ex.service!;
+    if (service.kind === 'mcp') {
+      if (this.#mcp === undefined || ex.res === null) {
+        ex.detail = 'an MCP service is reached over Streamable HTTP, not an upgrade';
+        return outcome.refuse(ex, 'request_ambiguous');
+      }
+      outcome = this.#mcp.outcome;
+    }
     const method = ex.method;
     if (!GATEWAY_METHODS.has(method)) {
       ex.detail = `method ${method.slice(0, 16)} is not one the gateway authorizes`;
@@ -103,6 +127,7 @@ export class Pipeline {
       return outcome.refuse(ex, refused);
     }
     const service = ex.service!;
+    if (service.kind === 'mcp') return this.#mcp!.admitted(ex);
     const decision = authorizeHttp(ex.entry!.grant, service.name, ex.action, ex.method, ex.segments, service.paths);
     ex.matched = decision.matched;
     if (!decision.allowed) return outcome.refuse(ex, 'permission_denied');
@@ -115,6 +140,11 @@ export class Pipeline {
     }
     if (limited !== null) return outcome.refuse(ex, limited);
     outcome.forward(ex);
+  }
+
+  /** Set once, by the gateway that builds both (the MCP adapter needs the pipeline's record and headers). */
+  useMcp(mcp: BodyProtocol): void {
+    this.#mcp = mcp;
   }
 
   #honeytokenUsed(ex: Exchange): void {

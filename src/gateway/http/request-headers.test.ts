@@ -13,6 +13,7 @@ const service = {
   paths: 'exact',
   headerUnderscores: 'drop',
   sqlFunctions: [],
+  hiddenTools: [],
 } satisfies ServiceRoute;
 
 function scan(...raw: string[]) {
