@@ -108,8 +108,11 @@ function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, ses
         if (phase === 'startup') {
           const step = startup.packet(frame);
           if (step.kind === 'answer') socket.write(step.bytes);
-          else if (step.kind === 'close') return void socket.end();
-          else if (step.kind === 'refuse') return void socket.end(step.bytes);
+          else if (step.kind === 'close' || step.kind === 'refuse') {
+            // Nothing more is read from this connection.
+            phase = 'authenticating';
+            return void (step.kind === 'refuse' ? socket.end(step.bytes) : socket.end());
+          }
           else {
             phase = 'password';
             framer.startup = false;
