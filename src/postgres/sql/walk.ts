@@ -299,60 +299,44 @@ function returning(relation: unknown, context: Context): (value: unknown) => voi
   };
 }
 
-function insertStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'insert', context);
-  struct('InsertStmt', fields, {
-    relation: 'skip', cols: 'node', selectStmt: 'node', withClause: 'skip', override: 'skip',
-    returningClause: returning(fields.relation, context),
-    onConflictClause: (value) => {
-      const clause = value as { action?: string };
-      if (clause.action === 'ONCONFLICT_UPDATE') target(fields.relation, 'update', context);
-      struct('OnConflictClause', value, {
-        action: 'skip', targetList: 'node', whereClause: 'node', location: 'skip',
-        infer: (infer) => struct('InferClause', infer, { indexElems: 'node', whereClause: 'node', conname: 'skip', location: 'skip' }, context),
-      }, context);
-    },
-  }, context);
+/** INSERT, UPDATE, DELETE and MERGE: their WITH, their target (never a CTE) used as `action`, RETURNING, and the rest by `spec`. */
+function writing(type: string, action: SqlAction, spec: (fields: Fields, context: Context) => Spec) {
+  return (fields: Fields, outer: Context): void => {
+    const context = withCtes(fields.withClause, outer);
+    target(fields.relation, action, context);
+    struct(type, fields, { relation: 'skip', withClause: 'skip', returningClause: returning(fields.relation, context), ...spec(fields, context) }, context);
+  };
 }
 
-function updateStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'update', context);
-  struct('UpdateStmt', fields, {
-    relation: 'skip', targetList: 'node', whereClause: 'node', fromClause: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-  }, context);
-}
+const insertStmt = writing('InsertStmt', 'insert', (fields, context) => ({
+  cols: 'node', selectStmt: 'node', override: 'skip',
+  onConflictClause: (value) => {
+    if ((value as { action?: string }).action === 'ONCONFLICT_UPDATE') target(fields.relation, 'update', context);
+    struct('OnConflictClause', value, {
+      action: 'skip', targetList: 'node', whereClause: 'node', location: 'skip',
+      infer: (infer) => struct('InferClause', infer, { indexElems: 'node', whereClause: 'node', conname: 'skip', location: 'skip' }, context),
+    }, context);
+  },
+}));
 
-function deleteStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'delete', context);
-  struct('DeleteStmt', fields, {
-    relation: 'skip', usingClause: 'node', whereClause: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-  }, context);
-}
+const updateStmt = writing('UpdateStmt', 'update', () => ({ targetList: 'node', whereClause: 'node', fromClause: 'node' }));
+
+const deleteStmt = writing('DeleteStmt', 'delete', () => ({ usingClause: 'node', whereClause: 'node' }));
 
 const MERGE_ACTIONS: Readonly<Record<string, SqlAction | null>> = { CMD_UPDATE: 'update', CMD_INSERT: 'insert', CMD_DELETE: 'delete', CMD_NOTHING: null };
 
-function mergeStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  // MERGE's target is written, and read to match rows: select too.
-  target(fields.relation, 'select', context);
-  struct('MergeStmt', fields, {
-    relation: 'skip', sourceRelation: 'node', joinCondition: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-    mergeWhenClauses: (value) => list(value).forEach((item) => {
-      const [type, clause] = unwrap(item);
-      if (type !== 'MergeWhenClause') throw unsupported(type);
-      const action = MERGE_ACTIONS[String(clause.commandType)];
-      if (action === undefined) throw unsupported(`MERGE ${String(clause.commandType)}`);
-      if (action !== null) target(fields.relation, action, context);
-      struct('MergeWhenClause', clause, { matchKind: 'skip', commandType: 'skip', override: 'skip', condition: 'node', targetList: 'node', values: 'node' }, context);
-    }),
-  }, context);
-}
+// MERGE's target is read to match rows (select), then written by each WHEN's action.
+const mergeStmt = writing('MergeStmt', 'select', (fields, context) => ({
+  sourceRelation: 'node', joinCondition: 'node',
+  mergeWhenClauses: (value) => list(value).forEach((item) => {
+    const [type, clause] = unwrap(item);
+    if (type !== 'MergeWhenClause') throw unsupported(type);
+    const action = MERGE_ACTIONS[String(clause.commandType)];
+    if (action === undefined) throw unsupported(`MERGE ${String(clause.commandType)}`);
+    if (action !== null) target(fields.relation, action, context);
+    struct('MergeWhenClause', clause, { matchKind: 'skip', commandType: 'skip', override: 'skip', condition: 'node', targetList: 'node', values: 'node' }, context);
+  }),
+}));
 
 // ---- the node table ------------------------------------------------------------
 
