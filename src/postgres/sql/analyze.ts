@@ -22,6 +22,8 @@ function statementText(bytes: Buffer, raw: RawStatement): string {
 export function analyzeSql(sql: string): Analysis {
   // An empty query (or only comments and semicolons) runs nothing: PostgreSQL answers EmptyQueryResponse.
   if (sql.length === 0) return { ok: true, statements: [] };
+  // The parser reads a C string: past a NUL it would see nothing the server might.
+  if (sql.includes('\u0000')) return { ok: false, refusal: new SqlRefusal('invalid_request', 'the statement holds a NUL character'), kind: 'unknown', parsed: false };
   let raws: readonly RawStatement[];
   try {
     raws = parseStatements(sql);
@@ -45,6 +47,8 @@ export function analyzeSql(sql: string): Analysis {
       });
     } catch (error) {
       if (error instanceof SqlRefusal) return { ok: false, refusal: error, kind: kindOf(raw.stmt), parsed: true };
+      // The walk recurses with the tree; a tree deeper than the stack is refused, not a crash.
+      if (error instanceof RangeError) return { ok: false, refusal: new SqlRefusal('invalid_request', 'the statement is nested too deeply'), kind: kindOf(raw.stmt), parsed: true };
       throw error;
     }
   }

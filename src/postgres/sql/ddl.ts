@@ -7,7 +7,8 @@
 // statements.ts.
 
 import { refused, unsupported } from './refusal.js';
-import { defineNodes, into, list, node, relationOf, struct, tablesNamed, target, unwrap, use, type Context, type Fields } from './walk.js';
+import { into } from './queries.js';
+import { defineNodes, list, node, relationOf, struct, tablesNamed, target, unwrap, use, type Context, type Fields } from './walk.js';
 import type { StatementShape } from './statements.js';
 
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE']);
@@ -31,8 +32,8 @@ defineNodes({
       if (list(value).length > 0) throw refused('EXCLUDE constraints are not allowed (their operators are not checked)');
     },
     options: 'skip', indexname: 'skip', indexspace: 'skip', reset_default_tblspc: 'skip', access_method: 'skip', where_clause: 'node',
-    // A foreign key reads the table it references (an insert tells whether a key exists there).
-    pktable: (value, context) => target(value, 'select', context),
+    // A foreign key puts triggers on the table it references and holds back its deletes: DDL on it.
+    pktable: (value, context) => target(value, 'ddl', context),
     fk_attrs: 'skip', pk_attrs: 'skip', fk_with_period: 'skip', pk_with_period: 'skip', fk_matchtype: 'skip', fk_upd_action: 'skip',
     fk_del_action: 'skip', fk_del_set_cols: 'skip', old_conpfeqop: 'skip', old_pktable_oid: 'skip', location: 'skip',
   },
@@ -42,17 +43,23 @@ defineNodes({
   PartitionCmd: { name: (value, context) => target(value, 'ddl', context), bound: partitionBound, concurrent: 'skip' },
   PartitionElem: { name: 'skip', expr: 'node', collation: 'skip', opclass: 'skip', location: 'skip' },
   ReplicaIdentityStmt: { identity_type: 'skip', name: 'skip' },
-  AlterTableCmd: {
-    subtype: (value) => {
-      if (value === 'AT_ChangeOwner') throw refused('ALTER ... OWNER TO is refused: ownership is managed outside the gateway');
-      if (value === 'AT_GenericOptions') throw refused('foreign-data options are not allowed');
-    },
-    name: 'skip', num: 'skip', newowner: 'skip', def: 'node', missing_ok: 'skip', recurse: 'skip',
-    behavior: (value) => {
-      if (value === 'DROP_CASCADE') throw refused('ALTER TABLE ... CASCADE is refused: it reaches objects the statement does not name');
-    },
+  AlterTableCmd: (fields: Fields, context: Context) => {
+    if (fields.subtype === 'AT_ChangeOwner') throw refused('ALTER ... OWNER TO is refused: ownership is managed outside the gateway');
+    if (fields.subtype === 'AT_GenericOptions') throw refused('foreign-data options are not allowed');
+    // INHERIT parent: the table's rows join what the parent shows, as a partition's do: DDL on the parent.
+    const inherits = fields.subtype === 'AT_AddInherit' || fields.subtype === 'AT_DropInherit';
+    struct('AlterTableCmd', fields, ALTER_TABLE_CMD, context);
+    if (inherits) target(unwrap(fields.def)[1], 'ddl', context);
+    else node(fields.def, context);
   },
 });
+
+const ALTER_TABLE_CMD = {
+  subtype: 'skip', name: 'skip', num: 'skip', newowner: 'skip', def: 'skip', missing_ok: 'skip', recurse: 'skip',
+  behavior: (value: unknown) => {
+    if (value === 'DROP_CASCADE') throw refused('ALTER TABLE ... CASCADE is refused: it reaches objects the statement does not name');
+  },
+} as const;
 
 const create = (fields: Fields, context: Context): StatementShape => {
   if (fields.ofTypename !== undefined) throw unsupported('CREATE TABLE ... OF type');

@@ -5,6 +5,8 @@
 
 import { GUARDED_SETTINGS, SETTABLE, SHOWABLE } from './builtins.js';
 import { ddlStatement, DDL_STATEMENTS } from './ddl.js';
+// The query nodes (SELECT, INSERT, ...) join the walk's node table when queries.ts loads.
+import './queries.js';
 import { refused, unsupported } from './refusal.js';
 import { list, node, struct, target, unwrap, type Context, type Fields } from './walk.js';
 import type { TransactionControl } from './types.js';
@@ -257,7 +259,8 @@ export function kindOf(value: unknown): string {
     const [type, fields] = unwrap(value);
     if (type === 'TransactionStmt') return TRANSACTIONS[String(fields.kind)] ?? 'transaction';
     if (type === 'VariableSetStmt') return fields.kind === 'VAR_RESET' || fields.kind === 'VAR_RESET_ALL' ? 'reset' : 'set';
-    if (DDL_STATEMENTS.has(type)) return 'ddl';
+    if (type === 'VacuumStmt') return fields.is_vacuumcmd === true ? 'vacuum' : 'analyze';
+    if (DDL_STATEMENTS.has(type) || type === 'RuleStmt' || type === 'DefineStmt' || type === 'CommentStmt') return 'ddl';
     const known: Record<string, string> = {
       SelectStmt: 'select', InsertStmt: 'insert', UpdateStmt: 'update', DeleteStmt: 'delete', MergeStmt: 'merge', VariableShowStmt: 'show',
       CopyStmt: 'copy', ExplainStmt: 'explain', DeclareCursorStmt: 'declare', LockStmt: 'lock', TruncateStmt: 'truncate', CallStmt: 'call',
