@@ -248,6 +248,7 @@ export class Session {
     decision.resource = auditResource(verdict.table ?? '', verdict.fingerprint);
     decision.detail = verdict.detail;
     this.#deps.plane.core.log.record(decision, 'deny', verdict.reason);
+    this.#relay.recorded();
     const answer = refusal('ERROR', verdict.reason, verdict.detail);
     if (kind === 'query') {
       this.#forward(frontend.query(REFUSED_STATEMENT), pending('query', { refusal: answer }));
