@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binding, GatewayWorld } from '../gateway/testing/world.js';
 import { openPostgresStore } from '../store/index.js';
@@ -33,6 +34,22 @@ afterAll(async () => {
   await upstream?.drop();
 }, 90_000);
 
+async function untilRunning(text: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: upstream.url });
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0", [text]);
+      if (rows[0].n > 0) return;
+      if (Date.now() > deadline) throw new Error('the statement never started');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
 describe('PostgreSQL gateway on two nodes', () => {
   it('a revocation ends the token\'s open sessions on every node at their next message', async () => {
     const { token, record } = await world.issue({ permissions: ['appdb:select:public.*'], expiresAt: Date.now() + 3_600_000 });
@@ -63,6 +80,8 @@ describe('PostgreSQL gateway on two nodes', () => {
       if (key.name !== 'backendKeyData') throw new Error('no key data');
       const start = client.received.length;
       client.send(build.query('SELECT count(*) FROM generate_series(1, 2000000000)'));
+      // A cancel that reaches the backend before the statement starts cancels nothing: wait until it runs.
+      await untilRunning('generate_series(1, 2000000000)');
       const right = await RawClient.open(port);
       right.send(build.cancel(key.processId, key.secretKey));
       await right.until(() => right.closed);
