@@ -75,7 +75,7 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   sql: [...BASE, 'policy'],
-  postgres: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'sql'],
+  postgres: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'sql', 'alerts'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   mcp: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],

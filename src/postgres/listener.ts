@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AlertRaiser } from '../alerts/index.js';
 import type { DataPlane } from '../core/data-plane.js';
 import type { ReasonCode } from '../errors/index.js';
 import { CancelKeys } from './session/cancel.js';
@@ -27,6 +28,8 @@ export interface PostgresGatewayOptions {
   readonly startupTimeoutMs?: number;
   /** Time for the upstream to become ready. Default 10,000 ms. */
   readonly connectTimeoutMs?: number;
+  /** Where a honeytoken presented as a password is raised (`honeytoken_used`). */
+  readonly alerts?: AlertRaiser;
 }
 
 export interface PostgresGateway {
@@ -44,6 +47,7 @@ export async function startPostgresGateway(options: PostgresGatewayOptions): Pro
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     cancels: new CancelKeys(),
+    alerts: options.alerts,
   };
   const startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
   const sockets = new Set<Socket>();
@@ -108,8 +112,11 @@ function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, ses
         if (phase === 'startup') {
           const step = startup.packet(frame);
           if (step.kind === 'answer') socket.write(step.bytes);
-          else if (step.kind === 'close') return void socket.end();
-          else if (step.kind === 'refuse') return void socket.end(step.bytes);
+          else if (step.kind === 'close' || step.kind === 'refuse') {
+            // Nothing more is read from this connection.
+            phase = 'authenticating';
+            return void (step.kind === 'refuse' ? socket.end(step.bytes) : socket.end());
+          }
           else {
             phase = 'password';
             framer.startup = false;
@@ -124,6 +131,9 @@ function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, ses
         void startup.password(frame).then((result) => {
           if ('refused' in result) {
             const { decision, refused } = result;
+            if (decision.honeyId !== null) {
+              deps.alerts?.raise('honeytoken_used', { via: 'postgres', client: decision.client, tokenId: decision.honeyId, service: decision.service?.name ?? null, database: startup.database });
+            }
             deps.plane.core.log.record(decision, 'deny', refused);
             deps.plane.core.log.release(decision);
             return deps.plane.core.log.durable(decision).then(() => void socket.end(refusal('FATAL', refused, decision.detail)));

@@ -10,7 +10,11 @@ import { loadSqlParser, startPostgresGateway } from '../postgres/index.js';
 export function postgresOnNode(config: LatchkeyConfig, listen: ListenAddress = config.listen.postgres): StartPlaneListener {
   return async (plane, context) => {
     await loadSqlParser();
-    const gateway = await startPostgresGateway({ plane, listen, logger: context.logger, ...(context.clock !== undefined && { clock: context.clock }) });
+    const gateway = await startPostgresGateway({
+      plane, listen, logger: context.logger,
+      ...(context.clock !== undefined && { clock: context.clock }),
+      ...(context.alerts !== undefined && { alerts: context.alerts }),
+    });
     return { name: 'postgres gateway', address: gateway.address, close: () => gateway.close() };
   };
 }

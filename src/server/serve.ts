@@ -137,7 +137,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       alerts,
     });
     parts.forwardAuth = forwardAuth;
-    const postgres = await startPostgresGateway({ plane: gateway.plane, listen: config.listen.postgres, logger, clock: now });
+    const postgres = await startPostgresGateway({ plane: gateway.plane, listen: config.listen.postgres, logger, clock: now, alerts });
     parts.postgres = postgres;
 
     let githubKeys: GithubKeyRing | undefined;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AlertRaiser } from '../../alerts/index.js';
 import type { DataPlane } from '../../core/data-plane.js';
 import type { CancelKeys } from './cancel.js';
 
@@ -10,4 +11,6 @@ export interface SessionDeps {
   readonly maxMessageBytes: number;
   readonly connectTimeoutMs: number;
   readonly cancels: CancelKeys;
+  /** Where a honeytoken's use is raised. */
+  readonly alerts: AlertRaiser | undefined;
 }

@@ -30,6 +30,7 @@ export class BackendRelay {
   #recorded = false;
   #closed = false;
   #held: { frames: Frame[]; index: number } | null = null;
+  #out: Buffer[] = [];
 
   constructor(options: RelayOptions) {
     this.#options = options;
@@ -44,6 +45,11 @@ export class BackendRelay {
 
   expect(item: Pending): void {
     this.#queue.push(item);
+  }
+
+  /** A decision was recorded for what is in flight (a refusal): the next ReadyForQuery waits until it is durable. */
+  recorded(): void {
+    this.#recorded = true;
   }
 
   #onData(chunk: Buffer): void {
@@ -61,39 +67,47 @@ export class BackendRelay {
   }
 
   #relay(frames: Frame[], start: number): void {
-    const { client, upstream, log } = this.#options;
-    client.cork();
-    try {
-      for (let i = start; i < frames.length; i++) {
-        if (this.#closed) return;
-        const frame = frames[i]!;
-        if (frame.type === 0x5a && this.#recorded && !log.failsOpen) {
-          // The answer's end waits for its audit events: hold this and whatever follows.
-          this.#recorded = false;
-          this.#held = { frames, index: i };
-          upstream.socket.pause();
-          void log.durable().then((ok) => {
-            const held = this.#held!;
-            this.#held = null;
-            if (!ok) return this.#options.onFatal('audit_unavailable');
-            upstream.socket.resume();
-            this.#frame(held.frames[held.index]!);
-            this.#relay(held.frames, held.index + 1);
-          });
-          return;
-        }
-        this.#frame(frame);
+    const { upstream, log } = this.#options;
+    for (let i = start; i < frames.length; i++) {
+      if (this.#closed) return;
+      const frame = frames[i]!;
+      this.#frame(frame);
+      if (frame.type === 0x5a && this.#recorded && !log.failsOpen) {
+        // The answer, up to and including its ReadyForQuery, waits for its audit events; what follows waits behind it.
+        this.#recorded = false;
+        this.#held = { frames, index: i + 1 };
+        upstream.socket.pause();
+        void log.durable().then((ok) => {
+          const held = this.#held!;
+          this.#held = null;
+          if (!ok) return this.#options.onFatal('audit_unavailable');
+          this.#flush();
+          upstream.socket.resume();
+          this.#relay(held.frames, held.index);
+        });
+        return;
       }
-    } finally {
-      client.uncork();
     }
+    this.#flush();
+  }
+
+  /** What the client is sent, gathered so that one answer goes out in one write. */
+  #emit(bytes: Buffer): void {
+    this.#out.push(bytes);
+  }
+
+  #flush(): void {
+    const { client, upstream } = this.#options;
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.#out = [];
+    client.write(out.length === 1 ? out[0]! : Buffer.concat(out));
     if (client.writableNeedDrain) upstream.socket.pause();
   }
 
   #frame(frame: Frame): void {
-    const { client } = this.#options;
     const type = frame.type;
-    if (PASS.has(type)) return void client.write(frame.bytes);
+    if (PASS.has(type)) return void this.#emit(frame.bytes);
     const head = this.#queue.peek();
     switch (type) {
       case 0x31: case 0x32: case 0x33: case 0x6e: // ParseComplete, BindComplete, CloseComplete, NoData
@@ -115,7 +129,7 @@ export class BackendRelay {
       case 0x45: // ErrorResponse
         if (head?.refusal !== null && head?.refusal !== undefined) {
           head.failed = true;
-          client.write(head.refusal);
+          this.#emit(head.refusal);
           if (head.kind !== 'query') this.#complete(null, true);
           return;
         }
@@ -131,7 +145,7 @@ export class BackendRelay {
         // Authentication or key data after startup: not an upstream the gateway understands.
         return this.#options.onFatal('upstream_unreachable', `the upstream sent an unexpected message 0x${type.toString(16)}`);
     }
-    client.write(frame.bytes);
+    this.#emit(frame.bytes);
   }
 
   #complete(rows: number | null, failed: boolean): void {

@@ -12,7 +12,7 @@ import { ProtocolViolation, type Frame, type FrontendMessage } from '../wire/mes
 import { backend, frontend } from '../wire/serializer.js';
 import { auditResource, decisionAt, describeStatements } from './decision.js';
 import type { SessionDeps } from './deps.js';
-import { pending, type Pending, type PendingKind } from './pending.js';
+import { pending, type Pending } from './pending.js';
 import { PROTOCOL_VIOLATION, refusal, REFUSED_STATEMENT } from './refusal.js';
 import { BackendRelay } from './relay.js';
 import { scopeFor } from './scopes.js';
@@ -22,7 +22,8 @@ import { SessionStatements, type PreparedStatement } from './statements.js';
 // The session after startup: every client message, in order, and what it can be refused with:
 //
 //   token       FATAL token_revoked, token_disabled, token_expired, env_mismatch, ... (the token
-//               is looked up at every message, a synchronous cache hit; a change ends the session)
+//               is looked up before each chunk read from the client, a synchronous cache hit;
+//               a refusing change ends the session)
 //   Query       42501 permission_denied, invalid_request (the analyzer's verdict on the whole string)
 //   Parse       42501 as Query; the statement is remembered with the grant it was checked under
 //   Bind        42501 invalid_request (a statement not prepared through the gateway), permission_denied
@@ -243,11 +244,12 @@ export class Session {
   }
 
   /** Audits the refusal, and has the upstream fail in its place (see the header). */
-  #refuse(kind: PendingKind & ('query' | 'parse'), verdict: Extract<SqlVerdict, { allowed: false }>): void {
+  #refuse(kind: 'query' | 'parse', verdict: Extract<SqlVerdict, { allowed: false }>): void {
     const decision = this.#contextFor(verdict.kind);
     decision.resource = auditResource(verdict.table ?? '', verdict.fingerprint);
     decision.detail = verdict.detail;
     this.#deps.plane.core.log.record(decision, 'deny', verdict.reason);
+    this.#relay.recorded();
     const answer = refusal('ERROR', verdict.reason, verdict.detail);
     if (kind === 'query') {
       this.#forward(frontend.query(REFUSED_STATEMENT), pending('query', { refusal: answer }));

@@ -55,6 +55,7 @@ const CASES: ReadonlyArray<readonly [string, string, Expected]> = [
   ['a non-recursive CTE reading the table of its own name', 'WITH customers AS (SELECT * FROM customers) SELECT * FROM customers', notGranted('select', 'select', 'public.customers')],
   ['a CTE name used outside its scope', 'SELECT * FROM (WITH customers AS (SELECT 1) SELECT * FROM customers) s, customers', notGranted('select', 'select', 'public.customers')],
   ['a later CTE seen by an earlier one without RECURSIVE', 'WITH a AS (SELECT * FROM customers), customers AS (SELECT 1) SELECT * FROM a', notGranted('select', 'select', 'public.customers')],
+  ['a CTE of one UNION arm used in the other', '(WITH customers AS (SELECT 1) SELECT * FROM customers) UNION ALL SELECT 1 FROM customers', notGranted('select', 'select', 'public.customers')],
   ['WITH RECURSIVE walking another table', 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r, customers WHERE n < 3) SELECT * FROM r', notGranted('select', 'select', 'public.customers')],
   ['SELECT 1; DROP TABLE', 'SELECT 1; DROP TABLE orders', notGranted('ddl', 'ddl', 'public.orders')],
   ['a refused statement between allowed ones', 'SELECT * FROM orders; TRUNCATE orders; SELECT 1', notGranted('truncate', 'truncate', 'public.orders')],

@@ -7,7 +7,8 @@
 // statements.ts.
 
 import { refused, unsupported } from './refusal.js';
-import { defineNodes, into, list, node, relationOf, struct, tablesNamed, target, unwrap, use, type Context, type Fields } from './walk.js';
+import { into } from './queries.js';
+import { defineNodes, list, node, relationOf, struct, tablesNamed, target, unwrap, use, type Context, type Fields } from './walk.js';
 import type { StatementShape } from './statements.js';
 
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE']);

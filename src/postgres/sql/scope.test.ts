@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileGrant, parsePermissions, type ServiceCatalog } from '../../policy/index.js';
 import { grantCanWrite, loadSqlParser, sqlScope, type SqlVerdict } from './index.js';
+import { CACHE_ENTRIES, CACHE_KEY_CHARS } from './scope.js';
 
 const catalog: ServiceCatalog = { kindOf: (service) => (service === 'appdb' || service === 'other' ? 'postgres' : undefined) };
 
@@ -68,6 +69,18 @@ describe('sqlScope', () => {
     expect(scope.authorize("SELECT * FROM orders WHERE id = 'x'")).toBe(first);
     expect(scope.authorize('SELECT * FROM secret.orders WHERE id = 1')).not.toBe(first);
     expect(refusal(scope.authorize('SELECT * FROM secret.orders WHERE id = 1')).table).toBe('secret.orders');
+  });
+
+  it('bounds the cache: the oldest verdict is dropped, and found again by a fresh walk', () => {
+    const scope = scopeOf(['appdb:select:public.orders']);
+    const first = scope.authorize('SELECT * FROM orders WHERE c0 = 1');
+    for (let index = 1; index <= CACHE_ENTRIES; index++) scope.authorize(`SELECT * FROM orders WHERE c${index} = 1`);
+    const again = scope.authorize('SELECT * FROM orders WHERE c0 = 1');
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    // A text too long to be a key is decided every time, never kept.
+    const long = `SELECT * FROM orders WHERE note = '${'x'.repeat(CACHE_KEY_CHARS)}'`;
+    expect(scope.authorize(long)).not.toBe(scope.authorize(long));
   });
 
   it('refuses a multi-statement string whole when any statement is refused', () => {

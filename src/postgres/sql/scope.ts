@@ -15,9 +15,10 @@
 // Before that, the exact text is looked up (the same text is trivially the same
 // verdict): a driver's parameterized statements repeat byte for byte, and then
 // authorize is one Map lookup. Otherwise a hit costs one normalize (a parse in
-// WebAssembly, without building the JSON tree) and a lookup. Each map holds
-// CACHE_ENTRIES verdicts, first in first out, keyed by texts up to
-// CACHE_KEY_CHARS long.
+// WebAssembly, without building the JSON tree) and a lookup. Each map holds at
+// most CACHE_ENTRIES verdicts and CACHE_CHARS characters of keys, first in
+// first out, keyed by texts up to CACHE_KEY_CHARS long. A scope is for one
+// grant: when the grant changes, build a new scope (its cache starts empty).
 
 import type { CompiledGrant } from '../../policy/index.js';
 import { actionsOf } from '../../policy/index.js';
@@ -29,6 +30,8 @@ import type { AnalyzedStatement, SqlScope, SqlVerdict } from './types.js';
 
 export const CACHE_ENTRIES = 4096;
 export const CACHE_KEY_CHARS = 16_384;
+/** Characters of keys one map may hold: with the entry bound, a scope's cache stays near a few MB. */
+export const CACHE_CHARS = 1_000_000;
 
 export interface SqlScopeOptions {
   readonly service: string;
@@ -98,8 +101,8 @@ function frozen(verdict: SqlVerdict): SqlVerdict {
 
 export function sqlScope(options: SqlScopeOptions): SqlScope {
   const listed = new Set(options.functions);
-  const exact = new Map<string, SqlVerdict>();
-  const shapes = new Map<string, SqlVerdict>();
+  const exact = new VerdictCache();
+  const shapes = new VerdictCache();
   return {
     authorize(sql: string): SqlVerdict {
       const seen = exact.get(sql);
@@ -108,16 +111,31 @@ export function sqlScope(options: SqlScopeOptions): SqlScope {
       // giving `SELECT 1\0; DROP ...` the key of `SELECT 1`. analyzeSql refuses a NUL.
       const key = sql.length > CACHE_KEY_CHARS || sql.includes('\u0000') ? undefined : normalized(sql);
       if (key === undefined || key.length > CACHE_KEY_CHARS) return frozen(judge(sql, options, listed));
-      const verdict = shapes.get(key) ?? remember(shapes, key, frozen(judge(sql, options, listed)));
-      return remember(exact, sql, verdict);
+      const verdict = shapes.get(key) ?? shapes.remember(key, frozen(judge(sql, options, listed)));
+      return exact.remember(sql, verdict);
     },
   };
 }
 
-function remember(cache: Map<string, SqlVerdict>, key: string, verdict: SqlVerdict): SqlVerdict {
-  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(key, verdict);
-  return verdict;
+/** Verdicts by text, first in first out within CACHE_ENTRIES entries and CACHE_CHARS characters. */
+class VerdictCache {
+  readonly #verdicts = new Map<string, SqlVerdict>();
+  #chars = 0;
+
+  get(key: string): SqlVerdict | undefined {
+    return this.#verdicts.get(key);
+  }
+
+  remember(key: string, verdict: SqlVerdict): SqlVerdict {
+    while (this.#verdicts.size > 0 && (this.#verdicts.size >= CACHE_ENTRIES || this.#chars + key.length > CACHE_CHARS)) {
+      const oldest = this.#verdicts.keys().next().value!;
+      this.#verdicts.delete(oldest);
+      this.#chars -= oldest.length;
+    }
+    this.#verdicts.set(key, verdict);
+    this.#chars += key.length;
+    return verdict;
+  }
 }
 
 /** Whether the grant allows this service anything but select (else the session is made read-only too). */

@@ -5,6 +5,8 @@
 
 import { GUARDED_SETTINGS, SETTABLE, SHOWABLE } from './builtins.js';
 import { ddlStatement, DDL_STATEMENTS } from './ddl.js';
+// The query nodes (SELECT, INSERT, ...) join the walk's node table when queries.ts loads.
+import './queries.js';
 import { refused, unsupported } from './refusal.js';
 import { list, node, struct, target, unwrap, type Context, type Fields } from './walk.js';
 import type { TransactionControl } from './types.js';

@@ -2,7 +2,8 @@
 // or a field of a known node, that is not listed here is refused — an unknown
 // construct may hide a table or a call. What the walk finds it records: each
 // table use (select, insert, update, delete, truncate, ddl) wherever it sits,
-// and each function called. Deciding is scope.ts's job.
+// and each function called. Deciding is scope.ts's job. This file holds the
+// machinery and the expressions; queries.ts and ddl.ts add their nodes.
 //
 // libpg-query gives a node as `{ TypeName: fields }`; a field typed as one
 // struct (RangeVar, WithClause, TypeName, ...) comes without the wrapper, so
@@ -227,133 +228,6 @@ export function columnType(value: unknown, context: Context): void {
   if ((value as { pct_type?: boolean }).pct_type === true) throw unsupported('a %TYPE reference');
 }
 
-// ---- queries -----------------------------------------------------------------
-
-const CTE_SEARCH: Spec = { search_col_list: 'skip', search_breadth_first: 'skip', search_seq_column: 'skip', location: 'skip' };
-const CTE_CYCLE: Spec = {
-  cycle_col_list: 'skip', cycle_mark_column: 'skip', cycle_mark_value: 'node', cycle_mark_default: 'node', cycle_path_column: 'skip',
-  location: 'skip', cycle_mark_type: 'skip', cycle_mark_typmod: 'skip', cycle_mark_collation: 'skip', cycle_mark_neop: 'skip',
-};
-
-/**
- * A WITH clause: each CTE's body is walked seeing the CTEs before it (all of
- * them under RECURSIVE), and the context returned sees them all. A CTE body is
- * its own query: FOR UPDATE outside does not reach into it.
- */
-export function withCtes(value: unknown, context: Context): Context {
-  if (value === undefined) return context;
-  const clause = value as { ctes?: unknown; recursive?: boolean };
-  struct('WithClause', value, { ctes: 'skip', recursive: 'skip', location: 'skip' }, context);
-  const ctes = list(clause.ctes).map((item) => {
-    const [type, fields] = unwrap(item);
-    if (type !== 'CommonTableExpr' || typeof fields.ctename !== 'string') throw unsupported(type);
-    return fields;
-  });
-  const all = new Set([...context.ctes, ...ctes.map((cte) => String(cte.ctename))]);
-  const visible = new Set(context.ctes);
-  for (const cte of ctes) {
-    const scope: Context = { ...context, ctes: clause.recursive === true ? all : new Set(visible), locking: false };
-    struct('CommonTableExpr', cte, {
-      ctename: 'skip', aliascolnames: 'skip', ctematerialized: 'skip', ctequery: 'node', location: 'skip',
-      search_clause: (search) => struct('CTESearchClause', search, CTE_SEARCH, scope),
-      cycle_clause: (cycle) => struct('CTECycleClause', cycle, CTE_CYCLE, scope),
-      cterecursive: 'skip', cterefcount: 'skip', ctecolnames: 'skip', ctecoltypes: 'skip', ctecoltypmods: 'skip', ctecolcollations: 'skip',
-    }, scope);
-    visible.add(String(cte.ctename));
-  }
-  return { ...context, ctes: all };
-}
-
-const LOCKING_CLAUSE: Spec = { lockedRels: 'skip', strength: 'skip', waitPolicy: 'skip' };
-
-/** The target of SELECT INTO / CREATE TABLE AS: a table created (ddl). */
-export function into(value: unknown, context: Context): void {
-  struct('IntoClause', value, {
-    rel: (rel) => target(rel, 'ddl', context), colNames: 'skip', accessMethod: 'skip', options: 'skip', onCommit: 'skip',
-    tableSpaceName: 'skip', viewQuery: 'node', skipData: 'skip',
-  }, context);
-}
-
-function selectStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  // FOR UPDATE/SHARE (any strength, with or without OF): every table of this
-  // level's FROM is locked. Over-approximating OF a, b keeps it simple and sound.
-  const locking = list(fields.lockingClause).length > 0;
-  const from: Context = locking ? { ...context, locking: true } : context;
-  const arm = (value: unknown): void => selectStmt(value as Fields, context);
-  struct('SelectStmt', fields, {
-    distinctClause: 'node', intoClause: (value) => into(value, outer), targetList: 'node',
-    fromClause: (value) => node(value, from), whereClause: 'node', groupClause: 'node', groupDistinct: 'skip',
-    havingClause: 'node', windowClause: 'node', valuesLists: 'node', sortClause: 'node', limitOffset: 'node',
-    limitCount: 'node', limitOption: 'skip',
-    lockingClause: (value) => list(value).forEach((item) => struct('LockingClause', unwrap(item)[1], LOCKING_CLAUSE, context)),
-    withClause: 'skip', op: 'skip', all: 'skip', larg: arm, rarg: arm,
-  }, context);
-}
-
-/** RETURNING reads the rows written: PostgreSQL itself wants SELECT on them. */
-function returning(relation: unknown, context: Context): (value: unknown) => void {
-  return (value) => {
-    struct('ReturningClause', value, { options: 'skip', exprs: 'node' }, context);
-    if (list((value as { exprs?: unknown }).exprs).length > 0) target(relation, 'select', context);
-  };
-}
-
-function insertStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'insert', context);
-  struct('InsertStmt', fields, {
-    relation: 'skip', cols: 'node', selectStmt: 'node', withClause: 'skip', override: 'skip',
-    returningClause: returning(fields.relation, context),
-    onConflictClause: (value) => {
-      const clause = value as { action?: string };
-      if (clause.action === 'ONCONFLICT_UPDATE') target(fields.relation, 'update', context);
-      struct('OnConflictClause', value, {
-        action: 'skip', targetList: 'node', whereClause: 'node', location: 'skip',
-        infer: (infer) => struct('InferClause', infer, { indexElems: 'node', whereClause: 'node', conname: 'skip', location: 'skip' }, context),
-      }, context);
-    },
-  }, context);
-}
-
-function updateStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'update', context);
-  struct('UpdateStmt', fields, {
-    relation: 'skip', targetList: 'node', whereClause: 'node', fromClause: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-  }, context);
-}
-
-function deleteStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  target(fields.relation, 'delete', context);
-  struct('DeleteStmt', fields, {
-    relation: 'skip', usingClause: 'node', whereClause: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-  }, context);
-}
-
-const MERGE_ACTIONS: Readonly<Record<string, SqlAction | null>> = { CMD_UPDATE: 'update', CMD_INSERT: 'insert', CMD_DELETE: 'delete', CMD_NOTHING: null };
-
-function mergeStmt(fields: Fields, outer: Context): void {
-  const context = withCtes(fields.withClause, outer);
-  // MERGE's target is written, and read to match rows: select too.
-  target(fields.relation, 'select', context);
-  struct('MergeStmt', fields, {
-    relation: 'skip', sourceRelation: 'node', joinCondition: 'node', withClause: 'skip',
-    returningClause: returning(fields.relation, context),
-    mergeWhenClauses: (value) => list(value).forEach((item) => {
-      const [type, clause] = unwrap(item);
-      if (type !== 'MergeWhenClause') throw unsupported(type);
-      const action = MERGE_ACTIONS[String(clause.commandType)];
-      if (action === undefined) throw unsupported(`MERGE ${String(clause.commandType)}`);
-      if (action !== null) target(fields.relation, action, context);
-      struct('MergeWhenClause', clause, { matchKind: 'skip', commandType: 'skip', override: 'skip', condition: 'node', targetList: 'node', values: 'node' }, context);
-    }),
-  }, context);
-}
-
 // ---- the node table ------------------------------------------------------------
 
 const LEAF: Spec = { sval: 'skip', ival: 'skip', fval: 'skip', boolval: 'skip', bsval: 'skip' };
@@ -423,12 +297,6 @@ const NODES = new Map<string, Handler>(Object.entries<Handler>({
       if (list(value).length > 0) throw refused('foreign-data options are not allowed');
     }, location: 'skip',
   },
-  // queries
-  SelectStmt: selectStmt,
-  InsertStmt: insertStmt,
-  UpdateStmt: updateStmt,
-  DeleteStmt: deleteStmt,
-  MergeStmt: mergeStmt,
 }));
 
 /** Node types known to other parts of the walk (the DDL), added once at load. */

@@ -73,3 +73,17 @@ describe('wire codec', () => {
     expect([rowsOf('INSERT 0 3'), rowsOf('UPDATE 2'), rowsOf('SELECT 5'), rowsOf('BEGIN')]).toEqual([3, 2, 5, null]);
   });
 });
+
+describe('cancel keys', () => {
+  it('a key is honoured only with its secret, compared in constant time', async () => {
+    const { CancelKeys } = await import('../session/cancel.js');
+    const keys = new CancelKeys();
+    // Port 9 (discard) on loopback: nothing listens, the connect fails quietly.
+    const key = keys.register({ host: '127.0.0.1', port: 9, processId: 1, secretKey: 2 });
+    expect(keys.cancel(key.processId, key.secretKey ^ 1)).toBe(false);
+    expect(keys.cancel(key.processId + 1, key.secretKey)).toBe(false);
+    expect(keys.cancel(key.processId, key.secretKey)).toBe(true);
+    keys.unregister(key.processId);
+    expect(keys.cancel(key.processId, key.secretKey)).toBe(false);
+  });
+});
