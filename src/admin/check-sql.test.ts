@@ -12,7 +12,7 @@ let token: string;
 beforeAll(async () => {
   h = await startAdminHarness('sqlite');
   const service = await h.call('POST', '/v1/services', {
-    body: { name: 'appdb', kind: 'postgres', sqlFunctions: ['analytics.score'], bindings: [{ env: 'dev', upstream: 'postgres://127.0.0.1:5432' }] },
+    body: { name: 'appdb', kind: 'postgres', sqlFunctions: ['analytics.score'], bindings: [{ env: 'dev', upstream: 'postgres://127.0.0.1:5432/test?user=postgres' }] },
   });
   expect(service.status).toBe(201);
   const created = await h.call('POST', '/v1/tokens', { body: { name: 'sql-reader', env: 'dev', permissions: ['appdb:select:public.orders'], ttl: '1h' } });

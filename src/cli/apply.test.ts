@@ -242,7 +242,7 @@ describe('latchkey apply and export', { timeout: 180_000 }, () => {
       '    kind: postgres',
       '    sqlFunctions: [now, analytics.rollup]',
       '    bindings:',
-      '      dev: { upstream: "postgres://127.0.0.1:5432" }',
+      '      dev: { upstream: "postgres://127.0.0.1:5432/test?user=postgres" }',
       '  tools:',
       '    kind: mcp',
       '    hiddenTools: [delete_*]',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { invalid, LatchkeyError, notFound } from '../../errors/index.js';
-import { ownListenerAt, ownSocketAt, parseUpstream, resolveCredential } from '../../core/services/index.js';
+import { ownListenerAt, ownSocketAt, parsePostgresUpstream, parseUpstream, resolveCredential } from '../../core/services/index.js';
 import { HEADER_UNDERSCORES, type CredentialSource, type Service, type ServiceBinding } from '../../store/records.js';
 import { PATH_MATCHINGS } from '../../policy/index.js';
 import type { AdminContext } from '../context.js';
@@ -47,14 +47,12 @@ type BindingInput = z.infer<typeof binding>;
  */
 export function checkUpstream(kind: Service['kind'], upstream: string, field: string): string {
   if (kind === 'postgres') {
-    let url: URL;
+    // The very parser the gateway's postgres connector uses: nothing is accepted here that the gateway would skip.
     try {
-      url = new URL(upstream);
-    } catch {
-      throw invalid(field, 'must be a URL such as postgres://127.0.0.1:5432');
+      parsePostgresUpstream(upstream);
+    } catch (err) {
+      throw invalid(field, `${(err as Error).message} (expected postgres://host:port/database?user=ROLE; the password is the binding's credential)`);
     }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(field, 'a postgres service needs a postgres:// upstream');
-    if (url.username !== '' || url.password !== '') throw invalid(field, 'must not carry credentials; use --credential-env or --credential-file');
     return upstream;
   }
   try {

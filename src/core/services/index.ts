@@ -8,3 +8,4 @@ export { resolveCredential, dropClientCopies, type UpstreamCredential, type Cred
 export { CredentialPolicy, type FileVerdict, type LatchkeyOwnSecrets } from './credential-policy.js';
 export { OwnListeners } from './own-listeners.js';
 export { ownListenerAt, ownSocketAt, SelfUpstreamError } from './self-upstream.js';
+export { parsePostgresUpstream, type PostgresTarget } from './postgres-target.js';
