@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../audit/event.js';
 import { invalid } from '../errors/index.js';
 import type { Environment, Role, Service, TokenRecord } from './records.js';
-import type { AuditCheckpoint } from './store.js';
+import type { AuditCheckpoint, TokenLinks, UsageCount } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -180,4 +180,17 @@ export function checkpointFromRow(row: Row): AuditCheckpoint {
     signature: row.signature as string,
     keyId: row.key_id as string,
   };
+}
+
+export function linksFromRow(row: Row | undefined): TokenLinks {
+  if (row === undefined) return { predecessorId: null, successorId: null, graceUntil: null };
+  return {
+    predecessorId: (row.predecessor_id as string | null) ?? null,
+    successorId: (row.successor_id as string | null) ?? null,
+    graceUntil: row.grace_until === null || row.grace_until === undefined ? null : Number(row.grace_until),
+  };
+}
+
+export function usageFromRow(row: Row): UsageCount {
+  return { tokenId: row.token_id as string, permission: row.permission as string, count: Number(row.count), lastUsed: Number(row.last_used) };
 }
