@@ -1,6 +1,6 @@
 // The lifecycle statements both stores run, written once with `?` and turned
 // into `$n` for PostgreSQL; only the boolean literal differs between dialects.
-import type { DueRule } from './store.js';
+import type { DueRule, RequestWindow } from './store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -54,4 +54,17 @@ export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql:
       break;
   }
   return { sql: forDialect(sql, dialect), values: [...values, limit] };
+}
+
+/** Allowed decisions of a window, grouped; the fields live in the event's JSON detail. */
+export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { sql: string; values: unknown[] } {
+  const field = (name: string) => (dialect === 'sqlite' ? `json_extract(detail, '$.${name}')` : `(detail::jsonb)->>'${name}'`);
+  const byToken = window.tokenId === undefined ? '' : ' AND token_id = ?';
+  const sql = `SELECT token_id, service, ${field('action')} AS action, ${field('resource')} AS resource, ${field('matched')} AS matched,
+    count(*) AS count, max(time) AS last_time FROM audit_events
+    WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}
+    GROUP BY token_id, service, ${field('action')}, ${field('resource')}, ${field('matched')}`;
+  const values: unknown[] = [window.fromTime, window.toTime];
+  if (window.tokenId !== undefined) values.push(window.tokenId);
+  return { sql: forDialect(sql, dialect), values };
 }

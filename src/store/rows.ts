@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../audit/event.js';
 import { invalid } from '../errors/index.js';
 import type { Environment, Role, Service, TokenRecord } from './records.js';
-import type { AuditCheckpoint, TokenLinks, UsageCount } from './store.js';
+import type { AuditCheckpoint, RequestSummary, TokenLinks, UsageCount } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -193,4 +193,16 @@ export function linksFromRow(row: Row | undefined): TokenLinks {
 
 export function usageFromRow(row: Row): UsageCount {
   return { tokenId: row.token_id as string, permission: row.permission as string, count: Number(row.count), lastUsed: Number(row.last_used) };
+}
+
+export function requestSummaryFromRow(row: Row): RequestSummary {
+  return {
+    tokenId: row.token_id as string,
+    service: (row.service as string | null) ?? '',
+    action: (row.action as string | null) ?? '',
+    resource: (row.resource as string | null) ?? '',
+    matched: (row.matched as string | null) ?? null,
+    count: Number(row.count),
+    lastTime: Number(row.last_time),
+  };
 }

@@ -96,6 +96,25 @@ export type DueRule =
   /** Active, unexpired tokens of env created before `since` and not used since then. */
   | { readonly kind: 'unused'; readonly env: string; readonly since: number; readonly now: number };
 
+/** Allowed requests of a window, grouped by token, service, action, resource and the permission that allowed them. */
+export interface RequestSummary {
+  readonly tokenId: string;
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly matched: string | null;
+  readonly count: number;
+  readonly lastTime: number;
+}
+
+export interface RequestWindow {
+  /** Inclusive. */
+  readonly fromTime: number;
+  /** Exclusive. */
+  readonly toTime: number;
+  readonly tokenId?: string;
+}
+
 /** What the scheduler records once per token: its expiry notice, and its expiry. */
 export type TokenNoticeKind = 'expiring' | 'expired';
 
@@ -186,6 +205,9 @@ export interface Store {
   addUsage(counts: readonly UsageCount[]): Promise<void>;
   /** The totals, of one token or of all. */
   listUsage(tokenId?: string): Promise<UsageCount[]>;
+
+  /** The allowed decisions of a window, grouped (reports and narrowing replay these). */
+  summarizeRequests(window: RequestWindow): Promise<RequestSummary[]>;
 
   /** Appends events after the current head, linking them into the hash chain, in one transaction. */
   appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;

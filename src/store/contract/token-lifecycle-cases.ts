@@ -2,7 +2,7 @@
 // totals that several nodes add to.
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../store.js';
-import { ALICE, T0, aToken, allAudit, expectRefused, useStore, withEnvironments, type OpenStore } from './fixtures.js';
+import { ALICE, T0, aDecision, aToken, allAudit, expectRefused, useStore, withEnvironments, type OpenStore } from './fixtures.js';
 
 const HOUR = 3_600_000;
 const FAR = Date.now() + 1000 * HOUR;
@@ -88,6 +88,24 @@ export function tokenLifecycleCases(open: OpenStore): void {
       const unused = await store.dueTokens({ kind: 'unused', env: 'prod', since: T0 + 15, now: T0 }, 100);
       expect(unused.map((t) => t.id)).toEqual([idle!.id]);
       expect((await store.dueTokens({ kind: 'unused', env: 'prod', since: T0 + 21, now: T0 }, 100)).map((t) => t.id).sort()).toEqual([used!.id, idle!.id].sort());
+    });
+
+    it('summarizes the allowed requests of a window by token, action, resource and matched permission', async () => {
+      const { store } = opened();
+      const t = 'tok_5umm4ry00000000000';
+      await store.appendAudit([
+        { kind: 'decision', time: T0, detail: aDecision({ tokenId: t, resource: '/v1/orders/7' }) },
+        { kind: 'decision', time: T0 + 1, detail: aDecision({ tokenId: t, resource: '/v1/orders/7' }) },
+        { kind: 'decision', time: T0 + 2, detail: aDecision({ tokenId: t, resource: '/v1/orders/8' }) },
+        { kind: 'decision', time: T0 + 3, detail: aDecision({ tokenId: t, decision: 'deny', reason: 'permission_denied', matched: null }) },
+        { kind: 'decision', time: T0 + 10, detail: aDecision({ tokenId: t, resource: '/v1/orders/9' }) },
+      ]);
+      const found = await store.summarizeRequests({ fromTime: T0, toTime: T0 + 10, tokenId: t });
+      expect(found.sort((a, b) => a.resource.localeCompare(b.resource))).toEqual([
+        { tokenId: t, service: 'orders', action: 'GET', resource: '/v1/orders/7', matched: 'orders:read', count: 2, lastTime: T0 + 1 },
+        { tokenId: t, service: 'orders', action: 'GET', resource: '/v1/orders/8', matched: 'orders:read', count: 1, lastTime: T0 + 2 },
+      ]);
+      expect((await store.summarizeRequests({ fromTime: T0, toTime: T0 + 11 })).length).toBe(3);
     });
   });
 }

@@ -24,6 +24,8 @@ import {
   type TokenLinks,
   type TokenNoticeKind,
   type UsageCount,
+  type RequestSummary,
+  type RequestWindow,
 } from '../store.js';
 import * as sql from '../lifecycle-sql.js';
 import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
@@ -323,6 +325,11 @@ class PostgresStore implements Store {
       ? await query(this.#pool, { text: sql.LIST_USAGE })
       : await query(this.#pool, { text: sql.forDialect(sql.LIST_USAGE_OF, 'postgres'), values: [tokenId] });
     return found.map(rows.usageFromRow);
+  }
+
+  async summarizeRequests(window: RequestWindow): Promise<RequestSummary[]> {
+    const summary = sql.requestSummaryQuery(window, 'postgres');
+    return (await query(this.#pool, { text: summary.sql, values: summary.values })).map(rows.requestSummaryFromRow);
   }
 
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {

@@ -12,7 +12,7 @@ import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from
 import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import * as sql from '../lifecycle-sql.js';
-import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, TokenStatusChange, UsageCount } from '../store.js';
+import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, TokenStatusChange, UsageCount } from '../store.js';
 import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
@@ -285,6 +285,11 @@ class SqliteStore implements Store {
 
   async listUsage(tokenId?: string): Promise<UsageCount[]> {
     return guarded(() => (tokenId === undefined ? this.#statement(sql.LIST_USAGE).all() : this.#statement(sql.LIST_USAGE_OF).all(tokenId)).map(rows.usageFromRow));
+  }
+
+  async summarizeRequests(window: RequestWindow): Promise<RequestSummary[]> {
+    const summary = sql.requestSummaryQuery(window, 'sqlite');
+    return guarded(() => this.#statement(summary.sql).all(...summary.values).map(rows.requestSummaryFromRow));
   }
 
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
