@@ -13,6 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
+  | 'usage' | 'reports' | 'scheduler'
   | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
@@ -31,6 +32,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['store/', 'store'],
   ['audit/', 'audit'],
   ['lifecycle/', 'lifecycle'],
+  ['reports/', 'reports'],
+  ['usage/', 'usage'],
+  ['scheduler/', 'scheduler'],
   // The data-plane core every protocol shares: token resolution, admission, authorization, limits,
   // change feeds, the service table and the decision record.
   ['core/', 'core'],
@@ -62,15 +66,19 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   audit: [...BASE, 'policy', 'config', 'audit-format', 'store'],
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
+  reports: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle'],
+  // Fed by the core's decision log (its UsageSink), writes to the store.
+  usage: [...BASE, 'policy', 'config', 'audit-format', 'store', 'core'],
+  scheduler: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
   gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
-  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin'],
+  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'core', 'leaks', 'alerts'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'usage', 'scheduler', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin'],
   cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'usage', 'scheduler', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
 };
 
 function groupOf(path: string): Group | undefined {
