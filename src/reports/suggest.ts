@@ -72,7 +72,7 @@ export function suggestGrant(requests: readonly RequestSummary[], granted: reado
     for (const group of groups.values()) {
       const texts = candidates(group.service, catalog.kindOf(group.service), group.action, group.resources);
       const narrowed = texts.map((text) => parsed(text, catalog));
-      const safe = texts.every((text) => !SPECIAL.test(text.slice(text.indexOf(':', text.indexOf(':') + 1) + 1)))
+      const safe = group.resources.every((resource) => !SPECIAL.test(resource))
         && narrowed.every((p) => p !== undefined && isWithin([p], [matched]));
       if (safe) for (const p of narrowed) suggested.add(p!.text);
       else suggested.add(matched.text);
