@@ -1,5 +1,5 @@
 import { effectivePermissions, loadServiceCatalog } from '../lifecycle/index.js';
-import type { ServiceCatalog } from '../policy/types.js';
+import type { Permission, ServiceCatalog } from '../policy/types.js';
 import type { TokenRecord } from '../store/records.js';
 import type { RequestSummary, Store, UsageCount } from '../store/store.js';
 import { replay, type ReplayResult } from './replay.js';
@@ -82,8 +82,18 @@ function requestsByToken(requests: readonly RequestSummary[]): Map<string, Reque
   return by;
 }
 
-async function overprivilegedOf(store: Store, token: TokenRecord, catalog: ServiceCatalog, used: ReadonlySet<string>, requests: readonly RequestSummary[]): Promise<OverprivilegedToken | null> {
-  const granted = await effectivePermissions(store, token, catalog);
+/** Tokens made from one template share a grant: each distinct grant is parsed once per report. */
+type GrantMemo = Map<string, Permission[]>;
+
+async function grantOf(store: Store, token: TokenRecord, catalog: ServiceCatalog, memo: GrantMemo): Promise<Permission[]> {
+  const key = JSON.stringify([token.roles, token.permissions]);
+  let granted = memo.get(key);
+  if (granted === undefined) memo.set(key, (granted = await effectivePermissions(store, token, catalog)));
+  return granted;
+}
+
+async function overprivilegedOf(store: Store, token: TokenRecord, catalog: ServiceCatalog, used: ReadonlySet<string>, requests: readonly RequestSummary[], memo: GrantMemo): Promise<OverprivilegedToken | null> {
+  const granted = await grantOf(store, token, catalog, memo);
   const allows = granted.filter((p) => p.effect === 'allow');
   const unused = allows.filter((p) => !used.has(p.text)).map((p) => p.text);
   if (unused.length === 0) return null;
@@ -103,10 +113,11 @@ export async function overprivilegedReport(store: Store, window: ReportWindow): 
   const usage = usageByToken(await store.listUsage());
   const requests = requestsByToken(await store.summarizeRequests({ fromTime: since, toTime: window.now + 1 }));
   const found: OverprivilegedToken[] = [];
+  const memo: GrantMemo = new Map();
   for await (const token of liveTokens(store, window.now, window.env)) {
     const used = new Set((usage.get(token.id) ?? []).filter((u) => u.lastUsed >= since).map((u) => u.permission));
     if (used.size === 0) continue;
-    const report = await overprivilegedOf(store, token, catalog, used, requests.get(token.id) ?? []);
+    const report = await overprivilegedOf(store, token, catalog, used, requests.get(token.id) ?? [], memo);
     if (report !== null) found.push(report);
   }
   return found;
