@@ -43,6 +43,8 @@ export async function deriveToken(store: Store, hasher: TokenHasher, parent: Tok
 export interface RotateResult extends MintResult {
   readonly predecessor: string;
   readonly graceUntil: number;
+  /** When the predecessor stops working: the grace end or its own expiry, the earlier. */
+  readonly predecessorUntil: number;
   readonly revoked: readonly string[];
 }
 
@@ -71,5 +73,5 @@ export async function rotateToken(store: Store, hasher: TokenHasher, id: string,
   }, actor, now, creator);
   const graceUntil = now + graceMs;
   const change = await store.rotateToken(id, prepared.record, graceUntil, actor, prepared.checkedRoles);
-  return { record: prepared.record, token: prepared.token, predecessor: id, graceUntil, revoked: change.ids };
+  return { record: prepared.record, token: prepared.token, predecessor: id, graceUntil, predecessorUntil: Math.min(old.expiresAt, graceUntil), revoked: change.ids };
 }

@@ -157,7 +157,8 @@ export const tokenRoutes = [
       if (graceMs === undefined) throw invalid('grace', 'expected a duration such as 0, 30m, 1h or 7d');
       const rotated = await rotateToken(context.store, context.hasher, params.id!, graceMs, principal.actor, context.now(),
         { permissions: principal.grant.permissions, env: principal.record.env });
-      return { ...tokenView(rotated.record), token: rotated.token, predecessor: rotated.predecessor, graceUntil: new Date(rotated.graceUntil).toISOString(), revoked: rotated.revoked };
+      // The old token stops at the grace end or its own expiry, whichever comes first.
+      return { ...tokenView(rotated.record), token: rotated.token, predecessor: rotated.predecessor, graceUntil: new Date(rotated.graceUntil).toISOString(), predecessorUntil: new Date(rotated.predecessorUntil).toISOString(), revoked: rotated.revoked };
     },
   }),
   route<z.infer<typeof narrowBody>>({

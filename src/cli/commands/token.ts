@@ -160,10 +160,10 @@ export function registerToken(program: Command): void {
     .option('--grace <duration>', 'how long the old token keeps working (0 revokes it at once)', '0')
     .action(async (id: string, options: { grace: string }, command: Command) => {
       const { client, out } = contextOf(command);
-      const rotated = await client.call<Record<string, unknown> & { id: string; token: string; graceUntil: string; revoked: string[] }>(
+      const rotated = await client.call<Record<string, unknown> & { id: string; token: string; predecessorUntil: string; revoked: string[] }>(
         'POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { grace: options.grace });
       out.print(rotated, () =>
-        `${block({ id: rotated.id, predecessor: id, expiresAt: rotated.expiresAt, 'old token until': rotated.revoked.length > 0 ? 'revoked now' : rotated.graceUntil })}\n\n` +
+        `${block({ id: rotated.id, predecessor: id, expiresAt: rotated.expiresAt, 'old token until': rotated.revoked.length > 0 ? 'revoked now' : rotated.predecessorUntil })}\n\n` +
         `token (shown this once, store it now):\n${rotated.token}`);
     });
   token.command('derive')
