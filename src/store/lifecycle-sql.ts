@@ -56,14 +56,19 @@ export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql:
   return { sql: forDialect(sql, dialect), values: [...values, limit] };
 }
 
-/** Allowed decisions of a window, grouped; the fields live in the event's JSON detail. */
+/**
+ * Allowed decisions of a window, grouped; the fields live in the event's JSON
+ * detail. SQLite reads all three in one json_extract (one parse of the detail
+ * per event, a JSON array back), which is what keeps 10M events fast.
+ */
 export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { sql: string; values: unknown[] } {
-  const field = (name: string) => (dialect === 'sqlite' ? `json_extract(detail, '$.${name}')` : `(detail::jsonb)->>'${name}'`);
   const byToken = window.tokenId === undefined ? '' : ' AND token_id = ?';
-  const sql = `SELECT token_id, service, ${field('action')} AS action, ${field('resource')} AS resource, ${field('matched')} AS matched,
-    count(*) AS count, max(time) AS last_time FROM audit_events
-    WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}
-    GROUP BY token_id, service, ${field('action')}, ${field('resource')}, ${field('matched')}`;
+  const where = `FROM audit_events WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}`;
+  const sql = dialect === 'sqlite'
+    ? `SELECT token_id, service, json_extract(detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(time) AS last_time
+      ${where} GROUP BY token_id, service, fields`
+    : `SELECT token_id, service, (detail::jsonb)->>'action' AS action, (detail::jsonb)->>'resource' AS resource, (detail::jsonb)->>'matched' AS matched,
+      count(*) AS count, max(time) AS last_time ${where} GROUP BY 1, 2, 3, 4, 5`;
   const values: unknown[] = [window.fromTime, window.toTime];
   if (window.tokenId !== undefined) values.push(window.tokenId);
   return { sql: forDialect(sql, dialect), values };

@@ -195,13 +195,17 @@ export function usageFromRow(row: Row): UsageCount {
   return { tokenId: row.token_id as string, permission: row.permission as string, count: Number(row.count), lastUsed: Number(row.last_used) };
 }
 
+/** SQLite gives the three detail fields as one JSON array (`fields`), PostgreSQL as columns. */
 export function requestSummaryFromRow(row: Row): RequestSummary {
+  const [action, resource, matched] = typeof row.fields === 'string'
+    ? json<[string | null, string | null, string | null]>(row.fields)
+    : [row.action as string | null, row.resource as string | null, row.matched as string | null];
   return {
     tokenId: row.token_id as string,
     service: (row.service as string | null) ?? '',
-    action: (row.action as string | null) ?? '',
-    resource: (row.resource as string | null) ?? '',
-    matched: (row.matched as string | null) ?? null,
+    action: action ?? '',
+    resource: resource ?? '',
+    matched: matched ?? null,
     count: Number(row.count),
     lastTime: Number(row.last_time),
   };
