@@ -72,7 +72,7 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   scheduler: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
-  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts', 'usage'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'core', 'leaks', 'alerts'],

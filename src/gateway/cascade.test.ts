@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../store/index.js';
 import { createTestDatabase, type TestDatabase } from '../test-support/postgres.js';
 import { initDataDir, LATCHKEY_BIN, runCli, startServeProcess, type ServeProcess } from '../test-support/serve-process.js';
 import { startUpstream, type TestUpstream } from './testing/upstream.js';
@@ -108,5 +109,28 @@ describe('a depth-3 tree of child tokens on two gateway nodes', () => {
     for (const node of nodes) for (const t of chain) await untilStatus(node.url, t.token, 401);
     cli(['token', 'enable', chain[0]!.id]);
     for (const node of nodes) for (const t of chain) await untilStatus(node.url, t.token, 200);
+  }, 60_000);
+
+  it('usage counted on both nodes adds up in the shared totals', async () => {
+    const t = cli(['token', 'create', '--name', 'counted', '--env', 'prod', '--allow', 'orders:read:/v1/**', '--ttl', '1h']);
+    for (const node of nodes) await untilStatus(node.url, t.token, 200);
+    for (let i = 0; i < 5; i++) expect(await status(nodes[0]!.url, t.token)).toBe(200);
+    for (let i = 0; i < 7; i++) expect(await status(nodes[1]!.url, t.token)).toBe(200);
+    const store = await openStore(db.url);
+    try {
+      // Every allowed request is audited before it is answered: the totals must reach exactly that count (never more).
+      const audited = (await store.readAudit({ kind: 'decision', tokenId: t.id, limit: 1000 })).filter((e) => (e.detail as { decision: string }).decision === 'allow').length;
+      expect(audited).toBeGreaterThanOrEqual(14);
+      const deadline = Date.now() + 30_000;
+      let total = 0;
+      while (Date.now() < deadline) {
+        total = (await store.listUsage(t.id)).reduce((n, u) => n + u.count, 0);
+        if (total >= audited) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(total).toBe(audited);
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 });
