@@ -13,6 +13,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
+  | 'usage' | 'reports' | 'scheduler'
   | 'core' | 'http' | 'mcp' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'declarative' | 'cli' | 'test'
   | 'sql' | 'postgres';
 
@@ -32,6 +33,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['store/', 'store'],
   ['audit/', 'audit'],
   ['lifecycle/', 'lifecycle'],
+  ['reports/', 'reports'],
+  ['usage/', 'usage'],
+  ['scheduler/', 'scheduler'],
   // The data-plane core every protocol shares: token resolution, admission, authorization, limits,
   // change feeds, the service table and the decision record.
   ['core/', 'core'],
@@ -76,17 +80,21 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   sql: [...BASE, 'policy'],
   postgres: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'sql', 'alerts'],
+  reports: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle'],
+  // Fed by the core's decision log (its UsageSink), writes to the store.
+  usage: [...BASE, 'policy', 'config', 'audit-format', 'store', 'core'],
+  scheduler: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   mcp: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
-  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'mcp', 'alerts', 'sql'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'mcp', 'alerts', 'sql', 'usage'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
-  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts', 'sql'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'mcp', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
+  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'core', 'leaks', 'alerts', 'sql'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'usage', 'scheduler', 'core', 'gateway', 'http', 'mcp', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
   declarative: [...BASE, 'policy', 'config', 'audit-format', 'store', 'admin'],
   cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'mcp', 'sql', 'declarative'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'mcp', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'declarative', 'cli', 'test', 'sql', 'postgres'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'reports', 'usage', 'scheduler', 'core', 'http', 'mcp', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'declarative', 'cli', 'test', 'sql', 'postgres'],
 };
 
 function groupOf(path: string): Group | undefined {

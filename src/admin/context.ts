@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import type { AlertHandle } from '../alerts/index.js';
 import type { GithubKeyRing } from '../leaks/index.js';
+import type { LifecycleConfig } from '../config/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 
@@ -25,4 +26,6 @@ export interface AdminContext {
   readonly githubKeys?: GithubKeyRing;
   /** Where leak and honeytoken alerts go; absent: only the log and the audit trail hear of them. */
   readonly alerts?: AlertHandle;
+  /** Token lifecycle settings (issue 13): how deep child tokens may go; absent: the defaults. */
+  readonly lifecycle?: Pick<LifecycleConfig, 'maxDepth'>;
 }

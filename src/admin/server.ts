@@ -19,11 +19,12 @@ import { leakRoutes } from './routes/leaks.js';
 import { roleRoutes } from './routes/roles.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { reportRoutes } from './routes/reports.js';
 import { selfRoutes } from './routes/self.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes, ...selfRoutes];
+export const CORE_ROUTES: readonly AdminRoute[] = [...environmentRoutes, ...serviceRoutes, ...roleRoutes, ...tokenRoutes, ...checkRoutes, ...auditRoutes, ...leakRoutes, ...selfRoutes, ...reportRoutes];
 
 export interface AdminServerOptions {
   readonly context: AdminContext;

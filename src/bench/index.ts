@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each side by side with its baseline in the
-// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth sql pg`.
+// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth sql pg mcp reports`.
 const SUITES = {
   policy: async () => (await import('./policy.js')).runPolicyBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
@@ -11,6 +11,7 @@ const SUITES = {
   sql: async () => (await import('./sql.js')).runSqlBench(),
   pg: async () => (await import('./pg.js')).runPgBench(),
   mcp: async () => (await import('./mcp.js')).runMcpBench(),
+  reports: async () => (await import('./reports.js')).runReportsBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;

@@ -10,6 +10,7 @@ import { registerScan } from './commands/scan.js';
 import { registerGateway, registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerToken } from './commands/token.js';
+import { registerReport } from './commands/report.js';
 import { registerStatus } from './commands/status.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerApply } from './commands/apply.js';
@@ -57,6 +58,7 @@ export function buildProgram(json = false): Command {
   registerService(program);
   registerRole(program);
   registerToken(program);
+  registerReport(program);
   registerCheck(program);
   registerAudit(program);
   registerScan(program);

@@ -45,7 +45,7 @@ describe('configuration', () => {
     const file = join(dir, 'latchkey.yaml');
     writeFileSync(file, 'store: /tmp/x.db\nadmin: 127.0.0.1:7800\n');
     expect(() => loadConfig({ configFile: file }, {})).toThrow(
-      `${file}:2: (top level): Unrecognized key: "admin"; did you mean listen.admin?; the keys here are dataDir, store, redis, logLevel, listen, forwardAuth, gateway, audit, credentials, leaks, alerts (see "Configuration" in the README)`);
+      `${file}:2: (top level): Unrecognized key: "admin"; did you mean listen.admin?; the keys here are dataDir, store, redis, logLevel, listen, forwardAuth, gateway, audit, credentials, leaks, alerts, lifecycle (see "Configuration" in the README)`);
     writeFileSync(file, 'listen:\n  admin: 127.0.0.1:7800\n  admn: 127.0.0.1:7801\n');
     expect(() => loadConfig({ configFile: file }, {})).toThrow(`${file}:3: listen: Unrecognized key: "admn"; the keys here are admin, gateway, postgres, auth`);
     writeFileSync(file, 'gateway:\n  nodeName: a\n  maxInFlightPerToken: -3\n');

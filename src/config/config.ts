@@ -4,6 +4,7 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENV_PATTERN } from '../token/index.js';
 import { alertsConfig, alertsFileSchema, leaksConfig, leaksFileSchema, type AlertsConfig, type LeaksConfig } from './leak-response.js';
+import { lifecycleConfig, lifecycleFileSchema, type LifecycleConfig } from './lifecycle.js';
 
 // Configuration is read once at start from defaults, an optional file
 // (latchkey.yaml or latchkey.json) and LATCHKEY_* variables, validated, and
@@ -75,6 +76,7 @@ const fileSchema = z.strictObject({
   credentials: credentialsSchema.optional(),
   leaks: leaksFileSchema.optional(),
   alerts: alertsFileSchema.optional(),
+  lifecycle: lifecycleFileSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -120,6 +122,7 @@ export interface LatchkeyConfig {
   readonly credentials: CredentialsConfig;
   readonly leaks: LeaksConfig;
   readonly alerts: AlertsConfig;
+  readonly lifecycle: LifecycleConfig;
   /** LATCHKEY_SECRET, when set: the token hashing key shared by nodes that share no disk. */
   readonly secret: string | undefined;
 }
@@ -258,6 +261,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     credentials: readCredentials(env, file),
     leaks: leaksConfig(file.leaks),
     alerts: alertsConfig(file.alerts),
+    lifecycle: lifecycleConfig(file.lifecycle),
     secret: env.LATCHKEY_SECRET,
   };
 }

@@ -4,4 +4,5 @@ export { loadConfig, parseListenAddress, ConfigError, type LatchkeyConfig, type 
 export { parseDuration, formatDuration, parseRate } from './durations.js';
 export { loadTokenHasher, ensureDataDir, KeyError, TOKEN_KEY_FILE } from './keys.js';
 export { ALERT_KINDS, type AlertKind, type AlertsConfig, type AlertWebhookConfig, type LeaksConfig } from './leak-response.js';
+export { LIFECYCLE_DEFAULTS, type LifecycleConfig } from './lifecycle.js';
 export { LATCHKEY_VERSION } from './version.js';

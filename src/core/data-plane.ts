@@ -6,7 +6,7 @@ import { RefusalSummaries } from '../audit/refusal-summary.js';
 import type { Change, Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { DataPlaneCore } from './data-plane-core.js';
-import { DecisionLog } from './decision-log.js';
+import { DecisionLog, type UsageSink } from './decision-log.js';
 import { FRESH, LocalFeed, PostgresFeed, RedisFeed, type ChangeFeed } from './feed/index.js';
 import { InFlight, LocalLimiter, RedisLimiter, type Limiter } from './limits/index.js';
 import { GatewayMetrics } from './metrics.js';
@@ -70,6 +70,8 @@ export interface DataPlaneOptions {
   readonly credentials?: CredentialPolicy;
   /** Latchkey's listeners no upstream may be; adapters add theirs as they bind. Default: a new, empty set. */
   readonly ownListeners?: OwnListeners;
+  /** Where allowed decisions are counted per token and permission (src/usage); default: not counted. */
+  readonly usage?: UsageSink;
 }
 
 export const DATA_PLANE_DEFAULTS = {
@@ -242,6 +244,7 @@ export async function startDataPlane(options: DataPlaneOptions, connectors: read
       inFlight,
       summaries,
       clock,
+      ...(options.usage !== undefined && { usage: options.usage }),
     });
     const core = new DataPlaneCore({ env: options.env, hasher: options.hasher, cache: tokenCache, limiter, inFlight, log, logger });
     let closing: Promise<void> | null = null;

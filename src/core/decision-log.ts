@@ -25,6 +25,13 @@ export interface DecisionLogOptions {
   /** Folds refusals made before a token is known; null: every refusal is stored in full. */
   readonly summaries: RefusalSummaries | null;
   readonly clock: () => number;
+  /** Told of every allowed decision (token, matched permission, time); must not block (see src/usage). */
+  readonly usage?: UsageSink;
+}
+
+/** Counts uses in memory; the hot path never waits on it. */
+export interface UsageSink {
+  count(tokenId: string, permission: string, time: number): void;
 }
 
 /**
@@ -66,6 +73,7 @@ export class DecisionLog {
       metrics.seconds.observe({ service: label, decision }, seconds);
     }
     const entry = context.entry;
+    if (reason === 'allowed' && entry !== null && context.matched !== null) this.#options.usage?.count(entry.id, context.matched, context.time);
     const detail: DecisionDetail = {
       node: this.#options.nodeName,
       tokenId: entry?.id ?? context.honeyId,

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { UsageCounter } from '../usage/index.js';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -78,9 +79,12 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
   });
   // The ops listener serves /metrics: no upstream may be it either.
   const ownListeners = options.gateway?.ownListeners ?? new OwnListeners();
+  // Each node counts its own allowed decisions and adds them to the shared totals (src/usage).
+  const usage = new UsageCounter({ store, logger });
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway({
+      usage,
       ...options.gateway,
       ...(alerts !== undefined && { alerts }),
       ownListeners,
@@ -98,6 +102,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     });
   } catch (err) {
     await recorder.close().catch(() => {});
+    await usage.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
   }
@@ -160,6 +165,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
         // 3: flush what the drained requests left (alerts already raised get a last chance).
         await alerts?.settle(5_000);
         await recorder.close();
+        await usage.close();
         // 4: feeds, limits and pools, then the store.
         await gateway.close();
         await store.close();

@@ -38,6 +38,25 @@ export async function mintToken(
   now: number,
   creator: MintAuthority | null,
 ): Promise<MintResult> {
+  const { record, token, checkedRoles } = await prepareMint(store, hasher, request, actor, now, creator);
+  await store.createToken(record, actor, checkedRoles);
+  return { record, token };
+}
+
+/** A minted token checked and built but not yet stored (rotation stores it together with its link). */
+export interface PreparedMint extends MintResult {
+  readonly checkedRoles: readonly RoleSnapshot[];
+}
+
+/** Every check of mintToken, and the record it would store. */
+export async function prepareMint(
+  store: Store,
+  hasher: TokenHasher,
+  request: MintRequest,
+  actor: Actor,
+  now: number,
+  creator: MintAuthority | null,
+): Promise<PreparedMint> {
   const env = await store.getEnvironment(request.env);
   if (env === undefined) throw invalid('env', `environment ${request.env} does not exist`);
   if (request.expiresAt <= now) throw invalid('expiresAt', 'the expiry is in the past');
@@ -85,6 +104,5 @@ export async function mintToken(
     createdBy: actor.name,
     updatedAt: now,
   };
-  await store.createToken(record, actor, checkedRoles);
-  return { record, token };
+  return { record, token, checkedRoles };
 }

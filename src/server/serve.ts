@@ -12,6 +12,8 @@ import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
+import { LifecycleScheduler, PostgresLeadership, SOLE_LEADER } from '../scheduler/index.js';
+import { UsageCounter } from '../usage/index.js';
 import { openAuditTrail } from './audit-trail.js';
 import { isInitialized } from './init.js';
 import { ensureDefaultEnvironments } from './environments.js';
@@ -58,6 +60,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     postgres?: PostgresGateway;
     admin?: AdminServer;
     githubKeys?: GithubKeySource;
+    usage?: UsageCounter;
+    scheduler?: LifecycleScheduler;
   } = {};
   const step = async (what: string, work: (() => Promise<unknown>) | undefined): Promise<void> => {
     try {
@@ -75,6 +79,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     ]);
     // 3. Flush what the drained requests left: the audit log (and its last checkpoint), then the alerts
     //    raised so far, an audit_loss at close included.
+    await step('token scheduler', parts.scheduler && (() => parts.scheduler!.close()));
+    await step('usage counts', parts.usage && (() => parts.usage!.close()));
     await step('audit log', parts.audit && (() => parts.audit!.close()));
     await step('alerts', parts.alerts && (() => parts.alerts!.settle(5_000)));
     // 4. Close feeds, limits, pools, the change publisher, and last the store.
@@ -104,7 +110,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
     // The SQL parser (WebAssembly) loads once, before any session can ask it.
     await loadSqlParser();
+    const usage = new UsageCounter({ store, logger, flushMs: config.lifecycle.usageFlushMs });
+    parts.usage = usage;
     const gateway = await startHttpGateway({
+      usage,
       store,
       hasher,
       env: null,
@@ -147,8 +156,16 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       parts.githubKeys = source;
       githubKeys = source;
     }
+    // One scheduler leads among the processes sharing a PostgreSQL store; alone, this one does.
+    const scheduler = new LifecycleScheduler({
+      store, logger, clock: now, alerts, config: config.lifecycle,
+      leadership: isPostgres ? new PostgresLeadership(config.store, logger) : SOLE_LEADER,
+      beforeRun: () => usage.flush(),
+    });
+    parts.scheduler = scheduler;
+    scheduler.start();
     const admin: AdminServer = await buildAdminServer({
-      context: { store, hasher, logger, now, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },
+      context: { store, hasher, logger, now, lifecycle: config.lifecycle, auditPublicKey: audit.publicKey, dataDir: config.dataDir, credentials, ownListeners, alerts, ...(githubKeys !== undefined && { githubKeys }) },
       metrics,
     });
     parts.admin = admin;

@@ -15,6 +15,11 @@ export type AdminEventAction =
   | 'token.revoke'
   | 'token.disable'
   | 'token.enable'
+  // Lifecycle: a successor issued, a grant narrowed, and what the scheduler saw (a notice, an expiry).
+  | 'token.rotate'
+  | 'token.narrow'
+  | 'token.expiring'
+  | 'token.expired'
   // Reads that tell something about a token, and alarms: audited too, outside any change.
   | 'token.check'
   | 'honeytoken.presented'

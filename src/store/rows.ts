@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../audit/event.js';
 import { invalid } from '../errors/index.js';
 import type { Environment, Role, Service, TokenRecord } from './records.js';
-import type { AuditCheckpoint } from './store.js';
+import type { AuditCheckpoint, RequestSummary, TokenLinks, UsageCount } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -179,5 +179,34 @@ export function checkpointFromRow(row: Row): AuditCheckpoint {
     time: row.time as number,
     signature: row.signature as string,
     keyId: row.key_id as string,
+  };
+}
+
+export function linksFromRow(row: Row | undefined): TokenLinks {
+  if (row === undefined) return { predecessorId: null, successorId: null, graceUntil: null };
+  return {
+    predecessorId: (row.predecessor_id as string | null) ?? null,
+    successorId: (row.successor_id as string | null) ?? null,
+    graceUntil: row.grace_until === null || row.grace_until === undefined ? null : Number(row.grace_until),
+  };
+}
+
+export function usageFromRow(row: Row): UsageCount {
+  return { tokenId: row.token_id as string, permission: row.permission as string, count: Number(row.count), lastUsed: Number(row.last_used) };
+}
+
+/** SQLite gives the three detail fields as one JSON array (`fields`), PostgreSQL as columns. */
+export function requestSummaryFromRow(row: Row): RequestSummary {
+  const [action, resource, matched] = typeof row.fields === 'string'
+    ? json<[string | null, string | null, string | null]>(row.fields)
+    : [row.action as string | null, row.resource as string | null, row.matched as string | null];
+  return {
+    tokenId: row.token_id as string,
+    service: (row.service as string | null) ?? '',
+    action: action ?? '',
+    resource: resource ?? '',
+    matched: matched ?? null,
+    count: Number(row.count),
+    lastTime: Number(row.last_time),
   };
 }

@@ -8,6 +8,7 @@ import { paginationCases } from './contract/pagination-cases.js';
 import { resourceCases } from './contract/resource-cases.js';
 import { roleCases } from './contract/role-cases.js';
 import { tokenCases } from './contract/token-cases.js';
+import { tokenLifecycleCases } from './contract/token-lifecycle-cases.js';
 
 export type { OpenedStore, OpenStore } from './contract/fixtures.js';
 
@@ -20,5 +21,6 @@ export function runStoreContract(name: string, open: OpenStore): void {
     paginationCases(open);
     auditCases(open);
     lifecycleCases(open);
+    tokenLifecycleCases(open);
   });
 }

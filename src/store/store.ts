@@ -69,6 +69,55 @@ export interface TokenStatusChange {
   readonly status: TokenStatus;
 }
 
+/** Uses of one permission by one token: a node's increments when added, the totals when listed. */
+export interface UsageCount {
+  readonly tokenId: string;
+  /** The permission that allowed the requests, as the grant writes it. */
+  readonly permission: string;
+  readonly count: number;
+  readonly lastUsed: number;
+}
+
+/** How a token is linked by rotation. graceUntil: when a predecessor stops working (its expiry is set to it too). */
+export interface TokenLinks {
+  readonly predecessorId: string | null;
+  readonly successorId: string | null;
+  readonly graceUntil: number | null;
+}
+
+/** What the lifecycle scheduler asks the store for (see src/scheduler). */
+export type DueRule =
+  /** Rotated predecessors whose grace period has ended and that are not revoked yet. */
+  | { readonly kind: 'grace_end'; readonly now: number }
+  /** Active tokens expiring in (now, horizon] that have not had their notice. */
+  | { readonly kind: 'expiring'; readonly now: number; readonly horizon: number }
+  /** Tokens past their expiry, not revoked, whose expiry has not been recorded. */
+  | { readonly kind: 'expired'; readonly now: number }
+  /** Active, unexpired tokens of env created before `since` and not used since then. */
+  | { readonly kind: 'unused'; readonly env: string; readonly since: number; readonly now: number };
+
+/** Allowed requests of a window, grouped by token, service, action, resource and the permission that allowed them. */
+export interface RequestSummary {
+  readonly tokenId: string;
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly matched: string | null;
+  readonly count: number;
+  readonly lastTime: number;
+}
+
+export interface RequestWindow {
+  /** Inclusive. */
+  readonly fromTime: number;
+  /** Exclusive. */
+  readonly toTime: number;
+  readonly tokenId?: string;
+}
+
+/** What the scheduler records once per token: its expiry notice, and its expiry. */
+export type TokenNoticeKind = 'expiring' | 'expired';
+
 /**
  * Everything Latchkey persists. Two implementations (SQLite, PostgreSQL) pass
  * one contract suite. Every mutating method writes its admin audit event in the
@@ -136,6 +185,29 @@ export interface Store {
    * Returns the ids whose status changed.
    */
   setTokenStatus(id: string, status: TokenStatus, actor: Actor): Promise<TokenStatusChange>;
+
+  /**
+   * Creates `successor` (same parent as the predecessor) and links the two; the
+   * predecessor's expiry becomes min(expiry, graceUntil), so it is refused from
+   * that instant whatever runs. graceUntil <= now revokes the predecessor (and
+   * its descendants) at once. Audited as token.rotate; returns the ids revoked.
+   */
+  rotateToken(predecessorId: string, successor: TokenRecord, graceUntil: number, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<TokenStatusChange>;
+  /** No links: all null. */
+  tokenLinks(id: string): Promise<TokenLinks>;
+  /** Replaces a token's roles and direct permissions (narrowing); `not_found`, `conflict` when revoked. Audited as token.narrow. */
+  updateTokenGrant(id: string, grant: { readonly roles: readonly string[]; readonly permissions: readonly string[] }, actor: Actor): Promise<TokenRecord>;
+  /** At most `limit` tokens matching a scheduler rule, in a stable order. */
+  dueTokens(rule: DueRule, limit: number): Promise<TokenRecord[]>;
+  /** Records a notice once, with its audit event; false when it was recorded before. */
+  noteToken(id: string, kind: TokenNoticeKind, actor: Actor, detail: Readonly<Record<string, unknown>>): Promise<boolean>;
+  /** Adds a node's increments to the totals (count added, lastUsed the later), in one transaction. */
+  addUsage(counts: readonly UsageCount[]): Promise<void>;
+  /** The totals, of one token or of all. */
+  listUsage(tokenId?: string): Promise<UsageCount[]>;
+
+  /** The allowed decisions of a window, grouped (reports and narrowing replay these). */
+  summarizeRequests(window: RequestWindow): Promise<RequestSummary[]>;
 
   /** Appends events after the current head, linking them into the hash chain, in one transaction. */
   appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { parseDuration, parseRate } from '../../config/index.js';
-import { invalid, notFound } from '../../errors/index.js';
-import { mintToken, parseCidr } from '../../lifecycle/index.js';
+import { invalid, LatchkeyError, notFound } from '../../errors/index.js';
+import { isWithin, parsePermissions } from '../../policy/index.js';
+import { deriveToken, descendantsOf, effectivePermissions, loadServiceCatalog, mintToken, parseCidr, rotateToken } from '../../lifecycle/index.js';
+import { planNarrow } from '../../reports/index.js';
 import type { TokenRecord, TokenStatus } from '../../store/records.js';
 import type { AdminContext } from '../context.js';
 import { envName, metadataRecord, nameText, permissionText, roleName } from '../input.js';
@@ -35,6 +37,27 @@ const listQuery = z.strictObject({
   name: z.string().max(128).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(512).optional(),
+});
+
+const deriveBody = z.strictObject({
+  name: nameText,
+  permissions: z.array(permissionText).min(1).max(500),
+  ttl: z.string().optional().describe('lifetime such as 30m; default and ceiling: the parent\'s expiry'),
+  expiresAt: time.optional(),
+  notBefore: time.optional(),
+  cidrs: z.array(z.string().max(64)).max(100).optional(),
+  rate: z.string().optional(),
+  maxUses: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  env: envName.optional(),
+  metadata: metadataRecord.optional(),
+});
+
+const rotateBody = z.strictObject({ grace: z.string().default('0').describe('how long the old token keeps working: 0, 1h, 7d') });
+
+const narrowBody = z.strictObject({
+  to: z.union([z.literal('suggested'), z.array(permissionText).min(1).max(500)]),
+  days: z.int().min(1).max(3650).default(30),
+  dryRun: z.boolean().default(false),
 });
 
 function toMs(value: string | number): number {
@@ -72,6 +95,11 @@ function statusRoute(verb: 'revoke' | 'disable' | 'enable', status: TokenStatus,
   });
 }
 
+function optionalExpiry(body: { ttl?: string | undefined; expiresAt?: string | number | undefined }, now: number): number | undefined {
+  if (body.ttl === undefined && body.expiresAt === undefined) return undefined;
+  return expiryOf({ ...body } as z.infer<typeof createBody>, now);
+}
+
 export const tokenRoutes = [
   route<undefined, z.infer<typeof listQuery>>({
     method: 'GET', path: '/v1/tokens', action: 'tokens.read', tag: 'tokens', status: 200,
@@ -93,8 +121,68 @@ export const tokenRoutes = [
   }),
   route({
     method: 'GET', path: '/v1/tokens/{id}', action: 'tokens.read', tag: 'tokens', status: 200,
-    summary: 'Show a token (never its secret)', envOf: tokenEnv,
-    handle: async ({ params }, context) => tokenView(await mustGet(params.id!, context)),
+    summary: 'Show a token (never its secret), its rotation links and the tree of tokens derived from it', envOf: tokenEnv,
+    handle: async ({ params }, context) => {
+      const token = await mustGet(params.id!, context);
+      return { ...tokenView(token), links: await context.store.tokenLinks(token.id), tree: await descendantsOf(context.store, token) };
+    },
+  }),
+  route<z.infer<typeof deriveBody>>({
+    method: 'POST', path: '/v1/tokens/derive', action: 'tokens.derive', tag: 'tokens', status: 201,
+    summary: 'Mint a child of the calling token, within it in every dimension; the response carries its plaintext, this once',
+    body: deriveBody,
+    handle: async ({ body, principal }, context) => {
+      const now = context.now();
+      const rate = body.rate === undefined ? undefined : parseRate(body.rate);
+      if (rate === undefined && body.rate !== undefined) throw invalid('rate', 'expected COUNT/PERIOD such as 100/min, 10/s, 5000/h');
+      const expiresAt = optionalExpiry(body, now);
+      const { record, token } = await deriveToken(context.store, context.hasher, principal.record, {
+        permissions: body.permissions,
+        ...(body.env !== undefined && { env: body.env }),
+        ...(expiresAt !== undefined && { expiresAt }),
+        ...(body.notBefore !== undefined && { notBefore: toMs(body.notBefore) }),
+        ...(body.cidrs !== undefined && { cidrs: body.cidrs }),
+        ...(rate !== undefined && { rate }),
+        ...(body.maxUses !== undefined && { maxUses: body.maxUses }),
+      }, { name: body.name, ...(body.metadata !== undefined && { metadata: body.metadata }), ...(context.lifecycle !== undefined && { maxDepth: context.lifecycle.maxDepth }) }, now);
+      return { ...tokenView(record), token };
+    },
+  }),
+  route<z.infer<typeof rotateBody>>({
+    method: 'POST', path: '/v1/tokens/{id}/rotate', action: 'tokens.rotate', tag: 'tokens', status: 201,
+    summary: 'Issue a successor with the same grant; the old token works until the grace period ends. The response carries the new plaintext, this once',
+    body: rotateBody, envOf: tokenEnv,
+    handle: async ({ params, body, principal }, context) => {
+      const graceMs = body.grace === '0' ? 0 : parseDuration(body.grace);
+      if (graceMs === undefined) throw invalid('grace', 'expected a duration such as 0, 30m, 1h or 7d');
+      const rotated = await rotateToken(context.store, context.hasher, params.id!, graceMs, principal.actor, context.now(),
+        { permissions: principal.grant.permissions, env: principal.record.env });
+      // The old token stops at the grace end or its own expiry, whichever comes first.
+      return { ...tokenView(rotated.record), token: rotated.token, predecessor: rotated.predecessor, graceUntil: new Date(rotated.graceUntil).toISOString(), predecessorUntil: new Date(rotated.predecessorUntil).toISOString(), revoked: rotated.revoked };
+    },
+  }),
+  route<z.infer<typeof narrowBody>>({
+    method: 'POST', path: '/v1/tokens/{id}/narrow', action: 'tokens.update', tag: 'tokens', status: 200,
+    summary: "Replace a token's grant by a narrower one, after replaying its audited requests of the window against it (dryRun: only replay)",
+    body: narrowBody, envOf: tokenEnv,
+    handle: async ({ params, body, principal }, context) => {
+      const now = context.now();
+      const token = await mustGet(params.id!, context);
+      const plan = await planNarrow(context.store, token, body.to, { days: body.days, now });
+      if (plan.proposed.length === 0) throw invalid('to', 'the token was not used in the window, so nothing can be suggested; give the permissions to keep');
+      const live = await context.store.listTokens({ parentId: token.id, limit: 1, status: 'active' });
+      if (!body.dryRun && live.items.length > 0) {
+        throw new LatchkeyError('conflict', `token ${token.id} has derived tokens (${live.items[0]!.id}); narrow or revoke them first, so no child stays wider than its parent`);
+      }
+      // A narrowing may only narrow: the proposed grant must be within what the token holds now.
+      const catalog = await loadServiceCatalog(context.store);
+      const proposed = parsePermissions(plan.proposed, catalog, 'to');
+      if (!isWithin(proposed, await effectivePermissions(context.store, token, catalog))) throw invalid('to', 'the proposed grant is not within the token\'s current grant');
+      const result = { ...plan, dryRun: body.dryRun, applied: false };
+      if (body.dryRun) return result;
+      await context.store.updateTokenGrant(token.id, { roles: [], permissions: plan.proposed }, principal.actor);
+      return { ...result, applied: true };
+    },
   }),
   route<z.infer<typeof createBody>>({
     method: 'POST', path: '/v1/tokens', action: 'tokens.create', tag: 'tokens', status: 201,

@@ -43,6 +43,20 @@ function plantDecoy(path: string, text: string, force: boolean): string {
   return target;
 }
 
+interface TreeNode {
+  id: string;
+  name: string;
+  status: string;
+  expiresAt: number;
+  children: TreeNode[];
+}
+
+/** The token and everything derived from it, indented by depth. */
+function treeLines(node: TreeNode, depth = 0): string[] {
+  const line = `${'  '.repeat(depth)}${depth === 0 ? '' : '└ '}${node.id} "${node.name}" ${node.status}, expires ${new Date(node.expiresAt).toISOString()}`;
+  return [line, ...node.children.flatMap((child) => treeLines(child, depth + 1))];
+}
+
 const COLUMNS = ['id', 'name', 'env', 'status', 'hint', 'expiresAt', 'roles', 'permissions'];
 
 export function registerToken(program: Command): void {
@@ -123,8 +137,9 @@ export function registerToken(program: Command): void {
     .description('show a token (never its secret)')
     .action(async (id: string, _options: unknown, command: Command) => {
       const { client, out } = contextOf(command);
-      const shown = await client.call('GET', `/v1/tokens/${encodeURIComponent(id)}`);
-      out.print(shown, () => block(shown));
+      const shown = await client.call<Record<string, unknown> & { tree: TreeNode }>('GET', `/v1/tokens/${encodeURIComponent(id)}`);
+      const { tree, ...rest } = shown;
+      out.print(shown, () => `${block(rest)}\n\ntree:\n${treeLines(tree).join('\n')}`);
     });
   for (const [verb, done, description] of [
     ['revoke', 'revoked', 'revoke a token and every token derived from it, everywhere'],
@@ -140,4 +155,61 @@ export function registerToken(program: Command): void {
         out.print(result, () => (result.changed.length === 0 ? `${id} was already ${done}` : `${done} ${id}${derived}`));
       });
   }
+  token.command('rotate <id>')
+    .description('issue a successor with the same grant; the old token keeps working for --grace, then is revoked')
+    .option('--grace <duration>', 'how long the old token keeps working (0 revokes it at once)', '0')
+    .action(async (id: string, options: { grace: string }, command: Command) => {
+      const { client, out } = contextOf(command);
+      const rotated = await client.call<Record<string, unknown> & { id: string; token: string; predecessorUntil: string; revoked: string[] }>(
+        'POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { grace: options.grace });
+      out.print(rotated, () =>
+        `${block({ id: rotated.id, predecessor: id, expiresAt: rotated.expiresAt, 'old token until': rotated.revoked.length > 0 ? 'revoked now' : rotated.predecessorUntil })}\n\n` +
+        `token (shown this once, store it now):\n${rotated.token}`);
+    });
+  token.command('derive')
+    .description('mint a child of the token this command runs with (LATCHKEY_TOKEN), within it in every dimension')
+    .requiredOption('--name <name>', 'what the child is for')
+    .requiredOption('--allow <permission>', 'a permission within the parent\'s (repeatable)', collect)
+    .option('--ttl <duration>', 'lifetime (default: until the parent expires)')
+    .option('--not-before <time>', 'not valid before (ISO 8601)')
+    .option('--cidr <cidr>', 'client addresses allowed (repeatable; default: the parent\'s)', collect)
+    .option('--rate <rate>', 'rate limit (default: the parent\'s)')
+    .option('--max-uses <n>', 'usage cap (default: the parent\'s remaining uses)')
+    .action(async (options: { name: string; allow: string[]; ttl?: string; notBefore?: string; cidr?: string[]; rate?: string; maxUses?: string }, command: Command) => {
+      const { client, out } = contextOf(command);
+      const maxUses = options.maxUses === undefined ? undefined : Number(options.maxUses);
+      if (maxUses !== undefined && (!Number.isInteger(maxUses) || maxUses < 1)) throw new CliError('--max-uses: expected a positive whole number');
+      const child = await client.call<Record<string, unknown> & { id: string; token: string }>('POST', '/v1/tokens/derive', {
+        name: options.name,
+        permissions: options.allow,
+        ...(options.ttl !== undefined && { ttl: options.ttl }),
+        ...(options.notBefore !== undefined && { notBefore: options.notBefore }),
+        ...(options.cidr !== undefined && { cidrs: options.cidr }),
+        ...(options.rate !== undefined && { rate: options.rate }),
+        ...(maxUses !== undefined && { maxUses }),
+      });
+      out.print(child, () =>
+        `${block({ id: child.id, parent: child.parentId, env: child.env, expiresAt: child.expiresAt, permissions: child.permissions })}\n\n` +
+        `token (shown this once, store it now):\n${child.token}`);
+    });
+  token.command('narrow <id>')
+    .description("replace a token's grant by a narrower one, after replaying its audited requests against it")
+    .requiredOption('--to <grant>', "'suggested' (from the overprivileged report), or permissions separated by spaces or commas")
+    .option('--days <n>', 'the window of audited requests replayed', '30')
+    .option('--dry-run', 'only replay: show how many requests would now be refused')
+    .action(async (id: string, options: { to: string; days: string; dryRun?: boolean }, command: Command) => {
+      const { client, out } = contextOf(command);
+      const days = Number(options.days);
+      if (!Number.isInteger(days) || days < 1) throw new CliError('--days: expected a positive whole number');
+      const to = options.to === 'suggested' ? 'suggested' : options.to.split(/[\s,]+/).filter((p) => p !== '');
+      const plan = await client.call<{ proposed: string[]; current: string[]; applied: boolean; replay: { requests: number; refused: number; refusals: { service: string; action: string; resource: string; count: number }[] } }>(
+        'POST', `/v1/tokens/${encodeURIComponent(id)}/narrow`, { to, days, dryRun: options.dryRun === true });
+      out.print(plan, () => [
+        `${plan.applied ? 'narrowed' : 'would narrow'} ${id}`,
+        `  from: ${plan.current.join(' ')}`,
+        `  to:   ${plan.proposed.join(' ')}`,
+        `replayed ${plan.replay.requests} request(s) of the last ${days} days: ${plan.replay.refused} would be refused`,
+        ...plan.replay.refusals.map((r) => `  ${r.count}× ${r.service} ${r.action} ${r.resource}`),
+      ].join('\n'));
+    });
 }

@@ -119,4 +119,31 @@ ALTER TABLE services ADD COLUMN sql_functions jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE services ADD COLUMN hidden_tools jsonb NOT NULL DEFAULT '[]';
 `,
   },
+  {
+    version: 4,
+    name: 'token lifecycle: rotation links, scheduler notices, usage per permission',
+    sql: `
+CREATE TABLE token_links (
+  token_id text COLLATE "C" PRIMARY KEY REFERENCES tokens (id),
+  predecessor_id text,
+  successor_id text,
+  grace_until bigint
+);
+CREATE INDEX token_links_grace ON token_links (grace_until);
+CREATE TABLE token_notices (
+  token_id text COLLATE "C" NOT NULL REFERENCES tokens (id),
+  kind text NOT NULL,
+  time bigint NOT NULL,
+  PRIMARY KEY (token_id, kind)
+);
+CREATE TABLE token_usage (
+  token_id text COLLATE "C" NOT NULL,
+  permission text NOT NULL,
+  count bigint NOT NULL,
+  last_used bigint NOT NULL,
+  PRIMARY KEY (token_id, permission)
+);
+CREATE INDEX tokens_expires ON tokens (expires_at);
+`,
+  },
 ];

@@ -109,4 +109,31 @@ ALTER TABLE services ADD COLUMN sql_functions TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE services ADD COLUMN hidden_tools TEXT NOT NULL DEFAULT '[]';
 `,
   },
+  {
+    version: 4,
+    name: 'token lifecycle: rotation links, scheduler notices, usage per permission',
+    sql: `
+CREATE TABLE token_links (
+  token_id TEXT PRIMARY KEY REFERENCES tokens (id),
+  predecessor_id TEXT,
+  successor_id TEXT,
+  grace_until INTEGER
+) STRICT;
+CREATE INDEX token_links_grace ON token_links (grace_until);
+CREATE TABLE token_notices (
+  token_id TEXT NOT NULL REFERENCES tokens (id),
+  kind TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (token_id, kind)
+) STRICT;
+CREATE TABLE token_usage (
+  token_id TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  last_used INTEGER NOT NULL,
+  PRIMARY KEY (token_id, permission)
+) STRICT;
+CREATE INDEX tokens_expires ON tokens (expires_at);
+`,
+  },
 ];

@@ -20,7 +20,15 @@ import {
   type Store,
   type TokenFilter,
   type TokenStatusChange,
+  type DueRule,
+  type TokenLinks,
+  type TokenNoticeKind,
+  type UsageCount,
+  type RequestSummary,
+  type RequestWindow,
 } from '../store.js';
+import * as sql from '../lifecycle-sql.js';
+import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
 import { appendEvents, auditHeadOf } from './postgres-audit.js';
@@ -212,14 +220,7 @@ class PostgresStore implements Store {
 
   async createToken(token: TokenRecord, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<void> {
     await this.#mutate(async (client) => {
-      if (checkedRoles !== undefined && token.roles.length > 0) {
-        // FOR SHARE: a concurrent change or deletion of these roles waits for this token, then counts it as a holder.
-        const held = await client.query<{ name: string; permissions: string[] }>(
-          'SELECT name, permissions FROM roles WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
-          [[...token.roles]],
-        );
-        checkRolesUnchanged(token.roles, checkedRoles, new Map(held.rows.map((row) => [row.name, row.permissions])));
-      }
+      await checkRoles(client, token, checkedRoles);
       if (token.parentId !== null) await lockParent(client, token.parentId);
       const inserted = await client.query(INSERT_TOKEN, rows.tokenValues(token));
       if (inserted.rowCount === 0) throw alreadyExists(`token ${token.id} or its hash`);
@@ -260,6 +261,75 @@ class PostgresStore implements Store {
       const audit = statusChangeEvent(actor, token, status, ids, time);
       return { result: { ids, status }, change: { type: 'token', ids }, audit };
     });
+  }
+
+  async rotateToken(predecessorId: string, successor: TokenRecord, graceUntil: number, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<TokenStatusChange> {
+    return this.#mutate(async (client) => {
+      const found = await client.query('SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [predecessorId]);
+      const links = await client.query(sql.forDialect(sql.LINKS, 'postgres'), [predecessorId]);
+      const predecessor = checkRotation(predecessorId, found.rows[0] && rows.tokenFromRow(found.rows[0]), rows.linksFromRow(links.rows[0]).successorId);
+      await checkRoles(client, successor, checkedRoles);
+      if (successor.parentId !== null) await lockParent(client, successor.parentId);
+      const inserted = await client.query(INSERT_TOKEN, rows.tokenValues(successor));
+      if (inserted.rowCount === 0) throw alreadyExists(`token ${successor.id} or its hash`);
+      const time = this.#now();
+      await client.query(sql.forDialect(sql.UPSERT_LINK_PREDECESSOR, 'postgres'), [predecessorId, successor.id, graceUntil]);
+      await client.query(sql.forDialect(sql.INSERT_LINK_SUCCESSOR, 'postgres'), [successor.id, predecessorId]);
+      await client.query(sql.forDialect(sql.CLAMP_EXPIRY, 'postgres'), [graceUntil, graceUntil, time, predecessorId]);
+      const revoked = graceUntil <= time ? orderChangedIds(predecessorId, (await client.query<{ id: string }>(REVOKE_TREE, [predecessorId, time])).rows.map((row) => row.id)) : [];
+      const audit = rotationEvent(actor, predecessor, successor, graceUntil, revoked, time);
+      return { result: { ids: revoked, status: 'revoked' as const }, change: { type: 'token', ids: [predecessorId, successor.id, ...revoked.filter((id) => id !== predecessorId)] }, audit };
+    });
+  }
+
+  async tokenLinks(id: string): Promise<TokenLinks> {
+    return rows.linksFromRow((await query(this.#pool, { text: sql.forDialect(sql.LINKS, 'postgres'), values: [id] }))[0]);
+  }
+
+  async updateTokenGrant(id: string, grant: { readonly roles: readonly string[]; readonly permissions: readonly string[] }, actor: Actor): Promise<TokenRecord> {
+    return this.#mutate(async (client) => {
+      const found = await client.query('SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [id]);
+      const before = checkNarrow(id, found.rows[0] && rows.tokenFromRow(found.rows[0]));
+      const time = this.#now();
+      await client.query(sql.forDialect(sql.UPDATE_GRANT, 'postgres'), [JSON.stringify(grant.roles), JSON.stringify(grant.permissions), time, id]);
+      const after: TokenRecord = { ...before, roles: [...grant.roles], permissions: [...grant.permissions], updatedAt: time };
+      return { result: after, change: { type: 'token', ids: [id] }, audit: narrowEvent(actor, before, after, time) };
+    });
+  }
+
+  async dueTokens(rule: DueRule, limit: number): Promise<TokenRecord[]> {
+    const due = sql.dueQuery(rule, limit, 'postgres');
+    return (await query(this.#pool, { text: due.sql, values: due.values })).map(rows.tokenFromRow);
+  }
+
+  async noteToken(id: string, kind: TokenNoticeKind, actor: Actor, detail: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return this.#mutate(async (client) => {
+      const time = this.#now();
+      const inserted = await client.query(sql.forDialect(sql.INSERT_NOTICE, 'postgres'), [id, kind, time]);
+      if (inserted.rowCount === 0) return { result: false, change: null, audit: null };
+      return { result: true, change: null, audit: this.#adminEvent(actor, { action: `token.${kind}`, target: id, before: null, after: detail }) };
+    });
+  }
+
+  async addUsage(counts: readonly UsageCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    // Sorted, so that two nodes flushing at once take the row locks in one order and cannot deadlock.
+    const sorted = [...counts].sort((a, b) => (a.tokenId === b.tokenId ? (a.permission < b.permission ? -1 : 1) : a.tokenId < b.tokenId ? -1 : 1));
+    await inTransaction(this.#pool, async (client) => {
+      for (const c of sorted) await client.query(sql.forDialect(sql.ADD_USAGE, 'postgres'), [c.tokenId, c.permission, c.count, c.lastUsed]);
+    });
+  }
+
+  async listUsage(tokenId?: string): Promise<UsageCount[]> {
+    const found = tokenId === undefined
+      ? await query(this.#pool, { text: sql.LIST_USAGE })
+      : await query(this.#pool, { text: sql.forDialect(sql.LIST_USAGE_OF, 'postgres'), values: [tokenId] });
+    return found.map(rows.usageFromRow);
+  }
+
+  async summarizeRequests(window: RequestWindow): Promise<RequestSummary[]> {
+    const summary = sql.requestSummaryQuery(window, 'postgres');
+    return (await query(this.#pool, { text: summary.sql, values: summary.values })).map(rows.requestSummaryFromRow);
   }
 
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
@@ -344,4 +414,14 @@ class PostgresStore implements Store {
     if (done.change !== null) this.#feed.emit(done.change);
     return done.result;
   }
+}
+
+/** FOR SHARE: a concurrent change or deletion of these roles waits for this token, then counts it as a holder. */
+async function checkRoles(client: pg.PoolClient, token: TokenRecord, checkedRoles: readonly RoleSnapshot[] | undefined): Promise<void> {
+  if (checkedRoles === undefined || token.roles.length === 0) return;
+  const held = await client.query<{ name: string; permissions: string[] }>(
+    'SELECT name, permissions FROM roles WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
+    [[...token.roles]],
+  );
+  checkRolesUnchanged(token.roles, checkedRoles, new Map(held.rows.map((row) => [row.name, row.permissions])));
 }

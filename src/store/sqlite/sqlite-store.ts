@@ -11,7 +11,9 @@ import { auditReadQuery, tokenListQuery } from '../queries.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
 import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
-import type { AuditCheckpoint, AuditFilter, AuditHead, Change, Page, Store, TokenFilter, TokenStatusChange } from '../store.js';
+import * as sql from '../lifecycle-sql.js';
+import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, TokenStatusChange, UsageCount } from '../store.js';
+import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
 import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
@@ -183,14 +185,7 @@ class SqliteStore implements Store {
 
   async createToken(token: TokenRecord, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<void> {
     this.#mutate(() => {
-      if (checkedRoles !== undefined) {
-        const found = new Map<string, readonly string[]>();
-        for (const name of token.roles) {
-          const role = optional(this.#sql.getRole.get(name), rows.roleFromRow);
-          if (role !== undefined) found.set(name, role.permissions);
-        }
-        checkRolesUnchanged(token.roles, checkedRoles, found);
-      }
+      if (checkedRoles !== undefined) this.#checkRoles(token, checkedRoles);
       if (token.parentId !== null) {
         const parent = optional(this.#sql.getToken.get(token.parentId), rows.tokenFromRow);
         checkParent(token.parentId, parent?.status);
@@ -235,6 +230,68 @@ class SqliteStore implements Store {
     });
   }
 
+  async rotateToken(predecessorId: string, successor: TokenRecord, graceUntil: number, actor: Actor, checkedRoles?: readonly RoleSnapshot[]): Promise<TokenStatusChange> {
+    return this.#mutate(() => {
+      const found = optional(this.#sql.getToken.get(predecessorId), rows.tokenFromRow);
+      const predecessor = checkRotation(predecessorId, found, rows.linksFromRow(this.#statement(sql.LINKS).get(predecessorId)).successorId);
+      if (checkedRoles !== undefined) this.#checkRoles(successor, checkedRoles);
+      if (successor.parentId !== null) checkParent(successor.parentId, optional(this.#sql.getToken.get(successor.parentId), rows.tokenFromRow)?.status);
+      const values = rows.tokenValues(successor).map((value) => (typeof value === 'boolean' ? Number(value) : value));
+      if (this.#sql.insertToken.run(...values).changes === 0) throw alreadyExists(`token ${successor.id} or its hash`);
+      const time = this.#now();
+      this.#statement(sql.UPSERT_LINK_PREDECESSOR).run(predecessorId, successor.id, graceUntil);
+      this.#statement(sql.INSERT_LINK_SUCCESSOR).run(successor.id, predecessorId);
+      this.#statement(sql.CLAMP_EXPIRY).run(graceUntil, graceUntil, time, predecessorId);
+      const revoked = graceUntil <= time ? orderChangedIds(predecessorId, this.#sql.revokeTree.all(predecessorId, time).map((row) => row.id)) : [];
+      const audit = rotationEvent(actor, predecessor, successor, graceUntil, revoked, time);
+      return { result: { ids: revoked, status: 'revoked' }, change: { type: 'token', ids: [predecessorId, successor.id, ...revoked.filter((id) => id !== predecessorId)] }, audit };
+    });
+  }
+
+  async tokenLinks(id: string): Promise<TokenLinks> {
+    return guarded(() => rows.linksFromRow(this.#statement(sql.LINKS).get(id)));
+  }
+
+  async updateTokenGrant(id: string, grant: { readonly roles: readonly string[]; readonly permissions: readonly string[] }, actor: Actor): Promise<TokenRecord> {
+    return this.#mutate(() => {
+      const before = checkNarrow(id, optional(this.#sql.getToken.get(id), rows.tokenFromRow));
+      const time = this.#now();
+      this.#statement(sql.UPDATE_GRANT).run(JSON.stringify(grant.roles), JSON.stringify(grant.permissions), time, id);
+      const after: TokenRecord = { ...before, roles: [...grant.roles], permissions: [...grant.permissions], updatedAt: time };
+      return { result: after, change: { type: 'token', ids: [id] }, audit: narrowEvent(actor, before, after, time) };
+    });
+  }
+
+  async dueTokens(rule: DueRule, limit: number): Promise<TokenRecord[]> {
+    const query = sql.dueQuery(rule, limit, 'sqlite');
+    return guarded(() => this.#statement(query.sql).all(...query.values).map(rows.tokenFromRow));
+  }
+
+  async noteToken(id: string, kind: TokenNoticeKind, actor: Actor, detail: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return this.#mutate(() => {
+      const time = this.#now();
+      if (this.#statement(sql.INSERT_NOTICE).run(id, kind, time).changes === 0) return { result: false, change: null, audit: null };
+      return { result: true, change: null, audit: this.#adminEvent(actor, { action: `token.${kind}`, target: id, before: null, after: detail }) };
+    });
+  }
+
+  async addUsage(counts: readonly UsageCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    const add = this.#statement(sql.ADD_USAGE);
+    guarded(() => this.#write.immediate(() => {
+      for (const c of counts) add.run(c.tokenId, c.permission, c.count, c.lastUsed);
+    }));
+  }
+
+  async listUsage(tokenId?: string): Promise<UsageCount[]> {
+    return guarded(() => (tokenId === undefined ? this.#statement(sql.LIST_USAGE).all() : this.#statement(sql.LIST_USAGE_OF).all(tokenId)).map(rows.usageFromRow));
+  }
+
+  async summarizeRequests(window: RequestWindow): Promise<RequestSummary[]> {
+    const summary = sql.requestSummaryQuery(window, 'sqlite');
+    return guarded(() => this.#statement(summary.sql).all(...summary.values).map(rows.requestSummaryFromRow));
+  }
+
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
     if (events.length === 0) return [];
     return guarded(() => this.#write.immediate(() => this.#append(events)) as AuditEvent[]);
@@ -268,6 +325,15 @@ class SqliteStore implements Store {
     const { events, details } = linkForStore(head.seq, head.hash, inputs);
     for (let i = 0; i < events.length; i++) this.#sql.insertAudit.run(...rows.auditValues(events[i]!, details[i]));
     return events;
+  }
+
+  #checkRoles(token: TokenRecord, checkedRoles: readonly RoleSnapshot[]): void {
+    const found = new Map<string, readonly string[]>();
+    for (const name of token.roles) {
+      const role = optional(this.#sql.getRole.get(name), rows.roleFromRow);
+      if (role !== undefined) found.set(name, role.permissions);
+    }
+    checkRolesUnchanged(token.roles, checkedRoles, found);
   }
 
   #adminEvent(actor: Actor, change: AdminChange): AuditEventInput {

@@ -1,0 +1,75 @@
+// The lifecycle statements both stores run, written once with `?` and turned
+// into `$n` for PostgreSQL; only the boolean literal differs between dialects.
+import type { DueRule, RequestWindow } from './store.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** `?` → `$1, $2, ...` for PostgreSQL. */
+export function forDialect(sql: string, dialect: Dialect): string {
+  if (dialect === 'sqlite') return sql;
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+export const LINKS = 'SELECT predecessor_id, successor_id, grace_until FROM token_links WHERE token_id = ?';
+
+export const UPSERT_LINK_PREDECESSOR = `INSERT INTO token_links (token_id, predecessor_id, successor_id, grace_until) VALUES (?, NULL, ?, ?)
+  ON CONFLICT (token_id) DO UPDATE SET successor_id = excluded.successor_id, grace_until = excluded.grace_until`;
+export const INSERT_LINK_SUCCESSOR = 'INSERT INTO token_links (token_id, predecessor_id, successor_id, grace_until) VALUES (?, ?, NULL, NULL)';
+export const CLAMP_EXPIRY = 'UPDATE tokens SET expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END, updated_at = ? WHERE id = ?';
+export const UPDATE_GRANT = 'UPDATE tokens SET roles = ?, permissions = ?, updated_at = ? WHERE id = ?';
+export const INSERT_NOTICE = 'INSERT INTO token_notices (token_id, kind, time) VALUES (?, ?, ?) ON CONFLICT (token_id, kind) DO NOTHING';
+export const ADD_USAGE = `INSERT INTO token_usage (token_id, permission, count, last_used) VALUES (?, ?, ?, ?)
+  ON CONFLICT (token_id, permission) DO UPDATE SET count = token_usage.count + excluded.count,
+  last_used = CASE WHEN token_usage.last_used > excluded.last_used THEN token_usage.last_used ELSE excluded.last_used END`;
+export const LIST_USAGE = 'SELECT token_id, permission, count, last_used FROM token_usage ORDER BY token_id, permission';
+export const LIST_USAGE_OF = 'SELECT token_id, permission, count, last_used FROM token_usage WHERE token_id = ? ORDER BY permission';
+
+/** The query for a scheduler rule and its values; `limit` last. */
+export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql: string; values: unknown[] } {
+  const notHoney = dialect === 'sqlite' ? 't.honey = 0' : 't.honey = false';
+  const unnoticed = (kind: string) => `NOT EXISTS (SELECT 1 FROM token_notices n WHERE n.token_id = t.id AND n.kind = '${kind}')`;
+  let sql: string;
+  let values: unknown[];
+  switch (rule.kind) {
+    case 'grace_end':
+      sql = `SELECT t.* FROM tokens t JOIN token_links l ON l.token_id = t.id
+        WHERE l.grace_until IS NOT NULL AND l.grace_until <= ? AND t.status <> 'revoked' ORDER BY t.id LIMIT ?`;
+      values = [rule.now];
+      break;
+    case 'expiring':
+      sql = `SELECT t.* FROM tokens t WHERE t.status = 'active' AND ${notHoney} AND t.expires_at > ? AND t.expires_at <= ?
+        AND ${unnoticed('expiring')} ORDER BY t.expires_at, t.id LIMIT ?`;
+      values = [rule.now, rule.horizon];
+      break;
+    case 'expired':
+      sql = `SELECT t.* FROM tokens t WHERE t.expires_at <= ? AND t.status <> 'revoked' AND ${notHoney}
+        AND ${unnoticed('expired')} ORDER BY t.expires_at, t.id LIMIT ?`;
+      values = [rule.now];
+      break;
+    case 'unused':
+      sql = `SELECT t.* FROM tokens t WHERE t.status = 'active' AND ${notHoney} AND t.env = ? AND t.created_at < ? AND t.expires_at > ?
+        AND NOT EXISTS (SELECT 1 FROM token_usage u WHERE u.token_id = t.id AND u.last_used >= ?) ORDER BY t.id LIMIT ?`;
+      values = [rule.env, rule.since, rule.now, rule.since];
+      break;
+  }
+  return { sql: forDialect(sql, dialect), values: [...values, limit] };
+}
+
+/**
+ * Allowed decisions of a window, grouped; the fields live in the event's JSON
+ * detail. SQLite reads all three in one json_extract (one parse of the detail
+ * per event, a JSON array back), which is what keeps 10M events fast.
+ */
+export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { sql: string; values: unknown[] } {
+  const byToken = window.tokenId === undefined ? '' : ' AND token_id = ?';
+  const where = `FROM audit_events WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}`;
+  const sql = dialect === 'sqlite'
+    ? `SELECT token_id, service, json_extract(detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(time) AS last_time
+      ${where} GROUP BY token_id, service, fields`
+    : `SELECT token_id, service, (detail::jsonb)->>'action' AS action, (detail::jsonb)->>'resource' AS resource, (detail::jsonb)->>'matched' AS matched,
+      count(*) AS count, max(time) AS last_time ${where} GROUP BY 1, 2, 3, 4, 5`;
+  const values: unknown[] = [window.fromTime, window.toTime];
+  if (window.tokenId !== undefined) values.push(window.tokenId);
+  return { sql: forDialect(sql, dialect), values };
+}
