@@ -41,14 +41,15 @@ export function roleView(role: Role) {
   };
 }
 
-export function tokenView(token: TokenRecord) {
+/** With `now`, an active token past its expiry shows as `expired` (its stored status stays active). */
+export function tokenView(token: TokenRecord, now?: number) {
   return {
     id: token.id,
     name: token.name,
     hint: token.hint,
     env: token.env,
     owner: token.owner,
-    status: token.status,
+    status: now !== undefined && token.status === 'active' && token.expiresAt <= now ? 'expired' as const : token.status,
     roles: token.roles,
     permissions: token.permissions,
     expiresAt: iso(token.expiresAt),

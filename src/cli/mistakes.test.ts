@@ -103,6 +103,24 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(run(['check', '--id', 'tok_0000', 'GET', '/orders/x'], env).stderr).toBe('latchkey: not_found: token tok_0000 does not exist\n');
   });
 
+  it('token list and show: a mistyped environment, an expired token and a pasted secret each said plainly', async () => {
+    const nope = run(['token', 'list', '--env', 'nope'], env);
+    expect([nope.code, nope.stderr]).toEqual([1, 'latchkey: not_found: environment nope does not exist\n']);
+
+    const short = JSON.parse(run(['token', 'create', '--name', 'brief', '--env', 'dev', '--allow', 'orders:GET', '--ttl', '1s', '--json'], env).stdout) as { id: string; token: string };
+    await expect.poll(() => (JSON.parse(run(['token', 'list', '--env', 'dev', '--status', 'expired', '--json'], env).stdout) as { items: Array<{ id: string; status: string }> }).items
+      .find((t) => t.id === short.id)?.status, { timeout: 30_000, interval: 500 }).toBe('expired');
+    const active = JSON.parse(run(['token', 'list', '--env', 'dev', '--status', 'active', '--json'], env).stdout) as { items: Array<{ id: string }> };
+    expect(active.items.map((t) => t.id)).not.toContain(short.id);
+    expect(JSON.parse(run(['token', 'show', short.id, '--json'], env).stdout)).toMatchObject({ status: 'expired' });
+
+    const pasted = run(['token', 'show', short.token], env);
+    expect(pasted.code).toBe(1);
+    expect(pasted.stderr).toMatch(/^latchkey: that is a token itself, not its id: give the tok_\.\.\. id/);
+    expect(pasted.stderr).not.toContain(short.token);
+    expect(run(['token', 'revoke', short.token], env).stderr).not.toContain(short.token);
+  });
+
   it('service show prints bindings as words, never [object Object]', () => {
     const shown = run(['service', 'show', 'orders'], env);
     expect(shown.stdout).not.toContain('[object Object]');

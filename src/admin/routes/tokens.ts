@@ -30,7 +30,8 @@ const createBody = z.strictObject({
 
 const listQuery = z.strictObject({
   env: envName.optional(),
-  status: z.enum(['active', 'disabled', 'revoked']).optional(),
+  /** `expired`: active but past its expiry; `active` then means active and not expired. */
+  status: z.enum(['active', 'expired', 'disabled', 'revoked']).optional(),
   role: roleName.optional(),
   owner: z.string().max(128).optional(),
   parent: z.string().max(64).optional(),
@@ -75,7 +76,11 @@ function expiryOf(body: z.infer<typeof createBody>, now: number): number {
   throw invalid('ttl', 'every token needs an expiry: give ttl or expiresAt');
 }
 
+/** Token ids only: what is not one (a token's plaintext pasted by mistake, say) is never echoed back. */
+const TOKEN_ID = /^tok_[0-9a-f]{1,64}$/;
+
 async function mustGet(id: string, { store }: AdminContext): Promise<TokenRecord> {
+  if (!TOKEN_ID.test(id)) throw notFound('token: that is not a token id (tok_...)');
   const token = await store.getToken(id);
   if (token === undefined) throw notFound(`token ${id}`);
   return token;
@@ -105,18 +110,25 @@ export const tokenRoutes = [
     method: 'GET', path: '/v1/tokens', action: 'tokens.read', tag: 'tokens', status: 200,
     summary: 'List tokens, filtered and paginated', query: listQuery,
     envOf: ({ query }) => query.env,
-    handle: async ({ query }, { store }) => {
+    handle: async ({ query }, { store, now }) => {
+      // A mistyped environment is said, not answered with an empty list.
+      if (query.env !== undefined && (await store.getEnvironment(query.env)) === undefined) throw notFound(`environment ${query.env}`);
+      const at = now();
+      const stored = query.status === 'expired' ? 'active' : query.status;
       const page = await store.listTokens({
         limit: query.limit,
         ...(query.env !== undefined && { env: query.env }),
-        ...(query.status !== undefined && { status: query.status }),
+        ...(stored !== undefined && { status: stored }),
         ...(query.role !== undefined && { role: query.role }),
         ...(query.owner !== undefined && { owner: query.owner }),
         ...(query.parent !== undefined && { parentId: query.parent }),
         ...(query.name !== undefined && { nameContains: query.name }),
         ...(query.cursor !== undefined && { cursor: query.cursor }),
       });
-      return { items: page.items.map(tokenView), nextCursor: page.nextCursor };
+      // Expiry is a time, not a stored status: a page may hold fewer items than the limit when filtered on it.
+      const expired = (token: TokenRecord) => token.status === 'active' && token.expiresAt <= at;
+      const items = query.status === 'expired' ? page.items.filter(expired) : query.status === 'active' ? page.items.filter((t) => !expired(t)) : page.items;
+      return { items: items.map((token) => tokenView(token, at)), nextCursor: page.nextCursor };
     },
   }),
   route({
@@ -124,7 +136,7 @@ export const tokenRoutes = [
     summary: 'Show a token (never its secret), its rotation links and the tree of tokens derived from it', envOf: tokenEnv,
     handle: async ({ params }, context) => {
       const token = await mustGet(params.id!, context);
-      return { ...tokenView(token), links: await context.store.tokenLinks(token.id), tree: await descendantsOf(context.store, token) };
+      return { ...tokenView(token, context.now()), links: await context.store.tokenLinks(token.id), tree: await descendantsOf(context.store, token) };
     },
   }),
   route<z.infer<typeof deriveBody>>({

@@ -137,7 +137,7 @@ export function registerToken(program: Command): void {
     .description('show a token (never its secret)')
     .action(async (id: string, _options: unknown, command: Command) => {
       const { client, out } = contextOf(command);
-      const shown = await client.call<Record<string, unknown> & { tree: TreeNode }>('GET', `/v1/tokens/${encodeURIComponent(id)}`);
+      const shown = await client.call<Record<string, unknown> & { tree: TreeNode }>('GET', `/v1/tokens/${encodeURIComponent(tokenId(id))}`);
       const { tree, ...rest } = shown;
       out.print(shown, () => `${block(rest)}\n\ntree:\n${treeLines(tree).join('\n')}`);
     });
@@ -150,7 +150,7 @@ export function registerToken(program: Command): void {
       .description(description)
       .action(async (id: string, _options: unknown, command: Command) => {
         const { client, out } = contextOf(command);
-        const result = await client.call<{ changed: string[] }>('POST', `/v1/tokens/${encodeURIComponent(id)}/${verb}`);
+        const result = await client.call<{ changed: string[] }>('POST', `/v1/tokens/${encodeURIComponent(tokenId(id))}/${verb}`);
         const derived = result.changed.length > 1 ? ` and ${result.changed.length - 1} derived token(s)` : '';
         out.print(result, () => (result.changed.length === 0 ? `${id} was already ${done}` : `${done} ${id}${derived}`));
       });
@@ -161,7 +161,7 @@ export function registerToken(program: Command): void {
     .action(async (id: string, options: { grace: string }, command: Command) => {
       const { client, out } = contextOf(command);
       const rotated = await client.call<Record<string, unknown> & { id: string; token: string; predecessorUntil: string; revoked: string[] }>(
-        'POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { grace: options.grace });
+        'POST', `/v1/tokens/${encodeURIComponent(tokenId(id))}/rotate`, { grace: options.grace });
       out.print(rotated, () =>
         `${block({ id: rotated.id, predecessor: id, expiresAt: rotated.expiresAt, 'old token until': rotated.revoked.length > 0 ? 'revoked now' : rotated.predecessorUntil })}\n\n` +
         `token (shown this once, store it now):\n${rotated.token}`);
@@ -203,7 +203,7 @@ export function registerToken(program: Command): void {
       if (!Number.isInteger(days) || days < 1) throw new CliError('--days: expected a positive whole number');
       const to = options.to === 'suggested' ? 'suggested' : options.to.split(/[\s,]+/).filter((p) => p !== '');
       const plan = await client.call<{ proposed: string[]; current: string[]; applied: boolean; replay: { requests: number; refused: number; refusals: { service: string; action: string; resource: string; count: number }[] } }>(
-        'POST', `/v1/tokens/${encodeURIComponent(id)}/narrow`, { to, days, dryRun: options.dryRun === true });
+        'POST', `/v1/tokens/${encodeURIComponent(tokenId(id))}/narrow`, { to, days, dryRun: options.dryRun === true });
       out.print(plan, () => [
         `${plan.applied ? 'narrowed' : 'would narrow'} ${id}`,
         `  from: ${plan.current.join(' ')}`,
@@ -212,4 +212,16 @@ export function registerToken(program: Command): void {
         ...plan.replay.refusals.map((r) => `  ${r.count}× ${r.service} ${r.action} ${r.resource}`),
       ].join('\n'));
     });
+}
+
+/**
+ * Token commands take a token's id. A plaintext token given instead (easily
+ * pasted by mistake) is refused here, before it is sent anywhere or echoed.
+ */
+function tokenId(given: string): string {
+  if (given.startsWith('lk_')) {
+    throw new CliError('that is a token itself, not its id: give the tok_... id (latchkey token list shows it); ' +
+      'to ask what a token can do from its plaintext, use latchkey check --token (or LATCHKEY_CHECK_TOKEN)', 'usage');
+  }
+  return given;
 }
