@@ -94,6 +94,12 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(applied.stdout).toMatch(/ {4}tok_\S+ {2}reader-job {2}dev {2}active\nupdated role readers\n$/);
     expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**']);
 
+    // token show expands the role into what the token can do, with its expiry in words.
+    const shown = run(['token', 'show', minted.id], env).stdout;
+    expect(shown).toMatch(/^effectivePermissions: +orders:GET:\/v1\/\*\*$/m);
+    expect(shown).toMatch(/^expiresAt: +\S+ \(expires in (59 minutes|1 hour)\)$/m);
+    expect(shown).toMatch(/^lastUsed: +never \(or not yet flushed\)$/m);
+
     // What can this token do, asked by id: no plaintext needed, the same answer as the gateway's.
     const byId = run(['check', '--id', minted.id, 'GET', '/orders/v1/orders/7'], env);
     expect([byId.code, byId.stdout.split('\n')[0]]).toEqual([0, 'ALLOWED']);

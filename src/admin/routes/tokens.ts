@@ -136,7 +136,12 @@ export const tokenRoutes = [
     summary: 'Show a token (never its secret), its rotation links and the tree of tokens derived from it', envOf: tokenEnv,
     handle: async ({ params }, context) => {
       const token = await mustGet(params.id!, context);
-      return { ...tokenView(token, context.now()), links: await context.store.tokenLinks(token.id), tree: await descendantsOf(context.store, token) };
+      // What it can do (its roles expanded) and what it has done (usage per permission), as `token show` prints them.
+      const roles = await Promise.all(token.roles.map((name) => context.store.getRole(name)));
+      const effectivePermissions = [...new Set([...token.permissions, ...roles.flatMap((role) => role?.permissions ?? [])])];
+      const usage = (await context.store.listUsage(token.id)).map((u) => ({ permission: u.permission, count: u.count, lastUsed: new Date(u.lastUsed).toISOString() }));
+      const lastUsed = usage.reduce<string | null>((latest, u) => (latest === null || u.lastUsed > latest ? u.lastUsed : latest), null);
+      return { ...tokenView(token, context.now()), effectivePermissions, lastUsed, usage, links: await context.store.tokenLinks(token.id), tree: await descendantsOf(context.store, token) };
     },
   }),
   route<z.infer<typeof deriveBody>>({

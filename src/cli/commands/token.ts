@@ -2,7 +2,7 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../client.js';
-import { block, table } from '../output.js';
+import { block, inWords, table } from '../output.js';
 import { collect, contextOf } from '../context.js';
 
 interface CreateOptions {
@@ -138,8 +138,15 @@ export function registerToken(program: Command): void {
     .action(async (id: string, _options: unknown, command: Command) => {
       const { client, out } = contextOf(command);
       const shown = await client.call<Record<string, unknown> & { tree: TreeNode }>('GET', `/v1/tokens/${encodeURIComponent(tokenId(id))}`);
-      const { tree, ...rest } = shown;
-      out.print(shown, () => `${block(rest)}\n\ntree:\n${treeLines(tree).join('\n')}`);
+      const { tree, usage, ...rest } = shown as typeof shown & { usage?: Array<{ permission: string; count: number; lastUsed: string }> };
+      const now = Date.now();
+      const words = {
+        ...rest,
+        expiresAt: `${String(rest.expiresAt)} (${now < Date.parse(String(rest.expiresAt)) ? 'expires' : 'expired'} ${inWords(Date.parse(String(rest.expiresAt)) - now)})`,
+        lastUsed: rest.lastUsed === null || rest.lastUsed === undefined ? 'never (or not yet flushed)' : `${String(rest.lastUsed)} (${inWords(Date.parse(String(rest.lastUsed)) - now)})`,
+      };
+      const used = (usage ?? []).map((u) => `  ${u.permission}  ${u.count} request(s), last ${u.lastUsed}`);
+      out.print(shown, () => `${block(words)}${used.length === 0 ? '' : `\n\nusage:\n${used.join('\n')}`}\n\ntree:\n${treeLines(tree).join('\n')}`);
     });
   for (const [verb, done, description] of [
     ['revoke', 'revoked', 'revoke a token and every token derived from it, everywhere'],
