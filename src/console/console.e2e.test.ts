@@ -99,8 +99,8 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
   }
 
-  async function decisionsOf(tokenId: string): Promise<Array<{ detail: { decision: string; reason: string; resource: string } }>> {
-    return readAllAuditEvents(admin, `&kind=decision&token=${tokenId}`);
+  async function decisionsOf(tokenId: string) {
+    return readAllAuditEvents<{ seq: number; detail: { decision: string; reason: string; resource: string } }>(admin, `&kind=decision&token=${tokenId}`);
   }
 
   it('signs in, creates a role and a token with the picker, copies it, follows its use, revokes it and sees the refusal', async () => {
@@ -117,7 +117,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     const cookies = await context.cookies();
     expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: 'latchkey_session', httpOnly: true, sameSite: 'Strict' }]);
     expect(cookies[0]!.value).not.toContain(adminToken);
-    expect(await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length])).toEqual(['', 0, 0]);
+    expect(await page.evaluate('[document.cookie, localStorage.length, sessionStorage.length]')).toEqual(['', 0, 0]);
     await shot(page, '02-overview');
 
     // Create a role with the picker.
@@ -159,7 +159,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     expect(shown).toMatch(/^lk_dev_[0-9A-Za-z]{38}$/);
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByText('Copied to the clipboard.').waitFor();
-    const token = await page.evaluate(() => navigator.clipboard.readText());
+    const token = await page.evaluate<string>('navigator.clipboard.readText()');
     expect(token).toBe(shown);
     await shot(page, '05-token-revealed');
 
@@ -239,14 +239,14 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     const { context, page, problems } = await newPage({ width: 390, height: 844 });
     await signIn(page);
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     // The focused element is visibly outlined.
-    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe('solid');
+    expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
     for (const [hash, heading, name] of [['#/tokens/new', 'Create a token', 'phone-create-token'], ['#/', 'Overview', 'phone-overview'], ['#/audit', 'Audit', 'phone-audit']] as const) {
       await page.goto(`/${hash}`);
       await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
       // Nothing wider than the screen: no sideways scrolling of the page.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
       await shot(page, name);
     }
     // The create form can be filled without a mouse: tab to the name field and type.

@@ -70,9 +70,11 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
     if (path !== '/index.html' && !path.startsWith('/assets/')) app.get(path, async (_request, reply) => sendAsset(reply, asset));
   }
 
+  // Before the body is parsed: a cross-site form is refused as such, not as a media type.
+  const sameOrigin = { onRequest: async (request: FastifyRequest) => refuseCrossSite(request.headers, isSecure(request)) };
+
   // Sign in: the admin token is judged as the API judges a bearer token, and then forgotten.
-  app.post('/console/session', async (request, reply) => {
-    refuseCrossSite(request.headers, isSecure(request));
+  app.post('/console/session', sameOrigin, async (request, reply) => {
     if (request.headers.origin === undefined && request.headers['sec-fetch-site'] === undefined) {
       // Every browser sends one of the two on a fetch POST; their absence is not the console.
       throw new LatchkeyError('csrf_refused', 'a console sign-in must come from the console');
@@ -90,8 +92,7 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
   });
 
   // After a reload: the page has lost its CSRF token (kept only in memory) and asks for it again.
-  app.get('/console/session', async (request, reply) => {
-    refuseCrossSite(request.headers, isSecure(request));
+  app.get('/console/session', sameOrigin, async (request, reply) => {
     const session = sessions.find(cookieValue(request.headers.cookie, SESSION_COOKIE));
     reply.header('cache-control', 'no-store');
     // Not signed in is an answer, not an error: the page shows the sign-in form.
@@ -101,8 +102,7 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
     return { signedIn: true, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString(), actor: principal.actor, env: principal.record.env };
   });
 
-  app.delete('/console/session', async (request, reply) => {
-    refuseCrossSite(request.headers, isSecure(request));
+  app.delete('/console/session', sameOrigin, async (request, reply) => {
     const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
     const session = sessions.authorize(id, request.headers[CSRF_HEADER]);
     sessions.close(id);
@@ -112,8 +112,7 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
   });
 
   // Server-sent events cannot carry a header, so the live feed (a read) rests on the cookie and same-origin checks.
-  app.get('/console/live', async (request, reply) => {
-    refuseCrossSite(request.headers, isSecure(request));
+  app.get('/console/live', sameOrigin, async (request, reply) => {
     const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
     const session = sessions.find(id);
     if (session === undefined) throw new LatchkeyError('token_missing', 'no console session: sign in');

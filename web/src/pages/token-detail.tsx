@@ -80,7 +80,7 @@ export function TokenDetail({ id }: { id: string }) {
       <p class="muted">{token.id} · <code>{token.hint}</code> · {token.env} · owner {token.owner} · created {utc(token.createdAt)} by {token.createdBy}</p>
       <section class="card actions" aria-labelledby="actions-h">
         <h2 id="actions-h">Actions</h2>
-        <div class="row">
+        <div class="row middle">
           {token.status !== 'revoked' && !confirming && <button type="button" class="danger" onClick={() => setConfirming(true)}>Revoke…</button>}
           {confirming && (
             <div role="group" aria-label="Confirm revocation" class="confirm">
