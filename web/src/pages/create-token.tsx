@@ -100,7 +100,7 @@ export function CreateToken() {
   );
 }
 
-function Reveal({ created }: { created: Token & { token: string } }) {
+export function Reveal({ created }: { created: Token & { token: string } }) {
   const [copied, setCopied] = useState('');
   const field = useRef<HTMLInputElement>(null);
   useEffect(() => field.current?.focus(), []);

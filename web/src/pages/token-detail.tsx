@@ -2,11 +2,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, describeError, servedRoutes, type AuditEvent, type Role, type Token } from '../api.js';
 import { BarChart } from '../chart.js';
 import { ago, permissionWords, utc } from '../words.js';
+import { Reveal } from './create-token.js';
 
 // A token in full: what it can do (its roles expanded), its constraints, its
 // use per permission over time (from its audit events), its children, and the
-// changes an operator makes to it. Rotate, derive and narrow appear when this
-// server's OpenAPI document lists their routes.
+// changes an operator makes to it. Rotate and narrow appear when this
+// server's OpenAPI document lists their routes (issue 13); deriving is done by
+// a token's holder with its own token (POST /v1/tokens/derive), not from here.
 
 type Decision = Extract<AuditEvent, { kind: 'decision' }>;
 const CLASSES = ['s1', 's2', 's3', 's4', 's5', 's6'];
@@ -25,6 +27,7 @@ export function TokenDetail({ id }: { id: string }) {
   const [error, setError] = useState('');
   const [message, setMessage] = useState('');
   const [confirming, setConfirming] = useState(false);
+  const [successor, setSuccessor] = useState<(Token & { token: string }) | null>(null);
   const load = async () => {
     try {
       const token = await api<Token>('GET', `/v1/tokens/${id}`);
@@ -40,6 +43,7 @@ export function TokenDetail({ id }: { id: string }) {
     }
   };
   useEffect(() => { void load(); }, [id]);
+  if (successor !== null) return <Reveal created={successor} />;
   if (error !== '') return <p role="alert" class="error">{error}</p>;
   if (loaded === null) return <p aria-busy="true">Loading…</p>;
   const { token, roles, children, events, routes } = loaded;
@@ -49,6 +53,8 @@ export function TokenDetail({ id }: { id: string }) {
     try {
       const answer = await api('POST', `/v1/tokens/${id}/${verb}`, body);
       setConfirming(false);
+      // A rotation's successor is shown once, like any new token.
+      if (typeof answer?.token === 'string' && typeof answer?.id === 'string') return setSuccessor(answer);
       setMessage(`${verb}: done${Array.isArray(answer?.changed) ? ` (${answer.changed.length} token${answer.changed.length === 1 ? '' : 's'} changed)` : ''}.`);
       await load();
     } catch (err) {
@@ -92,8 +98,7 @@ export function TokenDetail({ id }: { id: string }) {
           {token.status === 'active' && <button type="button" class="secondary" onClick={() => act('disable')}>Disable</button>}
           {token.status === 'disabled' && <button type="button" class="secondary" onClick={() => act('enable')}>Enable</button>}
           {/* Extension points: shown once the server serves these routes (issue 13). */}
-          {token.status === 'active' && has('rotate') && <button type="button" class="secondary" onClick={() => act('rotate')}>Rotate</button>}
-          {token.status === 'active' && has('derive') && <a class="button secondary" href={`#/tokens/new?parent=${token.id}`}>Derive a child</a>}
+          {token.status === 'active' && has('rotate') && <button type="button" class="secondary" onClick={() => act('rotate', { grace: '1h' })}>Rotate (old one valid 1 h more)</button>}
           {token.status === 'active' && has('narrow') && <NarrowForm token={token} onApply={(body) => act('narrow', body)} />}
         </div>
         <p role="status" class="help">{message}</p>
