@@ -186,6 +186,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     const table = page.getByTestId('audit-table');
     await expect.poll(() => table.innerText(), WAIT).toContain('GET /orders/v1/orders/7');
     expect(await table.innerText()).toContain('ci-job');
+    await expect.poll(() => page.getByTestId('chain-head').innerText(), WAIT).toMatch(/^Head: event \d+, hash [0-9a-f]{16}…/);
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.getByTestId('verification').innerText(), WAIT).toMatch(/^Verified/);
     await shot(page, '07-audit');
@@ -249,6 +250,15 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
       expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
       await shot(page, name);
     }
+    // Edit a service at phone width: bind orders in staging too.
+    await page.goto('/#/catalog');
+    await page.getByLabel('Service to change').selectOption('orders');
+    await page.getByLabel('In environment').selectOption('staging');
+    await page.getByLabel('New upstream URL').fill(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/staging`);
+    await page.getByRole('button', { name: 'Save binding' }).click();
+    await page.getByText(/^Service orders now reaches .* in staging\.$/).waitFor();
+    await expect.poll(async () => (await admin('GET', '/v1/services/orders')).body.bindings.map((b: { env: string }) => b.env).sort(), WAIT).toEqual(['dev', 'staging']);
+    await shot(page, 'phone-services');
     // The create form can be filled without a mouse: tab to the name field and type.
     await page.goto('/#/tokens/new');
     await page.getByLabel('Name').focus();

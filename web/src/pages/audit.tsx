@@ -15,6 +15,8 @@ export function Audit() {
   const [tail, setTail] = useState(false);
   const [error, setError] = useState('');
   const [verification, setVerification] = useState<Verification | string | null>(null);
+  const [head, setHead] = useState<{ head: { seq: number; hash: string }; checkpoint: { seq: number; time: number } | null } | null>(null);
+  useEffect(() => { api('GET', '/v1/audit/head').then(setHead, (err) => setError(describeError(err))); }, []);
   const newest = useRef(0);
   const clean = (f: Record<string, string>) => Object.fromEntries(Object.entries(f).filter(([, v]) => v.trim() !== ''));
 
@@ -65,6 +67,12 @@ export function Audit() {
       <h1>Audit</h1>
       <section class="card" aria-labelledby="chain-h">
         <h2 id="chain-h">Chain</h2>
+        {head !== null && (
+          <p data-testid="chain-head">
+            Head: event {head.head.seq}, hash <code>{head.head.hash.slice(0, 16)}…</code>.{' '}
+            {head.checkpoint === null ? 'No signed checkpoint yet.' : `Last signed checkpoint at event ${head.checkpoint.seq}, ${utc(head.checkpoint.time)}.`}
+          </p>
+        )}
         <button type="button" class="secondary" onClick={verify}>Verify the chain</button>
         <p role="status" data-testid="verification">
           {verification === null ? 'Not verified in this session.' : typeof verification === 'string' ? verification

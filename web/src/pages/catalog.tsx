@@ -28,6 +28,7 @@ export function Catalog() {
               ))}</tbody>
             </table>
           )}
+          <BindingForm services={services} envs={envs} onDone={load} />
           <ServiceForm envs={envs} onDone={load} />
         </section>
         <section class="card" aria-labelledby="roles-h">
@@ -36,6 +37,50 @@ export function Catalog() {
         </section>
       </div>
     </>
+  );
+}
+
+/** Edit a service: set (add or replace) its upstream and credential for one environment. */
+function BindingForm({ services, envs, onDone }: { services: Service[]; envs: Environment[]; onDone: () => void }) {
+  const [name, setName] = useState(services[0]?.name ?? '');
+  const [env, setEnv] = useState(envs[0]?.name ?? 'dev');
+  const [upstream, setUpstream] = useState('');
+  const [variable, setVariable] = useState('');
+  const [message, setMessage] = useState('');
+  if (services.length === 0) return null;
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await api('PUT', `/v1/services/${encodeURIComponent(name)}/bindings/${encodeURIComponent(env)}`, {
+        upstream, ...(variable.trim() !== '' && { credential: { from: 'env', variable: variable.trim() } }),
+      });
+      setMessage(`Service ${name} now reaches ${upstream} in ${env}.`);
+      setUpstream(''); setVariable('');
+      onDone();
+    } catch (err) {
+      setMessage(describeError(err));
+    }
+  };
+  return (
+    <form onSubmit={submit} aria-labelledby="binding-form-h">
+      <h3 id="binding-form-h">Set a service's upstream in an environment</h3>
+      <div class="row">
+        <div><label for="bind-service">Service to change</label>
+          <select id="bind-service" value={name} onChange={(e) => setName((e.target as HTMLSelectElement).value)}>
+            {services.map((s) => <option key={s.name} value={s.name}>{s.name}</option>)}
+          </select></div>
+        <div><label for="bind-env">In environment</label>
+          <select id="bind-env" value={env} onChange={(e) => setEnv((e.target as HTMLSelectElement).value)}>
+            {envs.map((e) => <option key={e.name} value={e.name}>{e.name}</option>)}
+          </select></div>
+      </div>
+      <label for="bind-upstream">New upstream URL</label>
+      <input id="bind-upstream" required value={upstream} placeholder="http://127.0.0.1:9000" onInput={(e) => setUpstream((e.target as HTMLInputElement).value)} />
+      <label for="bind-var">Its credential environment variable (optional)</label>
+      <input id="bind-var" value={variable} placeholder="STAGING_ORDERS_API_KEY" onInput={(e) => setVariable((e.target as HTMLInputElement).value)} />
+      <p role="status" class="help">{message}</p>
+      <button type="submit" class="secondary">Save binding</button>
+    </form>
   );
 }
 
