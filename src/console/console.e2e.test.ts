@@ -173,6 +173,11 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     // The request in the token's usage.
     await page.getByRole('link', { name: 'I have stored it: show the token' }).click();
     await page.getByRole('heading', { name: 'Token ci-job' }).waitFor();
+    // Disable and enable it again from its page.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await expect.poll(() => page.getByTestId('token-status').innerText(), WAIT).toBe('disabled');
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await expect.poll(() => page.getByTestId('token-status').innerText(), WAIT).toBe('active');
     const usage = page.getByTestId('token-events');
     await expect.poll(() => usage.innerText(), WAIT).toContain('GET /orders/v1/orders/7');
     expect(await usage.innerText()).toContain('orders:GET:/v1/orders/*');
@@ -180,6 +185,11 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await page.getByRole('img', { name: /Requests per permission per hour/ }).waitFor();
     expect(await page.getByText('role orders-reader').count()).toBeGreaterThan(0);
     await shot(page, '06-token-detail');
+
+    // The token list links to it.
+    await page.getByRole('navigation').getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('link', { name: 'ci-job' }).waitFor();
+    await shot(page, '06b-tokens');
 
     // The request in the audit view, and the chain verified.
     await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();

@@ -32,7 +32,8 @@ export function Overview() {
   const expiring = live.filter((t) => Date.parse(t.expiresAt) - now < DAY).sort((a, b) => a.expiresAt.localeCompare(b.expiresAt));
   const decisions = summary.events.filter((e): e is Extract<AuditEvent, { kind: 'decision' }> => e.kind === 'decision');
   const used = new Set(decisions.map((e) => e.detail.tokenId));
-  const unused = live.filter((t) => !used.has(t.id));
+  // Admin tokens work on the admin API, whose calls are not gateway decisions: only gateway tokens can be unused here.
+  const unused = live.filter((t) => !used.has(t.id) && !t.permissions.every((p) => p.startsWith('latchkey:') || p.startsWith('!latchkey:')));
   const wide = live.filter((t) => t.permissions.some(broad));
   const refusals = decisions.filter((e) => e.detail.decision === 'deny');
   const byReason = new Map<string, number>();
@@ -79,7 +80,7 @@ export function Overview() {
         </section>
         <section class="card" aria-labelledby="unused-h">
           <h2 id="unused-h">Unused</h2>
-          <p class="help">Live tokens with no request in the last {summary.events.length} audit events.</p>
+          <p class="help">Live gateway tokens with no request in the last {summary.events.length} audit events.</p>
           <TokenList tokens={unused} empty="Every live token was used recently." note={(t) => `created ${ago(t.createdAt, now)}`} />
         </section>
         <section class="card" aria-labelledby="wide-h">
