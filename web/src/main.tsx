@@ -58,6 +58,8 @@ function App() {
   useEffect(() => {
     const title = NAV.find(([href]) => href === hash)?.[1];
     document.title = `${title ?? 'Latchkey'} · Latchkey console`;
+    // A new page: keyboard and screen-reader users start at its content, not at the link they left.
+    document.getElementById('main')?.focus({ preventScroll: false });
   }, [hash]);
 
   if (error !== '') return <main class="page"><p role="alert" class="error">{error}</p></main>;
