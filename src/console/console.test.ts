@@ -135,17 +135,21 @@ describe('console sessions and CSRF protection', () => {
     const session = await signIn(h.adminToken);
     expect((await send('GET', '/console/live')).status).toBe(401);
     expect((await send('GET', '/console/live', { cookie: session.cookie, origin: 'http://evil.example' })).body.error).toBe('csrf_refused');
-    const controller = new AbortController();
-    const response = await request(`${h.url}/console/live`, { headers: { cookie: session.cookie, 'sec-fetch-site': 'same-origin' }, signal: controller.signal });
+    const response = await request(`${h.url}/console/live`, { headers: { cookie: session.cookie, 'sec-fetch-site': 'same-origin' } });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('text/event-stream');
-    let first = '';
+    let received = '';
+    let signedOut = false;
+    // Read until the server ends the stream: it must, once the session is signed out.
     for await (const chunk of response.body) {
-      first += chunk.toString();
-      if (first.includes('\n\n')) break;
+      received += chunk.toString();
+      if (!signedOut && received.includes('\n\n')) {
+        signedOut = true;
+        expect((await send('DELETE', '/console/session', console_(session))).status).toBe(204);
+      }
     }
-    controller.abort();
-    expect(first).toMatch(/^retry: 2000\nevent: ready\ndata: \{"after":\d+\}\n\n/);
+    expect(signedOut).toBe(true);
+    expect(received).toMatch(/^retry: 2000\nevent: ready\ndata: \{"after":\d+\}\n\n/);
   });
 });
 

@@ -7,7 +7,7 @@ import { authenticate, authenticateById, type Principal } from '../admin/princip
 import { auditRead } from '../admin/token-audit.js';
 import { streamLive } from './live.js';
 import { loadAssets, SECURITY_HEADERS, type Asset } from './static.js';
-import { clearedCookie, ConsoleSessions, CSRF_HEADER, cookieValue, refuseCrossSite, SESSION_COOKIE, sessionCookie } from './sessions.js';
+import { clearedCookie, type ConsoleSession, ConsoleSessions, CSRF_HEADER, cookieValue, refuseCrossSite, SESSION_COOKIE, sessionCookie } from './sessions.js';
 
 export interface ConsoleOptions {
   readonly context: AdminContext;
@@ -19,6 +19,11 @@ export interface ConsoleOptions {
 const signInBody = z.strictObject({ token: z.string().min(1).max(128) });
 
 const isSecure = (request: FastifyRequest) => request.protocol === 'https';
+
+/** What the page learns about its session: never the admin token, only who it acts as and its CSRF token. */
+function sessionAnswer(session: ConsoleSession, principal: Principal) {
+  return { signedIn: true, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString(), actor: principal.actor, env: principal.record.env };
+}
 
 function sendAsset(reply: FastifyReply, asset: Asset): FastifyReply {
   reply.headers(SECURITY_HEADERS);
@@ -85,10 +90,16 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
     const principal = await authenticate(context.store, context.hasher, `Bearer ${parsed.data.token}`, request.ip, now, context.logger, context.alerts,
       { method: request.method, path: request.url, headers: request.headers });
     const { id, session } = sessions.open(principal.record.id, principal.record.name, principal.record.expiresAt);
-    await auditRead(context.store, principal.actor, { action: 'console.signin', target: principal.record.id, before: null, after: { client: request.ip, until: session.expiresAt } }, now);
+    try {
+      await auditRead(context.store, principal.actor, { action: 'console.signin', target: principal.record.id, before: null, after: { client: request.ip, until: session.expiresAt } }, now);
+    } catch (err) {
+      // No session that the audit trail does not know of.
+      sessions.close(id);
+      throw err;
+    }
     reply.header('set-cookie', sessionCookie(id, session.expiresAt, isSecure(request), now));
     reply.header('cache-control', 'no-store');
-    return { signedIn: true, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString(), actor: principal.actor, env: principal.record.env };
+    return sessionAnswer(session, principal);
   });
 
   // After a reload: the page has lost its CSRF token (kept only in memory) and asks for it again.
@@ -99,14 +110,16 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
     if (session === undefined) return { signedIn: false };
     const principal = await authenticateById(context.store, session.tokenId, request.ip, context.now(), context.logger).catch(() => undefined);
     if (principal === undefined) return { signedIn: false };
-    return { signedIn: true, csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString(), actor: principal.actor, env: principal.record.env };
+    return sessionAnswer(session, principal);
   });
 
   app.delete('/console/session', sameOrigin, async (request, reply) => {
     const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
     const session = sessions.authorize(id, request.headers[CSRF_HEADER]);
     sessions.close(id);
-    await auditRead(context.store, { tokenId: session.tokenId, name: session.tokenName }, { action: 'console.signout', target: session.tokenId, before: null, after: { client: request.ip } }, context.now()).catch(() => undefined);
+    // Signed out whatever the audit trail says: ending a session is never refused.
+    await auditRead(context.store, { tokenId: session.tokenId, name: session.tokenName }, { action: 'console.signout', target: session.tokenId, before: null, after: { client: request.ip } }, context.now())
+      .catch((err: unknown) => request.log.error({ err }, 'the console sign-out could not be written to the audit trail'));
     reply.header('set-cookie', clearedCookie(isSecure(request)));
     return reply.code(204).send();
   });
@@ -116,8 +129,10 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
     const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
     const session = sessions.find(id);
     if (session === undefined) throw new LatchkeyError('token_missing', 'no console session: sign in');
-    await authenticateById(context.store, session.tokenId, request.ip, context.now(), context.logger).then((principal) => streamLive(request, reply, {
-      context, principal, stillSignedIn: () => sessions.find(id) !== undefined, open: streams,
-    }));
+    const admit = () => authenticateById(context.store, session.tokenId, request.ip, context.now(), context.logger);
+    const principal = await admit();
+    // Re-judged on every poll: sign-out, or the token's revocation or expiry, ends the stream.
+    const stillSignedIn = async () => sessions.find(id) !== undefined && (await admit().then(() => true, () => false));
+    await streamLive(request, reply, { context, principal, stillSignedIn, open: streams });
   });
 }

@@ -14,8 +14,8 @@ const PAGE = 500;
 export interface LiveOptions {
   readonly context: AdminContext;
   readonly principal: Principal;
-  /** Checked on every poll: sign-out ends the stream. */
-  readonly stillSignedIn: () => boolean;
+  /** Checked on every poll: a session that ended ends the stream. */
+  readonly stillSignedIn: () => Promise<boolean>;
   /** Every open stream's end, so that closing the admin server does not wait on them. */
   readonly open: Set<() => void>;
 }
@@ -47,7 +47,7 @@ export async function streamLive(request: FastifyRequest, reply: FastifyReply, o
     if (closed || polling) return;
     polling = true;
     try {
-      if (!options.stillSignedIn()) return finish();
+      if (!(await options.stillSignedIn())) return finish();
       const events = await context.store.readAudit({ kind: 'decision', afterSeq: after, limit: PAGE });
       for (const event of events) {
         after = event.seq;
