@@ -13,7 +13,8 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
-  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test';
+  | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test'
+  | 'sql';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
 const GROUPS: ReadonlyArray<readonly [string, Group]> = [
@@ -34,6 +35,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   // The data-plane core every protocol shares: token resolution, admission, authorization, limits,
   // change feeds, the service table and the decision record.
   ['core/', 'core'],
+  // The SQL analysis of the PostgreSQL gateway: parser, tree walk and a grant's verdict; pure, below
+  // every adapter, so the admin API's check can use it without the wire code.
+  ['postgres/sql/', 'sql'],
   ['gateway/http/', 'http'],
   // An adapter like http, built on the HTTP adapter's pipeline: it decides but never forwards.
   ['forward-auth/', 'forward-auth'],
@@ -64,15 +68,16 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   audit: [...BASE, 'policy', 'config', 'audit-format', 'store'],
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
+  sql: [...BASE, 'policy'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
-  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
+  gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts', 'sql'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
-  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin'],
-  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test'],
+  admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts', 'sql'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql'],
+  cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'sql'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test', 'sql'],
 };
 
 function groupOf(path: string): Group | undefined {

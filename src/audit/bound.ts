@@ -14,6 +14,7 @@ export const DECISION_FIELD_LIMITS = {
   env: 32,
   service: 64,
   action: 32,
+  requestId: 128,
   resource: 1024,
   reason: 64,
   matched: 256,

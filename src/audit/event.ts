@@ -13,6 +13,8 @@ export interface DecisionDetail {
   readonly action: string;
   /** Present when the HTTP method was overridden: the method sent and how (`POST with X-HTTP-Method-Override`). */
   readonly override?: string;
+  /** The request's id as the client and the upstream saw it (HTTP `X-Request-Id`). */
+  readonly requestId?: string;
   /** Normalized path, tables, or tool name. */
   readonly resource: string;
   readonly decision: 'allow' | 'deny';

@@ -31,14 +31,14 @@ export function mayHoldSecret(text: string): boolean {
 
 /** The fields of a decision detail: none names a credential header, so redaction looks only at their string values. */
 export const DECISION_KEYS: ReadonlySet<string> = new Set([
-  'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'override', 'resource', 'decision', 'reason', 'matched',
+  'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'override', 'requestId', 'resource', 'decision', 'reason', 'matched',
   'upstreamStatus', 'latencyMs', 'client', 'count', 'firstTime',
 ]);
 
 // The field names of decision and admin details: never header names, so the
 // per-key header check (a lower-casing) is skipped for them on the hot path.
 const EVENT_KEYS = new Set([
-  'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'resource', 'decision', 'reason', 'matched',
+  'requestId', 'node', 'tokenId', 'tokenName', 'env', 'service', 'action', 'resource', 'decision', 'reason', 'matched',
   'upstreamStatus', 'latencyMs', 'client', 'count', 'firstTime', 'actor', 'actorTokenId', 'target', 'before', 'after',
 ]);
 

@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each side by side with its baseline in the
-// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth`.
+// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth sql`.
 const SUITES = {
   policy: async () => (await import('./policy.js')).runPolicyBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
@@ -8,6 +8,7 @@ const SUITES = {
   'audit-flood': async () => (await import('./audit-flood.js')).runAuditFloodBench(),
   scan: async () => (await import('./scan.js')).runScanBench(),
   'forward-auth': async () => (await import('./forward-auth.js')).runForwardAuthBench(),
+  sql: async () => (await import('./sql.js')).runSqlBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;

@@ -41,6 +41,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ configFile: join(dir, 'missing.yaml') }, {})).toThrow(/does not exist/);
   });
 
+  it('points at the line of a bad YAML key and names the keys allowed there', () => {
+    const file = join(dir, 'latchkey.yaml');
+    writeFileSync(file, 'store: /tmp/x.db\nadmin: 127.0.0.1:7800\n');
+    expect(() => loadConfig({ configFile: file }, {})).toThrow(
+      `${file}:2: (top level): Unrecognized key: "admin"; did you mean listen.admin?; the keys here are dataDir, store, redis, logLevel, listen, forwardAuth, gateway, audit, credentials, leaks, alerts (see "Configuration" in the README)`);
+    writeFileSync(file, 'listen:\n  admin: 127.0.0.1:7800\n  admn: 127.0.0.1:7801\n');
+    expect(() => loadConfig({ configFile: file }, {})).toThrow(`${file}:3: listen: Unrecognized key: "admn"; the keys here are admin, gateway, postgres, auth`);
+    writeFileSync(file, 'gateway:\n  nodeName: a\n  maxInFlightPerToken: -3\n');
+    expect(() => loadConfig({ configFile: file }, {})).toThrow(`${file}:3: gateway.maxInFlightPerToken: Too small`);
+  });
+
   it('parses listen addresses and refuses nonsense', () => {
     expect(parseListenAddress('0.0.0.0:80', 'x')).toEqual({ host: '0.0.0.0', port: 80 });
     expect(parseListenAddress('[::1]:7700', 'x')).toEqual({ host: '::1', port: 7700 });

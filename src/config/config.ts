@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENV_PATTERN } from '../token/index.js';
 import { alertsConfig, alertsFileSchema, leaksConfig, leaksFileSchema, type AlertsConfig, type LeaksConfig } from './leak-response.js';
@@ -139,9 +139,24 @@ export interface ConfigOverrides {
 
 function readConfigFile(path: string): ConfigFile {
   let raw: unknown;
+  // Where in a YAML file a path's value (or, for an unknown key, the key itself) is written.
+  let lineOf: (keys: readonly PropertyKey[], unknownKey?: string) => number | undefined = () => undefined;
   try {
     const text = readFileSync(path, 'utf8');
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (path.endsWith('.json')) {
+      raw = JSON.parse(text);
+    } else {
+      const lines = new LineCounter();
+      const doc = parseDocument(text, { lineCounter: lines });
+      if (doc.errors.length > 0) throw doc.errors[0]!;
+      raw = doc.toJS();
+      lineOf = (keys, unknownKey) => {
+        let node = (keys.length === 0 ? doc.contents : doc.getIn(keys, true)) as unknown;
+        if (unknownKey !== undefined) node = isMap(node) ? node.items.find((item) => isScalar(item.key) && item.key.value === unknownKey)?.key : undefined;
+        const range = (node as { range?: [number, number, number] } | undefined)?.range;
+        return range === undefined ? undefined : lines.linePos(range[0]).line;
+      };
+    }
   } catch (err) {
     throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`);
   }
@@ -149,9 +164,27 @@ function readConfigFile(path: string): ConfigFile {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-    throw new ConfigError(`${path}: ${where}: ${issue.message}`);
+    const line = issue.code === 'unrecognized_keys' ? lineOf(issue.path, issue.keys[0]!) : lineOf(issue.path);
+    const hint = issue.code === 'unrecognized_keys' ? unknownKeyHint(issue.path, issue.keys[0]!) : '';
+    throw new ConfigError(`${path}${line === undefined ? '' : `:${line}`}: ${where}: ${issue.message}${hint}`);
   }
   return parsed.data;
+}
+
+/** The keys allowed where an unknown one was written, and the likely one (`admin:` is `listen.admin`). */
+function unknownKeyHint(parent: readonly PropertyKey[], key: string): string {
+  let schema: z.ZodType = fileSchema;
+  for (const step of parent) {
+    const shape = (schema as unknown as { shape?: Record<string, z.ZodType> }).shape;
+    const next = shape?.[String(step)];
+    if (next === undefined) return '';
+    schema = (next as unknown as { unwrap?: () => z.ZodType }).unwrap?.() ?? next;
+  }
+  const known = Object.keys((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {});
+  if (known.length === 0) return '';
+  const listen = Object.keys(fileSchema.shape.listen.unwrap().shape);
+  const likely = parent.length === 0 && listen.includes(key) ? `; did you mean listen.${key}?` : '';
+  return `${likely}; the keys here are ${known.join(', ')} (see "Configuration" in the README)`;
 }
 
 /** LATCHKEY_CREDENTIALS holds the same object as the file's `credentials` key, as JSON, and replaces it. */

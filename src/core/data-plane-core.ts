@@ -138,7 +138,10 @@ export class DataPlaneCore {
 }
 
 function limitRefusal(context: DecisionContext, verdict: LimitVerdict): ReasonCode | null {
-  if (verdict.allowed) return null;
+  if (verdict.allowed) {
+    if (verdict.backlogMs !== undefined) context.rateBacklogMs = verdict.backlogMs;
+    return null;
+  }
   if (verdict.reason === 'rate_limited') context.retryAfterSeconds = retryAfterSeconds(verdict.retryAfterMs);
   return verdict.reason;
 }

@@ -74,6 +74,7 @@ export class DecisionLog {
       service: service?.name ?? '',
       action: context.action,
       ...(context.override !== null && { override: context.override }),
+      ...(context.requestId !== null && { requestId: context.requestId }),
       // Cut here too, so the recorder's queue never holds a 15 KB path per event (the writer bounds every field).
       resource: truncated(context.resource, DECISION_FIELD_LIMITS.resource),
       decision,

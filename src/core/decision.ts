@@ -33,7 +33,11 @@ export class DecisionContext {
   /** Why, beyond the reason code, in words for the client (never a secret). */
   detail: string | null = null;
   retryAfterSeconds: number | null = null;
+  /** For a token with a rate, allowed: how far its rate runs ahead of now (see LimitVerdict); else null. */
+  rateBacklogMs: number | null = null;
   upstreamStatus: number | null = null;
+  /** The request's id (HTTP X-Request-Id), kept in its audit event; null where the protocol has none. */
+  requestId: string | null = null;
   recorded = false;
   /** Holds an in-flight slot of its token and binding (the concurrency stage); given back once. */
   holdsSlot = false;

@@ -450,7 +450,8 @@ describe('header names with underscores', () => {
         expect(environ.HTTP_X_LATCHKEY_TOKEN_NAME).toBe(record.name);
         expect(environ.HTTP_X_LATCHKEY_ENV).toBe('prod');
         expect(environ.HTTP_X_REAL_IP).toBeUndefined();
-        expect(environ.HTTP_X_FORWARDED_HOST).toBeUndefined();
+        // The gateway's own statement of the Host the client used, never the forged one.
+        expect(environ.HTTP_X_FORWARDED_HOST).toBe('a');
         expect(environ.HTTP_TRANSFER_ENCODING).toBeUndefined();
         expect(environ.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1');
         // `allow` forwards an underscored name that claims nothing the gateway states.

@@ -49,7 +49,9 @@ async function observe(token: string): Promise<{ status: number; headers: string
   const response = await fetch(`http://127.0.0.1:${world.gateway.address.port}/orders/v1/orders/1`, { headers: { authorization: `Bearer ${token}` } });
   const body = await response.text();
   const ms = performance.now() - started;
-  const headers = [...response.headers].filter(([name]) => name !== 'date').map(([name, value]) => `${name}: ${value}`).sort().join('\n');
+  // Every answer has its own request id; that it has one is the same for both.
+  expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
+  const headers = [...response.headers].filter(([name]) => name !== 'date' && name !== 'x-request-id').map(([name, value]) => `${name}: ${value}`).sort().join('\n');
   return { status: response.status, headers, body, ms };
 }
 

@@ -10,7 +10,11 @@ export interface LimitSubject {
 }
 
 export type LimitVerdict =
-  | { readonly allowed: true }
+  /**
+   * `backlogMs` (tokens with a rate): how far the token's rate is ahead of now after this request,
+   * from 0 (the whole quota free) to the period (none left); the RateLimit header is made from it.
+   */
+  | { readonly allowed: true; readonly backlogMs?: number }
   | { readonly allowed: false; readonly reason: 'rate_limited'; readonly retryAfterMs: number }
   | { readonly allowed: false; readonly reason: 'usage_exhausted' };
 

@@ -46,10 +46,11 @@ describe('LocalLimiter', () => {
   it('never spends a use on a rate-limited request', async () => {
     const limiter = new LocalLimiter(60_000, () => T0);
     const subject = { id: 'tok_a', rate: { count: 1, periodMs: 1000 }, maxUses: 2, expiresAt: T0 + 60_000 };
-    expect(limiter.check(subject, T0)).toEqual({ allowed: true });
+    // One a second: after each allowed request the rate runs a full second ahead (nothing left until then).
+    expect(limiter.check(subject, T0)).toEqual({ allowed: true, backlogMs: 1000 });
     expect(limiter.check(subject, T0)).toMatchObject({ allowed: false, reason: 'rate_limited' });
     expect(limiter.usedBy('tok_a')).toBe(1);
-    expect(limiter.check(subject, T0 + 1000)).toEqual({ allowed: true });
+    expect(limiter.check(subject, T0 + 1000)).toEqual({ allowed: true, backlogMs: 1000 });
     expect(limiter.check(subject, T0 + 2000)).toEqual({ allowed: false, reason: 'usage_exhausted' });
     await limiter.close();
   });

@@ -32,8 +32,9 @@ export class LocalLimiter implements Limiter {
       if (counter === undefined) this.#uses.set(subject.id, { used: 1, expiresAt: subject.expiresAt });
       else counter.used = used + 1;
     }
-    if (nextTat !== undefined) this.#tats.set(subject.id, nextTat);
-    return ALLOWED;
+    if (nextTat === undefined) return ALLOWED;
+    this.#tats.set(subject.id, nextTat);
+    return { allowed: true, backlogMs: nextTat - now };
   }
 
   /** Raises the local count to what a shared counter reported, so a fallback starts from it. */

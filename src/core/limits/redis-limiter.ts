@@ -30,6 +30,7 @@ if maxUses >= 0 then
 end
 if newTat ~= nil then
   redis.call('SET', KEYS[1], string.format('%.3f', newTat), 'PX', math.ceil(newTat - now) + 1000)
+  return {0, string.format('%.3f', newTat - now), used}
 end
 return {0, '0', used}
 `;
@@ -134,7 +135,7 @@ export class RedisLimiter implements Limiter {
   #verdictOf(reply: ScriptReply, subject: LimitSubject): LimitVerdict {
     const [code, retry, used] = reply;
     if (used >= 0) this.#local.noteUsed(subject.id, Number(used), subject.expiresAt);
-    if (code === 0) return ALLOWED;
+    if (code === 0) return subject.rate === null ? ALLOWED : { allowed: true, backlogMs: Number(retry) };
     if (code === 1) return { allowed: false, reason: 'rate_limited', retryAfterMs: Number(retry) };
     return EXHAUSTED;
   }

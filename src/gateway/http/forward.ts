@@ -8,6 +8,7 @@ import type { Exchange, Outcome } from './exchange.js';
 import type { Pipeline } from './pipeline.js';
 import { writeRefusal } from './refusal.js';
 import { responseHeaders } from './response-headers.js';
+import { rateLimitFields, requestIdOf, rewriteUpstreamLinks } from './upstream-facing.js';
 
 // The forward stage for plain HTTP: the canonical path (the upstream's base
 // path + the normalized path + the query as sent), the filtered headers plus
@@ -86,7 +87,15 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // 1xx are hop-by-hop: Node answers the client's Expect itself.
     if (statusCode < 200) return;
     this.#ex.upstreamStatus = statusCode;
-    this.#head = responseHeaders(headers);
+    const head = responseHeaders(headers);
+    rewriteUpstreamLinks(head, this.#ex);
+    head['x-request-id'] = this.#ex.requestId!;
+    const limits = rateLimitFields(this.#ex);
+    if (limits !== null) {
+      head['ratelimit-policy'] = limits.policy;
+      head.ratelimit = limits.state;
+    }
+    this.#head = head;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -156,6 +165,8 @@ export class HttpOutcome implements Outcome {
   }
 
   refuse(ex: Exchange, code: ReasonCode): void {
+    // Refused before its headers were read (routing): a new id, in the event and the answer alike.
+    ex.requestId ??= requestIdOf(null);
     this.#pipeline.record(ex, 'deny', code);
     // A refusal allows nothing: it is sent once its event is durable, or at once if it cannot be.
     void this.#pipeline.durable(ex).then(() => this.#writeRefusal(ex, code, ex.detail, ex.retryAfterSeconds));
@@ -164,7 +175,10 @@ export class HttpOutcome implements Outcome {
   #writeRefusal(ex: Exchange, code: ReasonCode, detail: string | null, retryAfterSeconds: number | null): void {
     const res = ex.res!;
     if (res.headersSent || res.destroyed) return;
-    writeRefusal(res, code, { detail, retryAfterSeconds, close: ex.hasBody && !ex.req.complete });
+    writeRefusal(res, code, {
+      detail, retryAfterSeconds, close: ex.hasBody && !ex.req.complete, requestId: ex.requestId ?? requestIdOf(null),
+      ...(code === 'rate_limited' && { rateLimit: rateLimitFields(ex) }),
+    });
   }
 
   forward(ex: Exchange): void {

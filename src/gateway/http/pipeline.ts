@@ -7,6 +7,7 @@ import { dropClientCopies } from '../../core/services/credential.js';
 import { GATEWAY_METHODS, readMethodOverride } from '../../policy/index.js';
 import { MAX_TOKEN_LENGTH } from '../../token/index.js';
 import { forwardedForUpstream, type ClientAddressResolver } from './client-address.js';
+import { pushForwardedFields, requestIdOf } from './upstream-facing.js';
 import type { Exchange, Outcome } from './exchange.js';
 import { identityHeadersOf } from './identity.js';
 import { scanRequestHeaders } from './request-headers.js';
@@ -67,6 +68,7 @@ export class Pipeline {
     }
     const headers = scanRequestHeaders(ex.req.rawHeaders, service, this.#maxHeaders);
     ex.headers = headers;
+    ex.requestId = requestIdOf(headers.requestId);
     if (headers.ambiguous !== null) {
       ex.detail = headers.ambiguous;
       return outcome.refuse(ex, 'request_ambiguous');
@@ -127,7 +129,7 @@ export class Pipeline {
     this.#core.log.release(ex);
   }
 
-  /** The upstream's headers: the client's end-to-end ones, then the credential, identity and X-Forwarded-For. */
+  /** The upstream's headers: the client's end-to-end ones, then the credential, identity, X-Forwarded-* and X-Request-Id. */
   upstreamHeaders(ex: Exchange): string[] {
     const forwarded = ex.headers!.forward;
     const credential = ex.binding!.credential;
@@ -138,6 +140,7 @@ export class Pipeline {
     const identity = identityHeadersOf(ex.entry!);
     for (let i = 0; i < identity.length; i++) forwarded.push(identity[i]!);
     forwarded.push('x-forwarded-for', forwardedForUpstream(this.#clients, ex.peer, ex.headers!.forwardedFor));
+    pushForwardedFields(forwarded, ex);
     return forwarded;
   }
 

@@ -21,6 +21,10 @@ export interface RefusalOptions {
   readonly retryAfterSeconds: number | null;
   /** Close the connection after answering (the request body was not read). */
   readonly close: boolean;
+  /** Sent back as X-Request-Id, so a refusal can be found in the audit trail. */
+  readonly requestId?: string;
+  /** RateLimit-Policy and RateLimit, on a rate_limited answer. */
+  readonly rateLimit?: { readonly policy: string; readonly state: string } | null;
 }
 
 export function writeRefusal(res: ServerResponse, code: ReasonCode, options: RefusalOptions): void {
@@ -34,6 +38,11 @@ export function writeRefusal(res: ServerResponse, code: ReasonCode, options: Ref
   if (status === 401) headers['www-authenticate'] = 'Bearer realm="latchkey"';
   if (options.retryAfterSeconds !== null) headers['retry-after'] = options.retryAfterSeconds;
   if (options.close) headers.connection = 'close';
+  if (options.requestId !== undefined) headers['x-request-id'] = options.requestId;
+  if (options.rateLimit != null) {
+    headers['ratelimit-policy'] = options.rateLimit.policy;
+    headers.ratelimit = options.rateLimit.state;
+  }
   res.writeHead(status, headers);
   res.end(body);
 }

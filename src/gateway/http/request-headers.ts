@@ -33,6 +33,7 @@ const NEVER_FORWARDED = new Set([
   'x-forwarded-host',
   'x-forwarded-proto',
   'x-forwarded-port',
+  'x-forwarded-prefix',
   'x-client-ip',
   'true-client-ip',
 ]);
@@ -62,10 +63,14 @@ export interface ScannedHeaders {
   readonly forwardedFor: string | null;
   /** Method override headers as `[name, value, ...]`, or null when there is none (the common case). */
   readonly overrides: readonly string[] | null;
+  /** The Host header as sent (one plain host[:port]), or null. */
+  readonly host: string | null;
+  /** `X-Request-Id` as sent, or null; kept only if well-formed (see upstream-facing.ts). */
+  readonly requestId: string | null;
 }
 
 function refusal(why: string): ScannedHeaders {
-  return { token: null, ambiguous: why, forward: [], contentLength: -1, chunked: false, upgrade: null, forwardedFor: null, overrides: null };
+  return { token: null, ambiguous: why, forward: [], contentLength: -1, chunked: false, upgrade: null, forwardedFor: null, overrides: null, host: null, requestId: null };
 }
 
 /** The name as CGI-style servers key it, lowercase with `-` for every other character. */
@@ -101,6 +106,8 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
   let connection: string | null = null;
   let forwardedFor: string | null = null;
   let overrides: string[] | null = null;
+  let host: string | null = null;
+  let requestId: string | null = null;
   const underscores = service.headerUnderscores;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -127,6 +134,7 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
         case 'host':
           hostCount++;
           if (!HOST.test(value)) return refusal('Host header is not a plain host[:port]');
+          host = value;
           break;
         case 'transfer-encoding':
           chunked = true;
@@ -143,6 +151,11 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
     if (lower === 'x-forwarded-for') {
       // Rewritten by the forward stage from what the gateway knows, never passed through as sent.
       forwardedFor = forwardedFor === null ? value : `${forwardedFor},${value}`;
+      continue;
+    }
+    if (lower === 'x-request-id') {
+      // The gateway sends the request's id itself: the client's, when it is well-formed, or a new one.
+      requestId = value;
       continue;
     }
     if (lower === 'content-length') contentLength = Number(value);
@@ -165,6 +178,8 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
     upgrade,
     forwardedFor,
     overrides,
+    host,
+    requestId,
   };
 }
 
