@@ -199,6 +199,14 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await expect.poll(() => page.getByTestId('chain-head').innerText(), WAIT).toMatch(/^Head: event \d+, hash [0-9a-f]{16}…/);
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await expect.poll(() => page.getByTestId('verification').innerText(), WAIT).toMatch(/^Verified/);
+    // Filtered to allowed requests to orders, with the live tail on: the next request appears by itself.
+    await page.getByLabel('Decision').selectOption('allow');
+    await page.getByLabel('Service').fill('orders');
+    await page.getByLabel('Service').press('Tab');
+    await expect.poll(() => table.innerText(), WAIT).toContain('GET /orders/v1/orders/7');
+    await page.getByLabel('Live tail').check();
+    expect((await gatewayGet(serve.gatewayUrl, token, '/orders/v1/orders/9')).status).toBe(200);
+    await expect.poll(() => table.innerText(), WAIT).toContain('GET /orders/v1/orders/9');
     await shot(page, '07-audit');
 
     // Playground: the gateway's decision as you type, through /v1/check.
@@ -260,8 +268,16 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
       expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
       await shot(page, name);
     }
-    // Edit a service at phone width: bind orders in staging too.
+    // Add a service at phone width.
     await page.goto('/#/catalog');
+    await page.getByLabel('Name', { exact: true }).fill('billing');
+    await page.getByLabel('Kind').selectOption('http');
+    await page.getByLabel('Environment', { exact: true }).selectOption('dev');
+    await page.getByLabel('Upstream URL', { exact: true }).fill(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/billing`);
+    await page.getByRole('button', { name: 'Add service' }).click();
+    await page.getByText('Service billing added.').waitFor();
+    expect((await admin('GET', '/v1/services/billing')).body.bindings).toMatchObject([{ env: 'dev', upstream: expect.stringMatching(/\/billing$/) }]);
+    // Edit a service at phone width: bind orders in staging too.
     await page.getByLabel('Service to change').selectOption('orders');
     await page.getByLabel('In environment').selectOption('staging');
     await page.getByLabel('New upstream URL').fill(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/staging`);
