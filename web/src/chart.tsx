@@ -15,7 +15,7 @@ export function BarChart({ title, buckets, series, bucketLabel }: { title: strin
   const step = width / buckets;
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${width} ${height + 16}`} role="img" aria-label={title} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={title} preserveAspectRatio="none">
         <line x1="0" y1={height} x2={width} y2={height} class="axis" />
         {Array.from({ length: buckets }, (_, i) => {
           let y = height;
@@ -25,9 +25,9 @@ export function BarChart({ title, buckets, series, bucketLabel }: { title: strin
             return h > 0 ? <rect key={`${s.label}-${i}`} x={i * step + 1} y={y} width={Math.max(1, step - 2)} height={h} class={s.className}><title>{`${s.label}: ${s.values[i]} (${bucketLabel(i)})`}</title></rect> : null;
           });
         })}
-        <text x="0" y={height + 14} class="tick">{bucketLabel(0)}</text>
-        <text x={width} y={height + 14} class="tick end">{bucketLabel(buckets - 1)}</text>
       </svg>
+      {/* Outside the SVG, which stretches to the card's width: text there would stretch with it. */}
+      <div class="ticks" aria-hidden="true"><span>{bucketLabel(0)}</span><span>{bucketLabel(buckets - 1)}</span></div>
       <figcaption>
         <ul class="legend">{series.map((s) => <li key={s.label}><span class={`swatch ${s.className}`} aria-hidden="true" /> {s.label}: {s.values.reduce((a, b) => a + b, 0)}</li>)}</ul>
       </figcaption>

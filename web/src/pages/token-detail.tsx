@@ -13,6 +13,7 @@ import { Reveal } from './create-token.js';
 type Decision = Extract<AuditEvent, { kind: 'decision' }>;
 const CLASSES = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const HOUR = 3_600_000;
+const PERIODS: Record<number, string> = { 1000: 's', 60_000: 'min', [HOUR]: 'h', [24 * HOUR]: 'day' };
 
 interface Loaded {
   token: Token;
@@ -118,7 +119,7 @@ export function TokenDetail({ id }: { id: string }) {
             <dt>Expires</dt><dd>{utc(token.expiresAt)}</dd>
             {token.notBefore !== null && <><dt>Not before</dt><dd>{utc(token.notBefore)}</dd></>}
             <dt>Client addresses</dt><dd>{token.cidrs.length === 0 ? 'any' : token.cidrs.join(', ')}</dd>
-            <dt>Rate limit</dt><dd>{token.rate === null ? 'none' : `${token.rate.count} per ${token.rate.periodMs / 1000} s`}</dd>
+            <dt>Rate limit</dt><dd>{token.rate === null ? 'none' : `${token.rate.count}/${PERIODS[token.rate.periodMs] ?? `${token.rate.periodMs / 1000}s`}`}</dd>
             <dt>Maximum uses</dt><dd>{token.maxUses ?? 'unlimited'}</dd>
             <dt>Parent</dt><dd>{token.parentId === null ? 'none' : <a href={`#/tokens/${token.parentId}`}>{token.parentId}</a>}</dd>
           </dl>
