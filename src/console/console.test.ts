@@ -102,6 +102,11 @@ describe('console sessions and CSRF protection', () => {
     expect(await refused({ cookie: session.cookie, origin })).toEqual([403, 'csrf_refused']);
     expect(await refused({ ...console_(session), 'x-latchkey-csrf': 'A'.repeat(43) })).toEqual([403, 'csrf_refused']);
     expect(await refused(console_(session, { origin: 'http://evil.example' }))).toEqual([403, 'csrf_refused']);
+    expect(await refused(console_(session, { origin: 'null' }))).toEqual([403, 'csrf_refused']);
+    expect(await refused(console_(session, { origin: `${h.url}.evil.example` }))).toEqual([403, 'csrf_refused']);
+    // Behind a proxy that terminates TLS the page's origin is https: the same host is the console.
+    const viaTls = await send('GET', '/v1/roles', console_(session, { origin: h.url.replace('http:', 'https:') }));
+    expect(viaTls.status).toBe(200);
     expect(await refused(console_(session, { 'sec-fetch-site': 'cross-site' }))).toEqual([403, 'csrf_refused']);
     // A browser that sent the cookie along with a cross-site form anyway: refused before the body is read.
     const form = await send('POST', '/v1/roles', { cookie: session.cookie, origin: 'http://evil.example', 'sec-fetch-site': 'cross-site', 'content-type': 'application/x-www-form-urlencoded' }, 'name=forged');

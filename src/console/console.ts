@@ -40,7 +40,7 @@ export async function consolePrincipal(request: FastifyRequest, sessions: Consol
   if (request.headers.authorization !== undefined) return undefined;
   const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
   if (id === undefined) return undefined;
-  refuseCrossSite(request.headers, isSecure(request));
+  refuseCrossSite(request.headers);
   const session = sessions.authorize(id, request.headers[CSRF_HEADER]);
   return authenticateById(context.store, session.tokenId, request.ip, context.now(), context.logger);
 }
@@ -76,7 +76,7 @@ export function registerConsole<L extends FastifyBaseLogger>(app: AdminApp<L>, o
   }
 
   // Before the body is parsed: a cross-site form is refused as such, not as a media type.
-  const sameOrigin = { onRequest: async (request: FastifyRequest) => refuseCrossSite(request.headers, isSecure(request)) };
+  const sameOrigin = { onRequest: async (request: FastifyRequest) => refuseCrossSite(request.headers) };
 
   // Sign in: the admin token is judged as the API judges a bearer token, and then forgotten.
   app.post('/console/session', sameOrigin, async (request, reply) => {

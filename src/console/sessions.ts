@@ -48,12 +48,26 @@ export function cookieValue(header: string | undefined, name: string): string | 
  * (when sent) must be this listener's. SameSite=Strict already keeps the
  * cookie off cross-site requests; these checks hold even where it does not.
  */
-export function refuseCrossSite(headers: IncomingHttpHeaders, secure: boolean): void {
+export function refuseCrossSite(headers: IncomingHttpHeaders): void {
   const site = headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') throw new LatchkeyError('csrf_refused', `a console request must come from the console (Sec-Fetch-Site: ${String(site)})`);
   const origin = headers.origin;
-  if (origin !== undefined && origin !== `${secure ? 'https' : 'http'}://${headers.host ?? ''}`) {
+  if (origin !== undefined && originHost(origin) !== headers.host) {
     throw new LatchkeyError('csrf_refused', 'a console request must come from the console (Origin differs)');
+  }
+}
+
+/**
+ * The host of an Origin header. Its scheme is not compared: behind a proxy
+ * that terminates TLS the page is https while this listener sees http, and a
+ * page of the same host under the other scheme is the same site anyway.
+ */
+function originHost(origin: string): string | undefined {
+  if (!/^https?:\/\//.test(origin)) return undefined;
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
   }
 }
 
