@@ -14,7 +14,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 type Group =
   | 'token' | 'errors' | 'policy' | 'config' | 'audit-format' | 'store' | 'audit' | 'lifecycle'
   | 'core' | 'http' | 'forward-auth' | 'gateway' | 'leaks' | 'alerts' | 'admin' | 'server' | 'cli' | 'test'
-  | 'sql';
+  | 'sql' | 'postgres';
 
 /** Longest prefix wins. Paths are relative to src/, with `/` separators. */
 const GROUPS: ReadonlyArray<readonly [string, Group]> = [
@@ -38,6 +38,9 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   // The SQL analysis of the PostgreSQL gateway: parser, tree walk and a grant's verdict; pure, below
   // every adapter, so the admin API's check can use it without the wire code.
   ['postgres/sql/', 'sql'],
+  // The PostgreSQL adapter: wire protocol both ways, the listener, sessions and the upstream connector.
+  ['postgres/', 'postgres'],
+  ['postgres/testing/', 'test'],
   ['gateway/http/', 'http'],
   // An adapter like http, built on the HTTP adapter's pipeline: it decides but never forwards.
   ['forward-auth/', 'forward-auth'],
@@ -69,15 +72,16 @@ const ALLOWED: Record<Group, readonly Group[]> = {
   lifecycle: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   core: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit'],
   sql: [...BASE, 'policy'],
+  postgres: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'sql'],
   http: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'alerts'],
   'forward-auth': [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts'],
   gateway: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'core', 'http', 'alerts', 'sql'],
   alerts: [...BASE, 'config', 'audit-format', 'audit'],
   leaks: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'alerts'],
   admin: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'leaks', 'alerts', 'sql'],
-  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql'],
+  server: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'gateway', 'http', 'forward-auth', 'leaks', 'alerts', 'admin', 'sql', 'postgres'],
   cli: [...BASE, 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'leaks', 'alerts', 'admin', 'server', 'gateway', 'core', 'sql'],
-  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test', 'sql'],
+  test: ['token', 'errors', 'policy', 'config', 'audit-format', 'store', 'audit', 'lifecycle', 'core', 'http', 'forward-auth', 'gateway', 'leaks', 'alerts', 'admin', 'server', 'cli', 'test', 'sql', 'postgres'],
 };
 
 function groupOf(path: string): Group | undefined {

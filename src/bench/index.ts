@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each side by side with its baseline in the
-// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth sql`.
+// same run, on this machine. Pick some with `npm run bench -- policy gateway audit audit-overhead audit-flood scan forward-auth sql pg`.
 const SUITES = {
   policy: async () => (await import('./policy.js')).runPolicyBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
@@ -9,6 +9,7 @@ const SUITES = {
   scan: async () => (await import('./scan.js')).runScanBench(),
   'forward-auth': async () => (await import('./forward-auth.js')).runForwardAuthBench(),
   sql: async () => (await import('./sql.js')).runSqlBench(),
+  pg: async () => (await import('./pg.js')).runPgBench(),
 } as const;
 
 type Suite = keyof typeof SUITES;

@@ -83,6 +83,26 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(notBound.stderr).toBe('latchkey: service orders is not bound in prod; bind it with: latchkey service add orders --kind http --env prod --upstream URL\n');
   });
 
+  it('role update lists the change and the tokens it affects first; --dry-run changes nothing', () => {
+    expect(run(['role', 'create', 'readers', '--allow', 'orders:GET:/v1/**', '--allow', 'orders:HEAD'], env).code).toBe(0);
+    const minted = JSON.parse(run(['token', 'create', '--name', 'reader-job', '--env', 'dev', '--role', 'readers', '--ttl', '1h', '--json'], env).stdout) as { id: string };
+    const dry = run(['role', 'update', 'readers', '--allow', 'orders:GET:/v1/**', '--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe(`role readers:\n  - orders:HEAD\n  held by 1 token(s), changed at once on every gateway:\n    ${minted.id}  reader-job  dev  active\n(dry run: nothing changed)\n`);
+    expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**', 'orders:HEAD']);
+    const applied = run(['role', 'update', 'readers', '--allow', 'orders:GET:/v1/**'], env);
+    expect(applied.stdout).toMatch(/ {4}tok_\S+ {2}reader-job {2}dev {2}active\nupdated role readers\n$/);
+    expect((JSON.parse(run(['role', 'show', 'readers', '--json'], env).stdout) as { permissions: string[] }).permissions).toEqual(['orders:GET:/v1/**']);
+
+    // What can this token do, asked by id: no plaintext needed, the same answer as the gateway's.
+    const byId = run(['check', '--id', minted.id, 'GET', '/orders/v1/orders/7'], env);
+    expect([byId.code, byId.stdout.split('\n')[0]]).toEqual([0, 'ALLOWED']);
+    expect(byId.stdout).toContain('orders:GET:/v1/**');
+    const refused = run(['check', '--id', minted.id, 'DELETE', '/orders/v1/orders/7'], env);
+    expect([refused.code, refused.stdout.split('\n')[0]]).toEqual([3, 'DENIED']);
+    expect(run(['check', '--id', 'tok_0000', 'GET', '/orders/x'], env).stderr).toBe('latchkey: not_found: token tok_0000 does not exist\n');
+  });
+
   it('service show prints bindings as words, never [object Object]', () => {
     const shown = run(['service', 'show', 'orders'], env);
     expect(shown.stdout).not.toContain('[object Object]');
@@ -160,7 +180,7 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     const port = new URL(serve.adminUrl).port;
     const fresh = mkdtempSync(join(tmpdir(), 'latchkey-busy-'));
     try {
-      const busy = run(['serve', '--data', fresh, '--admin', `127.0.0.1:${port}`, '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0'], { LATCHKEY_LOG_LEVEL: 'error' });
+      const busy = run(['serve', '--data', fresh, '--admin', `127.0.0.1:${port}`, '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0', '--pg', '127.0.0.1:0'], { LATCHKEY_LOG_LEVEL: 'error' });
       expect(busy.code).toBe(1);
       expect(busy.stderr).toContain(`latchkey: 127.0.0.1:${port} is already in use (another latchkey?): stop what holds it, or choose another with --admin or listen.admin in the configuration\n`);
     } finally {

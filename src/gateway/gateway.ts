@@ -49,7 +49,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     ...(options.upstreamCa !== undefined ? { ca: options.upstreamCa } : {}),
     onRefused: (upstream, listener, address) => logger.error({ upstream, listener, address }, "upstream refused: it is one of Latchkey's own listeners; requests get 502"),
   });
-  const plane: DataPlane = await startDataPlane(options, [connector]);
+  const plane: DataPlane = await startDataPlane(options, [connector, ...(options.connectors ?? [])]);
 
   const pipeline = new Pipeline({
     core: plane.core,

@@ -1,3 +1,4 @@
+import type { Connector } from '../core/services/connector.js';
 import type { AlertRaiser } from '../alerts/index.js';
 import type { ListenAddress } from '../config/index.js';
 import { DATA_PLANE_DEFAULTS, type DataPlaneOptions } from '../core/data-plane.js';
@@ -6,6 +7,8 @@ export type { ListenAddress } from '../config/index.js';
 
 /** The data plane's options (src/core/data-plane.ts) and the HTTP adapter's own. */
 export interface HttpGatewayOptions extends DataPlaneOptions {
+  /** Connectors of other kinds on the same data plane (the postgres kind's, for the PostgreSQL gateway). */
+  readonly connectors?: readonly Connector[];
   /** `/<service>/<rest>`; port 0 picks a free port (see HttpGateway.address). */
   readonly listen: ListenAddress;
   /** Optional listeners of their own for single services, where the whole path belongs to the service. */

@@ -49,7 +49,7 @@ beforeAll(async () => {
   const configFile = join(dataDir, 'latchkey.json');
   writeFileSync(configFile, '{}');
   const sink = new Writable({ write(chunk: Buffer, _encoding, done) { logs.push(chunk.toString()); done(); } });
-  server = await startServer(loadConfig({ configFile, dataDir, admin: '127.0.0.1:0', gateway: '127.0.0.1:0', auth: '127.0.0.1:0' }, {}), { logger: createLogger('info', sink) });
+  server = await startServer(loadConfig({ configFile, dataDir, admin: '127.0.0.1:0', gateway: '127.0.0.1:0', auth: '127.0.0.1:0', postgres: '127.0.0.1:0' }, {}), { logger: createLogger('info', sink) });
   adminPort = Number(new URL(server.adminUrl).port);
   gatewayPort = Number(new URL(server.gatewayUrl).port);
   upstream = await startUpstream();

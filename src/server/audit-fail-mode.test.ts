@@ -102,7 +102,7 @@ async function serveWith(failMode: 'closed' | 'open', kind: 'sqlite' | 'postgres
   const configFile = join(dataDir, 'latchkey.json');
   writeFileSync(configFile, JSON.stringify({ audit: { failMode } }));
   const config = loadConfig(
-    { configFile, dataDir, admin: '127.0.0.1:0', gateway: '127.0.0.1:0', auth: '127.0.0.1:0', ...(db !== null && { store: db.url }) },
+    { configFile, dataDir, admin: '127.0.0.1:0', gateway: '127.0.0.1:0', auth: '127.0.0.1:0', postgres: '127.0.0.1:0', ...(db !== null && { store: db.url }) },
     {},
   );
   expect(config.audit.failMode).toBe(failMode);

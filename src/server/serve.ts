@@ -6,6 +6,7 @@ import { ensureDataDir, loadTokenHasher, type LatchkeyConfig } from '../config/i
 import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '../gateway/index.js';
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { startForwardAuth, type ForwardAuthEndpoint } from '../forward-auth/index.js';
+import { loadSqlParser, postgresConnector, startPostgresGateway, type PostgresGateway } from '../postgres/index.js';
 import { forwardAuthSecret } from '../forward-auth/secret-env.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
@@ -24,6 +25,8 @@ export interface RunningServer {
   readonly gatewayUrl: string;
   /** The forward-auth endpoint (nginx auth_request, Caddy, Traefik, Envoy). */
   readonly authUrl: string;
+  /** The PostgreSQL gateway, `host:port`. */
+  readonly pgAddress: string;
   readonly store: Store;
   readonly logger: Logger;
   /** False until `latchkey init` has minted the first admin token: nobody can use the admin API yet. */
@@ -52,6 +55,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     alerts?: ReturnType<typeof alertsFromConfig>;
     gateway?: HttpGateway;
     forwardAuth?: ForwardAuthEndpoint;
+    postgres?: PostgresGateway;
     admin?: AdminServer;
     githubKeys?: GithubKeySource;
   } = {};
@@ -67,6 +71,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     await Promise.all([
       step('admin API', parts.admin && (() => parts.admin!.close())), step('gateway listeners', parts.gateway && (() => parts.gateway!.stopAccepting())),
       step('forward-auth listener', parts.forwardAuth && (() => parts.forwardAuth!.close())),
+      step('postgres gateway', parts.postgres && (() => parts.postgres!.close())),
     ]);
     // 3. Flush what the drained requests left: the audit log (and its last checkpoint), then the alerts
     //    raised so far, an audit_loss at close included.
@@ -97,6 +102,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const credentials = CredentialPolicy.forConfig(config);
     const ownListeners = new OwnListeners();
     ownListeners.add('postgres gateway', config.listen.postgres.host, config.listen.postgres.port);
+    // The SQL parser (WebAssembly) loads once, before any session can ask it.
+    await loadSqlParser();
     const gateway = await startHttpGateway({
       store,
       hasher,
@@ -116,6 +123,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       credentials,
       ownListeners,
       alerts,
+      connectors: [postgresConnector()],
     });
     parts.gateway = gateway;
     const forwardAuth = await startForwardAuth({
@@ -129,6 +137,8 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       alerts,
     });
     parts.forwardAuth = forwardAuth;
+    const postgres = await startPostgresGateway({ plane: gateway.plane, listen: config.listen.postgres, logger, clock: now });
+    parts.postgres = postgres;
 
     let githubKeys: GithubKeyRing | undefined;
     if (config.leaks.githubKeysFile !== undefined) githubKeys = GithubKeys.load(config.leaks.githubKeysFile);
@@ -153,12 +163,14 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
     const adminUrl = `http://${formatHost(config.listen.admin.host)}:${adminPort}`;
     const gatewayUrl = `http://${formatHost(gateway.address.host)}:${gateway.address.port}`;
     const authUrl = `http://${formatHost(forwardAuth.address.host)}:${forwardAuth.address.port}`;
+    const pgAddress = `${formatHost(postgres.address.host)}:${postgres.address.port}`;
     logger.info({ adminUrl, gatewayUrl, authUrl, store: store.dialect }, 'latchkey serving');
     let closing: Promise<void> | null = null;
     return {
       adminUrl,
       gatewayUrl,
       authUrl,
+      pgAddress,
       store,
       logger,
       initialized: await isInitialized(store),

@@ -58,7 +58,7 @@ export interface ServeProcess {
 const LISTENING = /admin API and console\s+(http:\/\/\S+)\n\s+HTTP gateway\s+(http:\/\/\S+)/;
 
 export async function startServeProcess(options: ServeProcessOptions): Promise<ServeProcess> {
-  const args = [LATCHKEY_BIN, 'serve', '--data', options.dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0'];
+  const args = [LATCHKEY_BIN, 'serve', '--data', options.dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0', '--pg', '127.0.0.1:0'];
   if (options.store !== undefined) args.push('--store', options.store);
   if (options.configFile !== undefined) args.push('--config', options.configFile);
   const child = spawn(process.execPath, args, {

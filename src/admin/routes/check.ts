@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { admissionRefusal, knownToken } from '../../core/admission.js';
 import { authorizeHttp } from '../../core/authorize.js';
-import { invalid, REASONS, type ReasonCode } from '../../errors/index.js';
+import { invalid, notFound, REASONS, type ReasonCode } from '../../errors/index.js';
+import { authorizeEnv } from '../authorize.js';
 import { loadServiceCatalog } from '../../lifecycle/index.js';
 import { authorizedPath, compileGrant, GATEWAY_METHODS, parsePermissions, readMethodOverride, splitServicePath } from '../../policy/index.js';
 import type { CompiledGrant } from '../../policy/types.js';
@@ -24,6 +25,8 @@ import { route } from '../route.js';
 
 const body = z.strictObject({
   token: z.string().max(128).optional(),
+  tokenId: z.string().regex(/^tok_[0-9a-f]{1,64}$/, 'must be a token id (tok_...)').optional()
+    .describe("a stored token by id instead of its plaintext; needs latchkey:tokens.read in the token's environment"),
   grant: z.array(permissionText).max(500).optional(),
   method: z.string().regex(/^[A-Z]{1,16}$/, 'must be an uppercase HTTP method').optional(),
   path: z.string().min(1).max(8192).describe('/<service>/<rest>, as sent to the gateway').optional(),
@@ -64,9 +67,17 @@ async function subjectOf(input: CheckBody, service: Service, principal: Principa
     return { ok: true, grant: compileGrant(parsePermissions(input.grant, catalog, 'grant'), catalog), audited: undefined };
   }
   const at = now();
-  if (parseToken(input.token!) === undefined) return { ok: false, refusal: refusal('token_malformed') };
-  const record = await store.findTokenByHash(hasher.hash(input.token!));
-  if (record?.honey === true) await honeytokenAlarm(context, record, 'check', principal.actor, principal.client, at);
+  let record: TokenRecord | undefined;
+  if (input.tokenId !== undefined) {
+    // By id no possession is proven: what the token may do is then read access to it, as GET /v1/tokens/{id} is.
+    record = await store.getToken(input.tokenId);
+    if (record === undefined) throw notFound(`token ${input.tokenId}`);
+    authorizeEnv(principal, 'tokens.read', record.env);
+  } else {
+    if (parseToken(input.token!) === undefined) return { ok: false, refusal: refusal('token_malformed') };
+    record = await store.findTokenByHash(hasher.hash(input.token!));
+    if (record?.honey === true) await honeytokenAlarm(context, record, 'check', principal.actor, principal.client, at);
+  }
   const entry = record === undefined ? null : knownToken(await tokenEntryOf(store, record, logger, at));
   const bindings = new Map(service.bindings.map((binding) => [binding.env, binding]));
   const refused = entry === null ? 'token_unknown' : admissionRefusal(entry, at, null, bindings, input.client);
@@ -78,7 +89,7 @@ async function subjectOf(input: CheckBody, service: Service, principal: Principa
   return { ok: true, grant: entry!.grant ?? compileGrant([]), audited: record };
 }
 
-const cidrNote = (input: CheckBody) => input.token !== undefined && input.client === undefined && { cidrs: 'not evaluated: give client to judge the token\'s CIDR list' };
+const cidrNote = (input: CheckBody) => (input.token !== undefined || input.tokenId !== undefined) && input.client === undefined && { cidrs: 'not evaluated: give client to judge the token\'s CIDR list' };
 
 /**
  * The SQL form: the verdict of the gateway's SQL scope, and for each table use
@@ -138,7 +149,7 @@ export const checkRoutes = [
       const { store, now } = context;
       // Server time covers the whole answer: token lookup, role expansion, compile and decision.
       const started = process.hrtime.bigint();
-      if ((input.token === undefined) === (input.grant === undefined)) throw invalid('token', 'give exactly one of token or grant');
+      if ([input.token, input.tokenId, input.grant].filter((given) => given !== undefined).length !== 1) throw invalid('token', 'give exactly one of token, tokenId or grant');
       if (input.sql !== undefined || input.service !== undefined) {
         if (input.sql === undefined || input.service === undefined) throw invalid('sql', 'give both sql and service');
         if (input.method !== undefined || input.path !== undefined) throw invalid('sql', 'give sql and service, or method and path, not both');

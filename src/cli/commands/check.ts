@@ -19,15 +19,16 @@ export function registerCheck(program: Command): void {
   program.command('check [method] [path]')
     .description('would this request be allowed, and why? path is /<service>/<rest>; or --sql STATEMENT --service DB for a postgres service')
     .option('--token <token>', 'a token to check (or LATCHKEY_CHECK_TOKEN)')
+    .option('--id <tok_id>', 'check a stored token by its id instead of its plaintext (needs latchkey:tokens.read)')
     .option('--grant <permission>', 'check a grant written out instead of a token (repeatable)', collect)
     .option('--sql <statement>', 'a query string sent to a postgres service (instead of method and path)')
     .option('--service <name>', 'the postgres service --sql is sent to')
-    .action(async (method: string | undefined, path: string | undefined, options: { grant?: string[]; sql?: string; service?: string }, command: Command) => {
+    .action(async (method: string | undefined, path: string | undefined, options: { id?: string; grant?: string[]; sql?: string; service?: string }, command: Command) => {
       const { client, out } = contextOf(command);
       // --token on this command names the token under test; the admin token comes from LATCHKEY_TOKEN.
       const subject = (command.opts() as { token?: string }).token ?? process.env.LATCHKEY_CHECK_TOKEN;
-      if ((subject === undefined) === (options.grant === undefined)) throw new CliError('give --token or --grant');
-      const who = subject !== undefined ? { token: subject } : { grant: options.grant };
+      if ([subject, options.id, options.grant].filter((given) => given !== undefined).length !== 1) throw new CliError('give one of --token, --id or --grant');
+      const who = subject !== undefined ? { token: subject } : options.id !== undefined ? { tokenId: options.id } : { grant: options.grant };
       const sql = options.sql !== undefined || options.service !== undefined;
       if (sql && (options.sql === undefined || options.service === undefined)) throw new CliError('give both --sql and --service');
       if (sql && method !== undefined) throw new CliError('give --sql and --service, or METHOD PATH, not both');

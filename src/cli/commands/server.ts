@@ -65,6 +65,7 @@ export function registerServer(program: Command): void {
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
       process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
       process.stdout.write(`  forward-auth           ${server.authUrl}\n`);
+      process.stdout.write(`  PostgreSQL gateway     ${server.pgAddress}\n`);
       process.stdout.write(`  store                  ${server.store.dialect}\n`);
       if (!server.initialized) {
         const data = options.data === undefined ? '' : ` --data ${options.data}`;
@@ -92,14 +93,16 @@ export function registerGateway(program: Command): void {
     .option('--ops <addr>', '/metrics, /healthz and /readyz address (127.0.0.1:0 picks a free port)', '127.0.0.1:7704')
     .option('--redis <url>', 'shared rate limits and usage caps (or LATCHKEY_REDIS)')
     .option('--auth [addr]', 'also serve the forward-auth endpoint, at addr or listen.auth (off unless given)')
-    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true }) => {
+    .option('--pg [addr]', 'also serve the PostgreSQL gateway, at addr or listen.postgres (off unless given)')
+    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true; pg?: string | true }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
       const { runGatewayNode } = await import('../../gateway/index.js');
       const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
       const { createLogger } = await import('../../server/logger.js');
       const { forwardAuthOnNode } = await import('../../server/forward-auth-node.js');
-      const { auth, ...rest } = options;
-      const loaded = loadConfig({ ...overridesOf({ ...rest, ...(typeof auth === 'string' && { auth }) }), ...(options.redis !== undefined && { redis: options.redis }) });
+      const { postgresOnNode, postgresConnector } = await import('../../server/pg-node.js');
+      const { auth, pg, ...rest } = options;
+      const loaded = loadConfig({ ...overridesOf({ ...rest, ...(typeof auth === 'string' && { auth }), ...(typeof pg === 'string' && { pg }) }), ...(options.redis !== undefined && { redis: options.redis }) });
       // A node never creates a key: one it made up would silently refuse every token.
       const hasher = loadTokenHasher(loaded.dataDir, loaded.secret, false);
       // The admin API and PostgreSQL gateway this deployment configures are Latchkey's too: never an upstream.
@@ -119,7 +122,7 @@ export function registerGateway(program: Command): void {
         alerts: loaded.alerts,
         logger: createLogger(loaded.logLevel),
         // Off unless asked: several nodes on one host would otherwise all claim listen.auth's port.
-        planeListeners: auth === undefined ? [] : [forwardAuthOnNode(loaded)],
+        planeListeners: [...(auth === undefined ? [] : [forwardAuthOnNode(loaded)]), ...(pg === undefined ? [] : [postgresOnNode(loaded)])],
         gateway: {
           maxStalenessMs: loaded.gateway.maxStalenessMs,
           trustedProxies: loaded.gateway.trustedProxies,
@@ -127,14 +130,16 @@ export function registerGateway(program: Command): void {
           refusalSummary: { fold: loaded.gateway.foldRefusals },
           credentials: CredentialPolicy.forConfig(loaded),
           ownListeners,
+          ...(pg !== undefined && { connectors: [postgresConnector()] }),
         },
       }).catch((err: unknown) => {
         throw addressInUse(err, [
           ['--gateway', 'listen.gateway', loaded.listen.gateway], ['--ops', '--ops', opsListen], ['--auth', 'listen.auth', loaded.listen.auth],
+          ['--pg', 'listen.postgres', loaded.listen.postgres],
         ]);
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
-      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} http://${l.address.host}:${l.address.port}`).join('');
+      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} ${l.name === 'postgres gateway' ? '' : 'http://'}${l.address.host}:${l.address.port}`).join('');
       process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');

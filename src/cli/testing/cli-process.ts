@@ -11,7 +11,7 @@ export function run(args: string[], env: Record<string, string> = {}) {
 }
 
 export async function startServe(dataDir: string): Promise<{ child: ChildProcess; adminUrl: string; gatewayUrl: string; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0', '--pg', '127.0.0.1:0'], {
     env: { ...process.env, LATCHKEY_LOG_LEVEL: 'warn', DEV_ORDERS_API_KEY: 'the-real-secret' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

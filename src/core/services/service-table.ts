@@ -39,6 +39,8 @@ export interface ServiceRoute {
   /** How the upstream matches paths: the route stage folds requests, grants fold permissions alike. */
   readonly paths: PathMatching;
   readonly headerUnderscores: HeaderUnderscores;
+  /** postgres services: functions allowed beyond the analyzer's side-effect-free list. */
+  readonly sqlFunctions: readonly string[];
 }
 
 export interface ServiceTableOptions {
@@ -150,7 +152,9 @@ export class ServiceTable implements ServiceCatalog {
         logger.error({ service: service.name, env: binding.env, err: (err as Error).message }, 'service binding has an invalid upstream; skipped');
         continue;
       }
-      const resolved = await resolveCredential(binding.credential, binding.env, this.#credentials);
+      // A postgres binding's secret is the upstream role's password, sent as it is (no header scheme).
+      const source = service.kind === 'postgres' && binding.credential.from !== 'none' ? { ...binding.credential, scheme: '' } : binding.credential;
+      const resolved = await resolveCredential(source, binding.env, this.#credentials);
       if (!resolved.ok) logger.error({ service: service.name, env: binding.env, problem: resolved.problem }, 'upstream credential unavailable; requests get 502 upstream_credential_missing');
       const credential = resolved.ok ? resolved.credential : null;
       bindings.set(binding.env, {
@@ -173,6 +177,7 @@ export class ServiceTable implements ServiceCatalog {
       metrics: this.#options.metrics.forService(service.name),
       paths: service.paths,
       headerUnderscores: service.headerUnderscores,
+      sqlFunctions: service.sqlFunctions,
     };
   }
 

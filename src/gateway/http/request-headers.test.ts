@@ -12,6 +12,7 @@ const service = {
   kind: 'http',
   paths: 'exact',
   headerUnderscores: 'drop',
+  sqlFunctions: [],
 } satisfies ServiceRoute;
 
 function scan(...raw: string[]) {
