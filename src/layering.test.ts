@@ -55,6 +55,8 @@ const GROUPS: ReadonlyArray<readonly [string, Group]> = [
   ['leaks/', 'leaks'],
   ['alerts/', 'alerts'],
   ['admin/', 'admin'],
+  // The web console is served by the admin listener and signs its calls in through it: the admin layer.
+  ['console/', 'admin'],
   ['server/', 'server'],
   ['cli/', 'cli'],
   // latchkey apply / export: the file format, the plan and its execution through the admin API.

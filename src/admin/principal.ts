@@ -66,10 +66,26 @@ export async function authenticate(
     await honeytokenAlarm({ store, logger, alerts }, record, 'admin_api', ANONYMOUS, client, now, request);
     throw new LatchkeyError('token_unknown');
   }
+  return admitRecord(store, record, client, now, logger);
+}
+
+/**
+ * A stored token admitted by the gateways' rules, read fresh: how a bearer token
+ * is judged once found, and how a console session's token is judged on every request.
+ */
+export async function admitRecord(store: Store, record: TokenRecord, client: string, now: number, logger: Logger): Promise<Principal> {
+  if (record.honey) throw new LatchkeyError('token_unknown');
   const entry = await tokenEntryOf(store, record, logger, now);
   const refusal = admissionRefusal(entry, now, null, null, client);
   if (refusal !== null) throw new LatchkeyError(refusal);
   return { record, grant: entry.grant ?? NOTHING, actor: { tokenId: record.id, name: record.name }, client };
+}
+
+/** The principal of a console session: its token, by id, admitted afresh. */
+export async function authenticateById(store: Store, tokenId: string, client: string, now: number, logger: Logger): Promise<Principal> {
+  const record = await store.getToken(tokenId);
+  if (record === undefined) throw new LatchkeyError('token_unknown');
+  return admitRecord(store, record, client, now, logger);
 }
 
 /** The effective grant of a stored token, as the admin API and the gateways compile it. */

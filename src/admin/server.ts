@@ -21,6 +21,7 @@ import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { reportRoutes } from './routes/reports.js';
 import { selfRoutes } from './routes/self.js';
+import { ConsoleSessions, consolePrincipal, registerConsole } from '../console/index.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -32,6 +33,8 @@ export interface AdminServerOptions {
   /** Routes contributed by other parts (audit, console) — same table, same guard. */
   readonly extraRoutes?: readonly AdminRoute[];
   readonly version?: string;
+  /** The web console's sessions; a new, empty set by default. */
+  readonly consoleSessions?: ConsoleSessions;
 }
 
 declare module 'fastify' {
@@ -102,6 +105,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   });
+  const sessions = options.consoleSessions ?? new ConsoleSessions(context.now);
   app.decorateRequest('principal', null);
   app.decorateRequest('verifiedActor', null);
   // What Fastify actually serves, so a test can hold it against the OpenAPI document.
@@ -126,6 +130,12 @@ export async function buildAdminServer(options: AdminServerOptions) {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const route = request.routeOptions.config.adminRoute;
     if (route === undefined || route.ownAuthentication !== undefined) return;
+    // The web console's calls carry its session cookie (and CSRF token) instead of a bearer token.
+    const viaConsole = await consolePrincipal(request, sessions, context);
+    if (viaConsole !== undefined) {
+      request.principal = viaConsole;
+      return;
+    }
     request.principal = await authenticate(context.store, context.hasher, request.headers.authorization, request.ip, context.now(), context.logger, context.alerts, { method: request.method, path: request.url, headers: request.headers });
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -165,6 +175,7 @@ export async function buildAdminServer(options: AdminServerOptions) {
   }
 
   app.get('/v1/openapi.json', async () => openapi);
+  registerConsole(app, { context, sessions });
   app.get('/healthz', async () => ({ ok: true, version: LATCHKEY_VERSION }));
   app.get('/readyz', async (_request, reply) => {
     try {

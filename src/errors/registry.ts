@@ -25,6 +25,8 @@ export const REASONS = {
   request_ambiguous: { status: 403, message: 'the request has a path or header the gateway will not interpret' },
   // 403 from the forward-auth endpoint: the caller is not a configured proxy (or lacks the shared secret)
   proxy_not_trusted: { status: 403, message: 'only a trusted proxy may ask the forward-auth endpoint' },
+  // 403 from the admin listener: a call riding on a console session cookie without the console's CSRF token or origin
+  csrf_refused: { status: 403, message: 'a console request must come from the console itself' },
   // 404 from the gateway: no such service (said without revealing anything about tokens)
   service_unknown: { status: 404, message: 'no such service' },
   // 429: limits

@@ -25,7 +25,10 @@ export type AdminEventAction =
   | 'honeytoken.presented'
   // Leak response: tokens asked about by a scan, and leaks reported (by a scan or GitHub).
   | 'leak.checked'
-  | 'leak.reported';
+  | 'leak.reported'
+  // The web console: a session opened with an admin token, and closed.
+  | 'console.signin'
+  | 'console.signout';
 
 export interface AdminChange {
   readonly action: AdminEventAction;
