@@ -25,6 +25,7 @@ export const NOT_DATA_PLANE: Readonly<Partial<Record<ReasonCode, string>>> = {
   conflict: 'admin API only: a resource created twice or changed under the caller',
   unsupported_media_type: 'admin API only: its bodies must be JSON; a gateway forwards any body',
   signature_invalid: 'admin API only: GitHub secret-scanning reports prove themselves with a signature, not a token',
+  csrf_refused: 'admin API only: a console call riding on the session cookie without its CSRF token or from another origin; gateways take no cookies',
   proxy_not_trusted: 'forward-auth listener only: a caller that is not a configured proxy is refused before any request is read (src/forward-auth/endpoint.test.ts)',
 };
 
