@@ -8,10 +8,20 @@ import { ago, utc } from '../words.js';
 const DAY = 86_400_000;
 const broad = (p: string) => !p.startsWith('!') && (/:\*(:|$)/.test(p) || p.endsWith('/**') || p.split(':').length === 2);
 
+/** One row of GET /v1/reports/overprivileged: granted permissions never exercised in the window. */
+interface Overprivileged {
+  id: string;
+  name: string;
+  env: string;
+  unused: string[];
+  suggested: string[];
+}
+
 interface Summary {
   tokens: Token[];
   events: AuditEvent[];
-  reports: boolean;
+  /** The server's report when it has one (and this token may read it); null: the wildcard view instead. */
+  overprivileged: Overprivileged[] | null;
 }
 
 export function Overview() {
@@ -19,8 +29,12 @@ export function Overview() {
   const [error, setError] = useState('');
   useEffect(() => {
     Promise.all([api<{ items: Token[] }>('GET', '/v1/tokens?status=active&limit=500'), recentAudit(1000), servedRoutes()])
-      .then(([tokens, events, routes]) => setSummary({ tokens: tokens.items, events, reports: routes.has('GET /v1/reports/overprivileged') }),
-        (err) => setError(describeError(err)));
+      .then(async ([tokens, events, routes]) => {
+        const report = routes.has('GET /v1/reports/overprivileged')
+          ? await api<{ items: Overprivileged[] }>('GET', '/v1/reports/overprivileged?days=30').then((r) => r.items, () => null)
+          : null;
+        setSummary({ tokens: tokens.items, events, overprivileged: report });
+      }, (err) => setError(describeError(err)));
   }, []);
   if (error !== '') return <p role="alert" class="error">{error}</p>;
   if (summary === null) return <p aria-busy="true">Loading…</p>;
@@ -85,10 +99,24 @@ export function Overview() {
         </section>
         <section class="card" aria-labelledby="wide-h">
           <h2 id="wide-h">Over-privileged</h2>
-          <p class="help">
-            {summary.reports ? <a href="#/audit">See the server's report.</a> : 'Tokens with wildcard grants (any action, any path below /**, or a whole service): narrow them.'}
-          </p>
-          <TokenList tokens={wide} empty="No wildcard grants." note={(t) => t.permissions.filter(broad).join(', ')} />
+          {summary.overprivileged !== null ? (
+            <>
+              <p class="help">Granted permissions not used in the last 30 days, from what the gateways saw; narrow them on the token's page.</p>
+              {summary.overprivileged.length === 0 ? <p>Every live token used all it was granted.</p> : (
+                <ul>
+                  {summary.overprivileged.slice(0, 10).map((t) => (
+                    <li key={t.id}><a href={`#/tokens/${t.id}`}>{t.name}</a> <span class="muted">{t.env} · {t.unused.length} unused: {t.unused.slice(0, 3).join(', ')}{t.unused.length > 3 ? ', …' : ''}</span></li>
+                  ))}
+                  {summary.overprivileged.length > 10 && <li class="muted">and {summary.overprivileged.length - 10} more</li>}
+                </ul>
+              )}
+            </>
+          ) : (
+            <>
+              <p class="help">Tokens with wildcard grants (any action, any path below /**, or a whole service): narrow them.</p>
+              <TokenList tokens={wide} empty="No wildcard grants." note={(t) => t.permissions.filter(broad).join(', ')} />
+            </>
+          )}
         </section>
         <section class="card" aria-labelledby="alarms-h">
           <h2 id="alarms-h">Honeytoken hits and leak reports</h2>
