@@ -127,6 +127,22 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(run(['token', 'revoke', short.token], env).stderr).not.toContain(short.token);
   });
 
+  it('token update changes constraints in place, within policy, and the gateway enforces them at once', async () => {
+    const minted = JSON.parse(run(['token', 'create', '--name', 'tuned', '--env', 'dev', '--allow', 'orders:GET', '--ttl', '1h', '--rate', '10/min', '--json'], env).stdout) as { id: string; token: string };
+    const updated = run(['token', 'update', minted.id, '--ttl', '2h', '--rate', '20/min', '--max-uses', '50'], env);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(new RegExp(`^updated ${minted.id}:\n  expiresAt \\S+ → \\S+\n  rate      \\{"count":10,"periodMs":60000\\} → \\{"count":20,"periodMs":60000\\}\n  maxUses   none → 50\n$`));
+    const tooLong = run(['token', 'update', minted.id, '--ttl', '400d'], env);
+    expect(tooLong.stderr).toBe('latchkey: invalid_request: ttl: environment dev allows tokens of at most 365d\n');
+    expect(run(['token', 'update', minted.id], env).stderr).toMatch(/^latchkey: nothing to change/);
+    // A narrower address list reaches the gateway through the change feed: the next request is refused.
+    expect(run(['token', 'update', minted.id, '--cidr', '192.0.2.0/24'], env).code).toBe(0);
+    await expect.poll(async () => (await fetch(`${serve.gatewayUrl}/orders/x`, { headers: { authorization: `Bearer ${minted.token}` } }).then((r) => r.json())).error,
+      { timeout: 15_000 }).toBe('ip_not_allowed');
+    const events = JSON.parse(run(['audit', 'query', '--kind', 'admin', '--json', '--limit', '500'], env).stdout) as { items: Array<{ detail: { action: string; target: string } }> };
+    expect(events.items.filter((e) => e.detail.action === 'token.update' && e.detail.target === minted.id)).toHaveLength(2);
+  });
+
   it('service show prints bindings as words, never [object Object]', () => {
     const shown = run(['service', 'show', 'orders'], env);
     expect(shown.stdout).not.toContain('[object Object]');

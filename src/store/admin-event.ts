@@ -18,6 +18,7 @@ export type AdminEventAction =
   // Lifecycle: a successor issued, a grant narrowed, and what the scheduler saw (a notice, an expiry).
   | 'token.rotate'
   | 'token.narrow'
+  | 'token.update'
   | 'token.expiring'
   | 'token.expired'
   // Reads that tell something about a token, and alarms: audited too, outside any change.

@@ -18,6 +18,7 @@ export const UPSERT_LINK_PREDECESSOR = `INSERT INTO token_links (token_id, prede
 export const INSERT_LINK_SUCCESSOR = 'INSERT INTO token_links (token_id, predecessor_id, successor_id, grace_until) VALUES (?, ?, NULL, NULL)';
 export const CLAMP_EXPIRY = 'UPDATE tokens SET expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END, updated_at = ? WHERE id = ?';
 export const UPDATE_GRANT = 'UPDATE tokens SET roles = ?, permissions = ?, updated_at = ? WHERE id = ?';
+export const UPDATE_CONSTRAINTS = 'UPDATE tokens SET expires_at = ?, cidrs = ?, rate_count = ?, rate_period_ms = ?, max_uses = ?, updated_at = ? WHERE id = ?';
 export const INSERT_NOTICE = 'INSERT INTO token_notices (token_id, kind, time) VALUES (?, ?, ?) ON CONFLICT (token_id, kind) DO NOTHING';
 export const ADD_USAGE = `INSERT INTO token_usage (token_id, permission, count, last_used) VALUES (?, ?, ?, ?)
   ON CONFLICT (token_id, permission) DO UPDATE SET count = token_usage.count + excluded.count,

@@ -1,6 +1,7 @@
 import type { AuditEvent, AuditEventInput } from '../audit/event.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from './records.js';
 import type { RoleChangeGuard, RoleSnapshot } from './role-rules.js';
+import type { TokenConstraints } from './token-lifecycle.js';
 
 export interface Page<T> {
   readonly items: T[];
@@ -197,6 +198,8 @@ export interface Store {
   tokenLinks(id: string): Promise<TokenLinks>;
   /** Replaces a token's roles and direct permissions (narrowing); `not_found`, `conflict` when revoked. Audited as token.narrow. */
   updateTokenGrant(id: string, grant: { readonly roles: readonly string[]; readonly permissions: readonly string[] }, actor: Actor): Promise<TokenRecord>;
+  /** Replaces a live token's expiry, CIDRs, rate and use cap (checked by the caller against policy), audited as token.update. */
+  updateTokenConstraints(id: string, constraints: TokenConstraints, actor: Actor): Promise<TokenRecord>;
   /** At most `limit` tokens matching a scheduler rule, in a stable order. */
   dueTokens(rule: DueRule, limit: number): Promise<TokenRecord[]>;
   /** Records a notice once, with its audit event; false when it was recorded before. */

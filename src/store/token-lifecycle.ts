@@ -28,6 +28,18 @@ export function checkNarrow(id: string, token: TokenRecord | undefined): TokenRe
   return token;
 }
 
+/** What `token update` may change: the token's constraints, never its grant (narrowing is `narrow`). */
+export type TokenConstraints = Pick<TokenRecord, 'expiresAt' | 'cidrs' | 'rate' | 'maxUses'>;
+
+export function constraintValues(c: TokenConstraints, time: number, id: string): unknown[] {
+  return [c.expiresAt, JSON.stringify(c.cidrs), c.rate?.count ?? null, c.rate?.periodMs ?? null, c.maxUses, time, id];
+}
+
+export function constraintsEvent(actor: Actor, before: TokenRecord, after: TokenRecord, time: number): AuditEventInput {
+  const shown = (t: TokenRecord) => ({ expiresAt: t.expiresAt, cidrs: t.cidrs, rate: t.rate, maxUses: t.maxUses });
+  return adminEvent(actor, { action: 'token.update', target: before.id, before: shown(before), after: shown(after) }, time);
+}
+
 export function narrowEvent(actor: Actor, before: TokenRecord, after: TokenRecord, time: number): AuditEventInput {
   return adminEvent(actor, {
     action: 'token.narrow',

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { parseDuration, parseRate } from '../../config/index.js';
+import { formatDuration, parseDuration, parseRate } from '../../config/index.js';
 import { invalid, LatchkeyError, notFound } from '../../errors/index.js';
 import { isWithin, parsePermissions } from '../../policy/index.js';
 import { deriveToken, descendantsOf, effectivePermissions, loadServiceCatalog, mintToken, parseCidr, rotateToken } from '../../lifecycle/index.js';
 import { planNarrow } from '../../reports/index.js';
 import type { TokenRecord, TokenStatus } from '../../store/records.js';
+import type { TokenConstraints } from '../../store/token-lifecycle.js';
 import type { AdminContext } from '../context.js';
 import { envName, metadataRecord, nameText, permissionText, roleName } from '../input.js';
 import { route } from '../route.js';
@@ -60,6 +61,52 @@ const narrowBody = z.strictObject({
   days: z.int().min(1).max(3650).default(30),
   dryRun: z.boolean().default(false),
 });
+
+const updateBody = z.strictObject({
+  ttl: z.string().optional().describe('new lifetime from now, such as 7d; or give expiresAt'),
+  expiresAt: time.optional(),
+  cidrs: z.array(z.string().max(64)).max(100).optional().describe('the whole new list; [] for any address'),
+  rate: z.string().nullable().optional().describe('such as 100/min; null for none'),
+  maxUses: z.int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().optional().describe('null for no cap'),
+});
+
+/**
+ * A token's constraints, changed in place (issue 17): the expiry within its
+ * environment's maxTtl from now and never past an ancestor's; a derived
+ * token's CIDRs, rate and uses stay as derived (they were checked against its
+ * parent then). The grant itself is not changed here: that is `narrow`.
+ */
+async function updatedConstraints(token: TokenRecord, body: z.infer<typeof updateBody>, context: AdminContext): Promise<TokenConstraints> {
+  const now = context.now();
+  const expiresAt = optionalExpiry(body, now) ?? token.expiresAt;
+  if (expiresAt !== token.expiresAt) {
+    if (expiresAt <= now) throw invalid(body.ttl !== undefined ? 'ttl' : 'expiresAt', 'must be in the future');
+    const env = (await context.store.getEnvironment(token.env))!;
+    if (expiresAt > now + env.maxTtlMs) throw invalid(body.ttl !== undefined ? 'ttl' : 'expiresAt', `environment ${token.env} allows tokens of at most ${formatDuration(env.maxTtlMs)}`);
+    for (let parentId = token.parentId; parentId !== null;) {
+      const ancestor = await context.store.getToken(parentId);
+      if (ancestor === undefined) break;
+      if (expiresAt > ancestor.expiresAt) throw invalid('expiresAt', `a derived token cannot outlive ${ancestor.id}, which expires ${new Date(ancestor.expiresAt).toISOString()}`);
+      parentId = ancestor.parentId;
+    }
+  }
+  const derived = token.parentId !== null;
+  for (const field of ['cidrs', 'rate', 'maxUses'] as const) {
+    if (derived && body[field] !== undefined) throw invalid(field, `a derived token's ${field} is set when it is derived (within its parent); derive a new one instead`);
+  }
+  const cidrs = body.cidrs?.map((text, index) => {
+    if (parseCidr(text) === undefined) throw invalid(`cidrs[${index}]`, `${JSON.stringify(text)} is not an IP address or CIDR`);
+    return text;
+  }) ?? token.cidrs;
+  let rate = token.rate;
+  if (body.rate === null) rate = null;
+  else if (body.rate !== undefined) {
+    rate = parseRate(body.rate) ?? null;
+    if (rate === null) throw invalid('rate', 'expected COUNT/PERIOD such as 100/min, 10/s, 5000/h');
+  }
+  const maxUses = body.maxUses === undefined ? token.maxUses : body.maxUses;
+  return { expiresAt, cidrs, rate, maxUses };
+}
 
 function toMs(value: string | number): number {
   return typeof value === 'number' ? value : Date.parse(value);
@@ -233,6 +280,16 @@ export const tokenRoutes = [
         parentId: null,
       }, principal.actor, now, { permissions: principal.grant.permissions, env: principal.record.env });
       return { ...tokenView(record), token };
+    },
+  }),
+  route<z.infer<typeof updateBody>>({
+    method: 'POST', path: '/v1/tokens/{id}/update', action: 'tokens.update', tag: 'tokens', status: 200,
+    summary: "Change a token's expiry (within policy), CIDRs, rate or use cap without re-issuing it; audited before and after",
+    body: updateBody, envOf: tokenEnv,
+    handle: async ({ params, body, principal }, context) => {
+      const before = await mustGet(params.id!, context);
+      const updated = await context.store.updateTokenConstraints(before.id, await updatedConstraints(before, body, context), principal.actor);
+      return { before: tokenView(before, context.now()), after: tokenView(updated, context.now()) };
     },
   }),
   statusRoute('revoke', 'revoked', 'tokens.revoke', 'Revoke a token and every token derived from it'),

@@ -148,6 +148,36 @@ export function registerToken(program: Command): void {
       const used = (usage ?? []).map((u) => `  ${u.permission}  ${u.count} request(s), last ${u.lastUsed}`);
       out.print(shown, () => `${block(words)}${used.length === 0 ? '' : `\n\nusage:\n${used.join('\n')}`}\n\ntree:\n${treeLines(tree).join('\n')}`);
     });
+  token.command('update <id>')
+    .description("change a token's expiry (within its environment's policy), CIDRs, rate or use cap without re-issuing it")
+    .option('--ttl <duration>', 'new lifetime from now, e.g. 7d')
+    .option('--expires-at <time>', 'new expiry, ISO 8601')
+    .option('--cidr <cidr>', 'allowed client address or range (repeatable): the whole new list', collect)
+    .option('--no-cidrs', 'allow any client address')
+    .option('--rate <rate>', 'new rate limit, e.g. 100/min')
+    .option('--no-rate', 'remove the rate limit')
+    .option('--max-uses <n>', 'new cap on requests')
+    .option('--no-max-uses', 'remove the cap on requests')
+    .action(async (id: string, options: { ttl?: string; expiresAt?: string; cidr?: string[]; cidrs?: boolean; rate?: string | false; maxUses?: string | false }, command: Command) => {
+      const { client, out } = contextOf(command);
+      if (options.cidr !== undefined && options.cidrs === false) throw new CliError('give --cidr or --no-cidrs, not both');
+      const maxUses = typeof options.maxUses === 'string' ? Number(options.maxUses) : options.maxUses;
+      if (typeof maxUses === 'number' && !Number.isInteger(maxUses)) throw new CliError('--max-uses: expected a whole number');
+      const body = {
+        ...(options.ttl !== undefined && { ttl: options.ttl }),
+        ...(options.expiresAt !== undefined && { expiresAt: options.expiresAt }),
+        ...(options.cidr !== undefined ? { cidrs: options.cidr } : options.cidrs === false ? { cidrs: [] } : {}),
+        ...(options.rate !== undefined && { rate: options.rate === false ? null : options.rate }),
+        ...(maxUses !== undefined && { maxUses: maxUses === false ? null : maxUses }),
+      };
+      if (Object.keys(body).length === 0) throw new CliError('nothing to change: give --ttl, --expires-at, --cidr, --no-cidrs, --rate, --no-rate, --max-uses or --no-max-uses');
+      const result = await client.call<{ before: Record<string, unknown>; after: Record<string, unknown> }>('POST', `/v1/tokens/${encodeURIComponent(tokenId(id))}/update`, body);
+      const show = (value: unknown) => (value === null || (Array.isArray(value) && value.length === 0) ? 'none' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+      const lines = (['expiresAt', 'cidrs', 'rate', 'maxUses'] as const)
+        .filter((field) => JSON.stringify(result.before[field]) !== JSON.stringify(result.after[field]))
+        .map((field) => `  ${field.padEnd(9)} ${show(result.before[field])} → ${show(result.after[field])}`);
+      out.print(result, () => [`updated ${String(result.after.id)}:`, ...(lines.length === 0 ? ['  (nothing changed)'] : lines)].join('\n'));
+    });
   for (const [verb, done, description] of [
     ['revoke', 'revoked', 'revoke a token and every token derived from it, everywhere'],
     ['disable', 'disabled', 'disable a token until it is enabled'],

@@ -53,6 +53,18 @@ export function tokenLifecycleCases(open: OpenStore): void {
       await expectRefused(store, 'conflict', () => store.updateTokenGrant(token!.id, { roles: [], permissions: [] }, ALICE));
     });
 
+    it('replaces a token\'s constraints, audited before and after; refuses a revoked token', async () => {
+      const { store } = opened();
+      const [token] = await tokensIn(store, { cidrs: [], rate: null, maxUses: null });
+      const constraints = { expiresAt: token!.expiresAt + HOUR, cidrs: ['10.0.0.0/8'], rate: { count: 5, periodMs: 60_000 }, maxUses: 9 };
+      const after = await store.updateTokenConstraints(token!.id, constraints, ALICE);
+      expect(after).toMatchObject(constraints);
+      expect(await store.getToken(token!.id)).toMatchObject(constraints);
+      expect((await allAudit(store)).at(-1)!.detail).toMatchObject({ action: 'token.update', target: token!.id, after: constraints, before: { cidrs: [], rate: null, maxUses: null } });
+      await store.setTokenStatus(token!.id, 'revoked', ALICE);
+      await expectRefused(store, 'conflict', () => store.updateTokenConstraints(token!.id, constraints, ALICE));
+    });
+
     it('finds what the scheduler acts on, and records each notice once', async () => {
       const { store } = opened();
       const now = Date.now();

@@ -28,7 +28,7 @@ import {
   type RequestWindow,
 } from '../store.js';
 import * as sql from '../lifecycle-sql.js';
-import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
+import { checkNarrow, checkRotation, constraintsEvent, constraintValues, narrowEvent, rotationEvent, type TokenConstraints } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
 import { appendEvents, auditHeadOf } from './postgres-audit.js';
@@ -294,6 +294,17 @@ class PostgresStore implements Store {
       await client.query(sql.forDialect(sql.UPDATE_GRANT, 'postgres'), [JSON.stringify(grant.roles), JSON.stringify(grant.permissions), time, id]);
       const after: TokenRecord = { ...before, roles: [...grant.roles], permissions: [...grant.permissions], updatedAt: time };
       return { result: after, change: { type: 'token', ids: [id] }, audit: narrowEvent(actor, before, after, time) };
+    });
+  }
+
+  async updateTokenConstraints(id: string, constraints: TokenConstraints, actor: Actor): Promise<TokenRecord> {
+    return this.#mutate(async (client) => {
+      const found = await client.query('SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [id]);
+      const before = checkNarrow(id, found.rows[0] && rows.tokenFromRow(found.rows[0]));
+      const time = this.#now();
+      await client.query(sql.forDialect(sql.UPDATE_CONSTRAINTS, 'postgres'), constraintValues(constraints, time, id));
+      const after: TokenRecord = { ...before, ...constraints, updatedAt: time };
+      return { result: after, change: { type: 'token', ids: [id] }, audit: constraintsEvent(actor, before, after, time) };
     });
   }
 

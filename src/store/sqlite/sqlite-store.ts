@@ -13,7 +13,7 @@ import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import * as sql from '../lifecycle-sql.js';
 import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, TokenStatusChange, UsageCount } from '../store.js';
-import { checkNarrow, checkRotation, narrowEvent, rotationEvent } from '../token-lifecycle.js';
+import { checkNarrow, checkRotation, constraintsEvent, constraintValues, narrowEvent, rotationEvent, type TokenConstraints } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
 import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
@@ -259,6 +259,16 @@ class SqliteStore implements Store {
       this.#statement(sql.UPDATE_GRANT).run(JSON.stringify(grant.roles), JSON.stringify(grant.permissions), time, id);
       const after: TokenRecord = { ...before, roles: [...grant.roles], permissions: [...grant.permissions], updatedAt: time };
       return { result: after, change: { type: 'token', ids: [id] }, audit: narrowEvent(actor, before, after, time) };
+    });
+  }
+
+  async updateTokenConstraints(id: string, constraints: TokenConstraints, actor: Actor): Promise<TokenRecord> {
+    return this.#mutate(() => {
+      const before = checkNarrow(id, optional(this.#sql.getToken.get(id), rows.tokenFromRow));
+      const time = this.#now();
+      this.#statement(sql.UPDATE_CONSTRAINTS).run(...constraintValues(constraints, time, id));
+      const after: TokenRecord = { ...before, ...constraints, updatedAt: time };
+      return { result: after, change: { type: 'token', ids: [id] }, audit: constraintsEvent(actor, before, after, time) };
     });
   }
 
