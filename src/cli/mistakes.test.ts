@@ -137,7 +137,7 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(run(['token', 'update', minted.id], env).stderr).toMatch(/^latchkey: nothing to change/);
     // A narrower address list reaches the gateway through the change feed: the next request is refused.
     expect(run(['token', 'update', minted.id, '--cidr', '192.0.2.0/24'], env).code).toBe(0);
-    await expect.poll(async () => (await fetch(`${serve.gatewayUrl}/orders/x`, { headers: { authorization: `Bearer ${minted.token}` } }).then((r) => r.json())).error,
+    await expect.poll(async () => (await fetch(`${serve.gatewayUrl}/orders/x`, { headers: { authorization: `Bearer ${minted.token}` } }).then((r) => r.json() as Promise<{ error: string }>)).error,
       { timeout: 15_000 }).toBe('ip_not_allowed');
     const events = JSON.parse(run(['audit', 'query', '--kind', 'admin', '--json', '--limit', '500'], env).stdout) as { items: Array<{ detail: { action: string; target: string } }> };
     expect(events.items.filter((e) => e.detail.action === 'token.update' && e.detail.target === minted.id)).toHaveLength(2);
