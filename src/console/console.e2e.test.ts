@@ -92,6 +92,12 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
 
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
+  /** Follows a navigation link and waits for its page's heading, so nothing is typed into the page being left. */
+  async function goTo(page: Page, link: string, heading: string): Promise<void> {
+    await page.getByRole('navigation').getByRole('link', { name: link, exact: true }).click();
+    await page.getByRole('heading', { name: heading, level: 1, exact: true }).waitFor();
+  }
+
   async function signIn(page: Page): Promise<void> {
     await page.goto('/');
     await page.getByLabel('Admin token').fill(adminToken);
@@ -121,7 +127,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await shot(page, '02-overview');
 
     // Create a role with the picker.
-    await page.getByRole('navigation').getByRole('link', { name: 'Services & roles' }).click();
+    await goTo(page, 'Services & roles', 'Services & roles');
     await page.getByRole('cell', { name: 'orders', exact: true }).waitFor();
     await page.getByLabel('Role name').fill('orders-reader');
     await page.getByLabel('Service', { exact: true }).selectOption('orders');
@@ -136,7 +142,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     expect((await admin('GET', '/v1/roles/orders-reader')).body.permissions).toEqual(['orders:GET:/v1/orders/*']);
 
     // Create a token: the role, a direct permission from the picker, constraints; the grant in plain words.
-    await page.getByRole('navigation').getByRole('link', { name: 'Create token' }).click();
+    await goTo(page, 'Create token', 'Create a token');
     await page.getByLabel('Name').fill('ci-job');
     await page.getByLabel('Environment').selectOption('dev');
     expect(await page.getByLabel('Expires in').inputValue()).toBe('1d');
@@ -187,12 +193,12 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await shot(page, '06-token-detail');
 
     // The token list links to it.
-    await page.getByRole('navigation').getByRole('link', { name: 'Tokens' }).click();
+    await goTo(page, 'Tokens', 'Tokens');
     await page.getByRole('link', { name: 'ci-job' }).waitFor();
     await shot(page, '06b-tokens');
 
     // The request in the audit view, and the chain verified.
-    await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+    await goTo(page, 'Audit', 'Audit');
     const table = page.getByTestId('audit-table');
     await expect.poll(() => table.innerText(), WAIT).toContain('GET /orders/v1/orders/7');
     expect(await table.innerText()).toContain('ci-job');
@@ -210,7 +216,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await shot(page, '07-audit');
 
     // Playground: the gateway's decision as you type, through /v1/check.
-    await page.getByRole('navigation').getByRole('link', { name: 'Playground' }).click();
+    await goTo(page, 'Playground', 'Playground');
     await page.getByLabel('Permissions (one a line)').fill('orders:GET:/v1/orders/*');
     await page.getByLabel('Path, as sent to the gateway').fill('/orders/v1/orders/7');
     await expect.poll(() => page.getByTestId('check-answer').innerText(), WAIT).toContain('Allowed');
@@ -219,7 +225,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     await shot(page, '08-playground');
 
     // Live: the server pushes the next decision as it is recorded.
-    await page.getByRole('navigation').getByRole('link', { name: 'Live' }).click();
+    await goTo(page, 'Live', 'Live');
     await expect.poll(() => page.getByTestId('live-state').innerText(), WAIT).toBe('live');
     expect((await gatewayGet(serve.gatewayUrl, token, '/orders/v1/orders/8')).status).toBe(200);
     await page.getByRole('heading', { name: 'orders', level: 2 }).waitFor();
@@ -238,7 +244,7 @@ describe('web console end to end in headless Chromium', { timeout: 240_000 }, ()
     const refused = await gatewayGet(serve.gatewayUrl, token, '/orders/v1/orders/7');
     expect([refused.status, refused.body.error]).toEqual([401, 'token_revoked']);
     await expect.poll(async () => (await decisionsOf(tokenId)).some((e) => e.detail.reason === 'token_revoked'), WAIT).toBe(true);
-    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
+    await goTo(page, 'Overview', 'Overview');
     const refusals = page.getByRole('region', { name: 'Recent refusals by reason' });
     await expect.poll(() => refusals.innerText(), WAIT).toContain('token_revoked');
     expect(await refusals.innerText()).toContain('ci-job');
