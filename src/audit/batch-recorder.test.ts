@@ -96,6 +96,77 @@ describe('the batch recorder on SQLite', () => {
     await recorder.close();
   });
 
+  describe('the adaptive hold before a commit someone waits for', () => {
+    /** The store's batches, by size, as the recorder hands them over. */
+    function countingStore(): { store: Pick<Store, 'appendAudit'>; batches: number[] } {
+      const batches: number[] = [];
+      return { batches, store: { appendAudit: (events) => (batches.push(events.length), store.appendAudit(events)) } };
+    }
+
+    /** One request finishing per turn of the event loop, for `turns` turns, each waiting for its event; resolves when all are durable. */
+    async function requestPerTurn(recorder: ReturnType<typeof createAuditRecorder>, turns: number): Promise<boolean[]> {
+      const answers: Promise<boolean>[] = [];
+      for (let i = 0; i < turns; i++) {
+        recorder.record(numbered(i));
+        answers.push(recorder.durable());
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return Promise.all(answers);
+    }
+
+    test('a lone request is written at once: one batch of one event', async () => {
+      const { store: counting, batches } = countingStore();
+      const recorder = createAuditRecorder({ store: counting, failMode: 'closed', maxHoldMs: 60_000 });
+      recorder.record(numbered(1));
+      expect(await recorder.durable()).toBe(true);
+      expect(batches).toEqual([1]);
+      await recorder.close();
+    });
+
+    test('while every turn brings another event, they are committed together; with no hold, one commit each', async () => {
+      const held = countingStore();
+      const recorder = createAuditRecorder({ store: held.store, failMode: 'closed', maxHoldMs: 60_000 });
+      expect(await requestPerTurn(recorder, 20)).toEqual(Array(20).fill(true));
+      await recorder.close();
+      expect(held.batches.reduce((a, b) => a + b, 0)).toBe(20);
+      expect(held.batches.length).toBeLessThanOrEqual(2);
+
+      const unheld = countingStore();
+      const eager = createAuditRecorder({ store: unheld.store, failMode: 'closed', maxHoldMs: 0 });
+      await requestPerTurn(eager, 20);
+      await eager.close();
+      expect(unheld.batches.length).toBe(20);
+      expect((await allEvents()).map(ordinalOf)).toEqual([...Array(20).keys(), ...Array(20).keys()]);
+    });
+
+    test('a steady stream is still committed as it goes: the hold ends after maxHoldMs', async () => {
+      const { store: counting, batches } = countingStore();
+      const recorder = createAuditRecorder({ store: counting, failMode: 'closed', maxHoldMs: 1 });
+      let resolvedDuringStream = 0;
+      const started = Date.now();
+      let i = 0;
+      // Events keep arriving every turn for 300 ms: durable() must resolve long before the stream stops.
+      while (Date.now() - started < 300) {
+        recorder.record(numbered(i++));
+        void recorder.durable().then(() => resolvedDuringStream++);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(resolvedDuringStream).toBeGreaterThan(0);
+      expect(batches.length).toBeGreaterThan(1);
+      await recorder.close();
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(i);
+    });
+
+    test('a full batch is not held', async () => {
+      const { store: counting, batches } = countingStore();
+      const recorder = createAuditRecorder({ store: counting, failMode: 'closed', batchSize: 5, maxHoldMs: 60_000 });
+      await requestPerTurn(recorder, 12);
+      await recorder.close();
+      expect(batches.slice(0, 2)).toEqual([5, 5]);
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(12);
+    });
+  });
+
   test('flush resolves only once the batch holding the last event has committed', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import type { Store } from '../store/store.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
@@ -32,6 +33,11 @@ export interface AuditRecorderOptions {
   readonly batchSize?: number;
   /** How long a lone event may wait for company before it is written. Default 5 ms. */
   readonly flushIntervalMs?: number;
+  /**
+   * Longest a commit that someone waits for is held back, one event-loop turn
+   * at a time, while more events keep arriving (see holdForCompany). 0: never. Default 1 ms.
+   */
+  readonly maxHoldMs?: number;
   /** How long a folded event (see fold()) may wait for more to fold into it before it is written. Default 100 ms. */
   readonly foldWindowMs?: number;
   /** Events held in memory before `open` mode drops the oldest and `closed` mode stops accepting. Default 100,000. */
@@ -67,6 +73,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 1000, maxQueue));
   const flushIntervalMs = options.flushIntervalMs ?? 5;
+  const maxHoldMs = options.maxHoldMs ?? 1;
   const foldWindowMs = options.foldWindowMs ?? 100;
   const retryInitialMs = options.retryInitialMs ?? 25;
   const retryMaxMs = options.retryMaxMs ?? 2000;
@@ -94,6 +101,9 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   let intervalTimer: NodeJS.Timeout | undefined;
   let foldTimer: NodeJS.Timeout | undefined;
   let immediateScheduled = false;
+  // The adaptive hold (holdForCompany): events recorded at the last look, and when the current hold began (-1: none).
+  let recordedAtLastTurn = 0;
+  let heldSince = -1;
   let closed = false;
   let stopped = false;
   let closing: Promise<void> | undefined;
@@ -156,10 +166,40 @@ export function createAuditRecorder(options: AuditRecorderOptions): BatchAuditRe
   function scheduleNow(): void {
     if (immediateScheduled || stopped) return;
     immediateScheduled = true;
-    setImmediate(() => {
-      immediateScheduled = false;
-      pump();
-    });
+    setImmediate(onTurn);
+  }
+
+  function onTurn(): void {
+    immediateScheduled = false;
+    if (holdForCompany()) {
+      immediateScheduled = true;
+      setImmediate(onTurn);
+      return;
+    }
+    pump();
+  }
+
+  /**
+   * Whether a commit someone is waiting for should wait one more turn of the
+   * event loop: only while events keep arriving (each turn brought more, so
+   * more requests are finishing right now), the batch is not full, and the
+   * first held turn is under `maxHoldMs` old. Each commit costs the same few
+   * page writes and locks whatever it holds, so under load this turns many
+   * commits of a few events into a few commits of many. A lone request sees
+   * no event arrive during its next turn and is written at once, one turn later.
+   */
+  function holdForCompany(): boolean {
+    const arrived = recorded !== recordedAtLastTurn;
+    recordedAtLastTurn = recorded;
+    if (!arrived || maxHoldMs <= 0 || writing || retryTimer !== undefined || pendingLive() >= batchSize) {
+      heldSince = -1;
+      return false;
+    }
+    const now = performance.now();
+    if (heldSince < 0) heldSince = now;
+    if (now - heldSince < maxHoldMs) return true;
+    heldSince = -1;
+    return false;
   }
 
   function scheduleSoon(): void {

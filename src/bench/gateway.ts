@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -154,6 +155,25 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/**
+ * Diagnostic (LATCHKEY_BENCH_SYSCALLS=1): the system calls a proxy process
+ * makes per request during one 3 s wrk run, counted by `strace -c`. strace
+ * slows what it traces: compare the counts, not the run's speed.
+ */
+async function syscallsPerRequest(label: string, pid: number, url: string, connections: number, headers: readonly string[]): Promise<void> {
+  const out = join(tmpdir(), `latchkey-strace-${pid}-${Date.now()}.txt`);
+  const tracer = spawn('strace', ['-c', '-f', '-q', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const result = runWrk(url, 3, connections, headers);
+  tracer.kill('SIGINT');
+  await new Promise((resolve) => tracer.once('exit', resolve));
+  const rows = readFileSync(out, 'utf8').split('\n').map((line) => line.trim().split(/\s+/)).filter((cols) => cols.length >= 5 && /^\d/.test(cols[3] ?? ''));
+  rmSync(out, { force: true });
+  const calls = rows.map((cols) => ({ name: cols.at(-1)!, calls: Number(cols[3]) })).filter((row) => row.name !== 'total').sort((a, b) => b.calls - a.calls);
+  const per = (n: number) => (n / Math.max(1, result.requests)).toFixed(2);
+  process.stdout.write(`syscalls per request, ${label}: ${calls.slice(0, 8).map((row) => `${row.name} ${per(row.calls)}`).join(', ')}; all ${per(calls.reduce((sum, row) => sum + row.calls, 0))}\n`);
+}
+
 async function throughputBench(): Promise<void> {
   if (!wrkAvailable()) {
     process.stdout.write('wrk is not installed (apt-get install -y wrk): skipping the throughput comparison\n');
@@ -184,10 +204,10 @@ async function throughputBench(): Promise<void> {
     const unaudited = await spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { nodeArgs: profile, env: childEnv });
     children.push(unaudited);
     const auth = [`Authorization: Bearer ${token}`];
-    const targets: Array<{ name: string; label: string; url: string; cpu: () => Promise<number> | number }> = [
-      { name: 'bare', label: 'bare undici proxy', url: `http://127.0.0.1:${bare.port}${BENCH_PATH}`, cpu: processCpu(bare) },
-      { name: 'gateway', label: 'gateway (audit on, SQLite)', url: `http://127.0.0.1:${gateway.port}/bench${BENCH_PATH}`, cpu: processCpu(gateway) },
-      { name: 'unaudited', label: 'gateway (audit discarded)', url: `http://127.0.0.1:${unaudited.port}/bench${BENCH_PATH}`, cpu: processCpu(unaudited) },
+    const targets: Array<{ name: string; label: string; url: string; cpu: () => Promise<number> | number; pid?: number }> = [
+      { name: 'bare', label: 'bare undici proxy', url: `http://127.0.0.1:${bare.port}${BENCH_PATH}`, cpu: processCpu(bare), pid: bare.child.pid! },
+      { name: 'gateway', label: 'gateway (audit on, SQLite)', url: `http://127.0.0.1:${gateway.port}/bench${BENCH_PATH}`, cpu: processCpu(gateway), pid: gateway.child.pid! },
+      { name: 'unaudited', label: 'gateway (audit discarded)', url: `http://127.0.0.1:${unaudited.port}/bench${BENCH_PATH}`, cpu: processCpu(unaudited), pid: unaudited.child.pid! },
     ];
     if (nginxAvailable()) {
       nginx = await startNginx(dir, upstream.port);
@@ -203,6 +223,7 @@ async function throughputBench(): Promise<void> {
     for (const connections of SHAPES) {
       // Warm each (JIT, pools, the token cache), then alternate measured rounds so drift hits all alike.
       for (const target of targets) runWrk(target.url, 2, connections, auth);
+      if (process.env.LATCHKEY_BENCH_SYSCALLS === '1') for (const target of targets) if (target.pid !== undefined) await syscallsPerRequest(target.label, target.pid, target.url, connections, auth);
       const rounds = new Map(targets.map((target) => [target.name, [] as Array<WrkResult & { cpuUsPerRequest: number }>]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const target of targets) rounds.get(target.name)!.push(await measure(target.cpu, target.url, connections, auth));
