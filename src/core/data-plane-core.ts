@@ -35,6 +35,17 @@ export interface DataPlaneCoreOptions {
   readonly logger: Logger;
 }
 
+/**
+ * The cache key of the token last presented on one connection: a client
+ * sends the same token on every request of a keep-alive connection, so the
+ * key's SHA-256 is taken once per connection, not once per request. The key
+ * only finds the cache entry; the entry is checked on every request as before.
+ */
+export interface TokenKeyMemo {
+  token: string | null;
+  key: string;
+}
+
 /** What resolving a presented token gives: its cache entry, or why there is none. */
 export type Resolution = CacheEntry | 'token_malformed' | 'store_unavailable';
 
@@ -54,11 +65,20 @@ export class DataPlaneCore {
   /**
    * The token's entry from the cache, or on a miss from the store (single
    * flight). Only a miss pays for the checksum and the keyed hash: a hit
-   * proves the same text was read before.
+   * proves the same text was read before. With a memo (one per connection)
+   * the same token twice in a row is hashed once.
    */
-  resolve(token: string, now: number): Resolution | Promise<Resolution> {
+  resolve(token: string, now: number, memo?: TokenKeyMemo): Resolution | Promise<Resolution> {
     const { cache, hasher, logger } = this.#options;
-    const key = cacheKeyOf(token);
+    let key: string;
+    if (memo !== undefined && memo.token === token) key = memo.key;
+    else {
+      key = cacheKeyOf(token);
+      if (memo !== undefined) {
+        memo.token = token;
+        memo.key = key;
+      }
+    }
     const cached = cache.lookup(key, now);
     if (cached === UNAVAILABLE) return 'store_unavailable';
     if (cached !== undefined) return cached;

@@ -1,6 +1,7 @@
 // The cache follows the store: revocations, role and service changes apply to
 // the very next request (in-process feed), unknown tokens cannot hammer the
 // store, a hit costs no store round trip, and shutdown lets requests finish.
+import { Client } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../store/records.js';
 import { generateToken } from '../token/index.js';
@@ -42,6 +43,33 @@ describe('changes', () => {
     expect((await world.send('/orders/a', { token })).status).toBe(200);
     await world.store.setTokenStatus(record.id, 'revoked', SYSTEM_ACTOR);
     expect((await world.send('/orders/a', { token })).json?.error).toBe('token_revoked');
+  });
+
+  it('on one keep-alive connection each request is judged by its own token, and a revocation refuses the next one', async () => {
+    const reader = await world.issue({ permissions: ['orders:GET'] });
+    const writer = await world.issue({ permissions: ['orders:POST'] });
+    // One connection: the gateway keeps the last token's cache key per connection (TokenKeyMemo).
+    const client = new Client(`http://127.0.0.1:${world.gateway.address.port}`, { connections: 1, pipelining: 1 });
+    world.onCleanup(() => client.close());
+    const send = async (token: string, method: 'GET' | 'POST') => {
+      const reply = await client.request({ path: '/orders/a', method, headers: { authorization: `Bearer ${token}` } });
+      const body = await reply.body.text();
+      return reply.statusCode === 200 ? 200 : (JSON.parse(body) as { error: string }).error;
+    };
+    const sockets = new Set<string>();
+    client.on('connect', (origin) => sockets.add(String(origin)));
+    for (let i = 0; i < 3; i++) {
+      expect(await send(reader.token, 'GET')).toBe(200);
+      expect(await send(reader.token, 'POST')).toBe('permission_denied');
+      expect(await send(writer.token, 'POST')).toBe(200);
+      expect(await send(writer.token, 'GET')).toBe('permission_denied');
+    }
+    await world.store.setTokenStatus(reader.record.id, 'revoked', SYSTEM_ACTOR);
+    expect(await send(reader.token, 'GET')).toBe('token_revoked');
+    expect(await send(writer.token, 'POST')).toBe(200);
+    expect(await send(reader.token, 'GET')).toBe('token_revoked');
+    expect(await send(`${reader.token.slice(0, -1)}${reader.token.endsWith('a') ? 'b' : 'a'}`, 'GET')).toBe('token_malformed');
+    expect(sockets.size).toBe(1);
   });
 
   it('a child stops working when its parent is revoked or disabled', async () => {

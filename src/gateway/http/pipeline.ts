@@ -2,7 +2,7 @@ import type { AlertRaiser } from '../../alerts/index.js';
 import { redactHeaders } from '../../audit/redact.js';
 import type { ReasonCode } from '../../errors/index.js';
 import { authorizeHttp } from '../../core/authorize.js';
-import type { DataPlaneCore, Resolution } from '../../core/data-plane-core.js';
+import type { DataPlaneCore, Resolution, TokenKeyMemo } from '../../core/data-plane-core.js';
 import { dropClientCopies } from '../../core/services/credential.js';
 import { GATEWAY_METHODS, readMethodOverride } from '../../policy/index.js';
 import { MAX_TOKEN_LENGTH } from '../../token/index.js';
@@ -65,6 +65,7 @@ export class Pipeline {
   readonly #maxHeaders: number;
   readonly #alerts: AlertRaiser | undefined;
   #mcp: BodyProtocol | undefined;
+  readonly #memos = new WeakMap<object, TokenKeyMemo>();
 
   constructor(options: PipelineOptions) {
     this.#mcp = options.mcp;
@@ -111,12 +112,23 @@ export class Pipeline {
     if (token === null) return outcome.refuse(ex, 'token_missing');
     if (token.length > MAX_TOKEN_LENGTH || token.length === 0) return outcome.refuse(ex, 'token_malformed');
     ex.client = this.#clients.resolve(ex.peer, headers.forwardedFor);
-    const resolved = this.#core.resolve(token, ex.time);
+    const resolved = this.#core.resolve(token, ex.time, this.#memoOf(ex));
     if (resolved instanceof Promise) {
       resolved.then((found) => this.#afterResolve(ex, found, outcome));
       return;
     }
     this.#afterResolve(ex, resolved, outcome);
+  }
+
+  /** The connection's token memo (see TokenKeyMemo), made on its first request. */
+  #memoOf(ex: Exchange): TokenKeyMemo {
+    const socket = ex.req.socket;
+    let memo = this.#memos.get(socket);
+    if (memo === undefined) {
+      memo = { token: null, key: '' };
+      this.#memos.set(socket, memo);
+    }
+    return memo;
   }
 
   #afterResolve(ex: Exchange, found: Resolution, outcome: Outcome): void {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { DecisionContext } from '../../core/decision.js';
-import type { Resolution } from '../../core/data-plane-core.js';
+import type { Resolution, TokenKeyMemo } from '../../core/data-plane-core.js';
 import type { ServiceRoute } from '../../core/services/service-table.js';
 import type { CacheEntry, TokenEntry } from '../../core/tokens/token-entry.js';
 import type { ReasonCode } from '../../errors/index.js';
@@ -46,6 +46,8 @@ export class Session {
   readonly #client: Socket;
   readonly #upstream: UpstreamSession;
   readonly #token: string;
+  /** The token's cache key, hashed once for the session (see TokenKeyMemo). */
+  readonly #tokenKey: TokenKeyMemo = { token: null, key: '' };
   readonly #service: ServiceRoute;
   readonly #functions: readonly string[];
   readonly #decision: DecisionContext;
@@ -131,7 +133,7 @@ export class Session {
   /** True on the fast path (the same cached entry, unexpired); else a promise of whether the session goes on. */
   #checkToken(): true | Promise<boolean> {
     const now = this.#deps.clock();
-    const found = this.#deps.plane.core.resolve(this.#token, now);
+    const found = this.#deps.plane.core.resolve(this.#token, now, this.#tokenKey);
     if (found === this.#found && now < this.#entry.expiresAt) return true;
     return Promise.resolve(found).then((resolved) => this.#readmit(resolved));
   }
