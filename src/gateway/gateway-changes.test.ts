@@ -49,7 +49,7 @@ describe('changes', () => {
     const reader = await world.issue({ permissions: ['orders:GET'] });
     const writer = await world.issue({ permissions: ['orders:POST'] });
     // One connection: the gateway keeps the last token's cache key per connection (TokenKeyMemo).
-    const client = new Client(`http://127.0.0.1:${world.gateway.address.port}`, { connections: 1, pipelining: 1 });
+    const client = new Client(`http://127.0.0.1:${world.gateway.address.port}`, { pipelining: 1 });
     world.onCleanup(() => client.close());
     const send = async (token: string, method: 'GET' | 'POST') => {
       const reply = await client.request({ path: '/orders/a', method, headers: { authorization: `Bearer ${token}` } });
