@@ -158,8 +158,15 @@ export async function runAuditBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-bench-audit-'));
   try {
     let files = 0;
+    // Side by side: SQLite's own checkpoints (inside whichever commit fills the WAL), then the worker's, as `serve` runs.
+    const inline = await openSqliteStore({ file: join(dir, `latchkey-${files++}.db`) });
+    try {
+      line(`SQLite, checkpoints inside commits: appendAudit (${BASELINE_SECONDS} s)`, await direct(inline));
+    } finally {
+      await inline.close();
+    }
     await benchStore('SQLite', async () => {
-      const store = await openSqliteStore({ file: join(dir, `latchkey-${files++}.db`) });
+      const store = await openSqliteStore({ file: join(dir, `latchkey-${files++}.db`), backgroundCheckpoints: true });
       await store.migrate();
       return store;
     });

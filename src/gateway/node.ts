@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createAuditRecorder } from '../audit/index.js';
 import type { AuditFailMode, AuditRecorder } from '../audit/recorder.js';
-import { openStore } from '../store/index.js';
+import { checkpointFailureLogger, openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import type { TokenHasher } from '../token/index.js';
 import { startHttpGateway, type HttpGateway } from './gateway.js';
@@ -69,7 +69,7 @@ export interface GatewayNode {
 export async function runGatewayNode(options: GatewayNodeOptions): Promise<GatewayNode> {
   const logger = options.logger ?? pino({ level: 'info', base: { pid: process.pid, node: options.nodeName } }, pino.destination(2));
   const isPostgres = /^postgres(ql)?:\/\//i.test(options.store);
-  const store = await openStore(options.store);
+  const store = await openStore(options.store, { backgroundCheckpoints: true, onCheckpointFailure: checkpointFailureLogger(logger) });
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const alerts = options.alerts === undefined ? undefined : alertsFromConfig(options.alerts, logger, metrics);

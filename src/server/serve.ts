@@ -10,7 +10,7 @@ import { loadSqlParser, postgresConnector, startPostgresGateway, type PostgresGa
 import { forwardAuthSecret } from '../forward-auth/secret-env.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
-import { openStore } from '../store/index.js';
+import { checkpointFailureLogger, openStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { LifecycleScheduler, PostgresLeadership, SOLE_LEADER } from '../scheduler/index.js';
 import { UsageCounter } from '../usage/index.js';
@@ -49,7 +49,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
   const now = options.now ?? Date.now;
   ensureDataDir(config.dataDir);
   const hasher = loadTokenHasher(config.dataDir, config.secret, true);
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { backgroundCheckpoints: true, onCheckpointFailure: checkpointFailureLogger(logger) });
   // What has been started, so that shutdown (or a failed start) stops exactly that, in phases.
   const parts: {
     audit?: Awaited<ReturnType<typeof openAuditTrail>>;

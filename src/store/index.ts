@@ -19,6 +19,10 @@ export interface OpenStoreOptions {
   readonly poolSize?: number;
   /** Clock for audit times and status changes; tests freeze it. */
   readonly now?: () => number;
+  /** SQLite: checkpoint the write-ahead log from a worker thread (long-running processes; see sqlite/wal-checkpointer.ts). */
+  readonly backgroundCheckpoints?: boolean;
+  /** SQLite: told if that worker fails. */
+  readonly onCheckpointFailure?: (error: Error) => void;
 }
 
 /**
@@ -30,5 +34,13 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
   if (/^postgres(ql)?:\/\//i.test(location)) {
     return openPostgresStore({ url: location, ...options });
   }
-  return openSqliteStore({ file: location, now: options.now });
+  return openSqliteStore({
+    file: location, now: options.now, backgroundCheckpoints: options.backgroundCheckpoints ?? false,
+    ...(options.onCheckpointFailure !== undefined && { onCheckpointFailure: options.onCheckpointFailure }),
+  });
+}
+
+/** An onCheckpointFailure that logs the failure once, as an error (the store goes on, checkpointing inside commits). */
+export function checkpointFailureLogger(logger: { error(object: object, message: string): void }): (error: Error) => void {
+  return (error) => logger.error({ err: error.message }, 'the SQLite WAL checkpoint worker stopped; checkpoints run inside commits again');
 }

@@ -18,12 +18,21 @@ import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
 import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its directory is created when missing. */
   readonly file: string;
   /** Clock for audit times and status changes; tests freeze it. */
   readonly now?: () => number;
+  /**
+   * Checkpoint the write-ahead log from a worker thread instead of inside
+   * commits (see wal-checkpointer.ts): for long-running processes that write
+   * the audit trail. Default false.
+   */
+  readonly backgroundCheckpoints?: boolean;
+  /** Told if the checkpoint worker fails (SQLite then checkpoints inside commits again). */
+  readonly onCheckpointFailure?: (error: Error) => void;
 }
 
 type Row = Record<string, unknown>;
@@ -31,10 +40,16 @@ type Row = Record<string, unknown>;
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const now = options.now ?? Date.now;
   const db = openDatabase(options.file);
+  let checkpointer: WalCheckpointer | null = null;
   try {
     migrateSqlite(db, now());
-    return new SqliteStore(db, now);
+    const onDisk = options.file !== '' && options.file !== ':memory:';
+    if (options.backgroundCheckpoints === true && onDisk) {
+      checkpointer = await WalCheckpointer.start(db, options.file, { ...(options.onCheckpointFailure !== undefined && { onFailure: options.onCheckpointFailure }) });
+    }
+    return new SqliteStore(db, now, checkpointer);
   } catch (error) {
+    await checkpointer?.stop();
     db.close();
     throw error;
   }
@@ -50,8 +65,11 @@ class SqliteStore implements Store {
   /** Filter-shaped statements, prepared on first use; at most one per combination of filters. */
   readonly #dynamic = new Map<string, Database.Statement<unknown[], Row>>();
 
-  constructor(db: Database.Database, now: () => number) {
+  readonly #checkpointer: WalCheckpointer | null;
+
+  constructor(db: Database.Database, now: () => number, checkpointer: WalCheckpointer | null) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#now = now;
     this.#sql = prepareStatements(db);
     this.#write = db.transaction((work: () => unknown) => work());
@@ -62,6 +80,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     if (this.#db.open) this.#db.close();
   }
 

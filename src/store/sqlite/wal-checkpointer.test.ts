@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decisionInput } from '../../audit/tamper.contract.js';
+import { verifyAudit } from '../../audit/verify.js';
+import { generateKeyPairSync } from 'node:crypto';
+import type { Store } from '../store.js';
+import { openSqliteStore } from './sqlite-store.js';
+import { openDatabase } from './sqlite-database.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
+
+// Background WAL checkpoints (wal-checkpointer.ts): the database file takes in
+// what was committed without any commit doing the copying, the WAL stops
+// growing, nothing is lost, and a worker that dies gives checkpoints back to
+// the connection.
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-wal-'));
+  file = join(dir, 'latchkey.db');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const size = (path: string) => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Appends `batches` batches of 500 decision events. */
+async function append(store: Store, batches: number): Promise<void> {
+  for (let b = 0; b < batches; b++) await store.appendAudit(Array.from({ length: 500 }, (_, i) => decisionInput(b * 500 + i)));
+}
+
+describe('background WAL checkpoints', () => {
+  it('copy committed pages into the database file while commits do none, and keep the WAL bounded', async () => {
+    const store = await openSqliteStore({ file, backgroundCheckpoints: true });
+    try {
+      const before = size(file);
+      await append(store, 20);
+      // The worker, not a commit, moves the pages into the database file.
+      await waitFor(() => size(file) > before + 1_000_000, 'the database file holds the checkpointed pages');
+      // Once everything is checkpointed the next commits reuse the WAL from its start: it stops growing.
+      await sleep(300);
+      await append(store, 20);
+      await sleep(300);
+      const wal = size(`${file}-wal`);
+      await append(store, 20);
+      await sleep(300);
+      await append(store, 20);
+      expect(size(`${file}-wal`)).toBeLessThanOrEqual(wal * 2);
+      expect(await verifyAudit(store, { publicKey: generateKeyPairSync('ed25519').publicKey })).toMatchObject({ ok: true, events: 40_000 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('turn automatic checkpoints off while the worker runs, and back on when it stops or dies', async () => {
+    const db = openDatabase(file);
+    try {
+      const autoPages = () => db.pragma('wal_autocheckpoint', { simple: true });
+      expect(autoPages()).toBe(1000);
+      const failures: Error[] = [];
+      const checkpointer = await WalCheckpointer.start(db, file, { onFailure: (error) => failures.push(error) });
+      expect(checkpointer.running).toBe(true);
+      expect(autoPages()).toBe(0);
+      await checkpointer.crashForTest();
+      await waitFor(() => !checkpointer.running, 'the crash is noticed');
+      expect(autoPages()).toBe(1000);
+      expect(failures).toHaveLength(1);
+
+      const again = await WalCheckpointer.start(db, file);
+      expect(autoPages()).toBe(0);
+      await again.stop();
+      expect(again.running).toBe(false);
+      expect(autoPages()).toBe(1000);
+    } finally {
+      db.close();
+    }
+  });
+});
