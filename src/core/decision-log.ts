@@ -25,13 +25,13 @@ export interface DecisionLogOptions {
   /** Folds refusals made before a token is known; null: every refusal is stored in full. */
   readonly summaries: RefusalSummaries | null;
   readonly clock: () => number;
-  /** Told of every allowed decision (token, matched permission, time); must not block (see src/usage). */
+  /** Told of every allowed decision (token, matched permission, what was asked, time); must not block (see src/usage). */
   readonly usage?: UsageSink;
 }
 
-/** Counts uses in memory; the hot path never waits on it. */
+/** Counts uses in memory; the hot path never waits on it. Service, action and resource as the audit event has them (resource not yet cut). */
 export interface UsageSink {
-  count(tokenId: string, permission: string, time: number): void;
+  count(tokenId: string, permission: string, service: string, action: string, resource: string, time: number): void;
 }
 
 /**
@@ -73,7 +73,7 @@ export class DecisionLog {
       metrics.seconds.observe({ service: label, decision }, seconds);
     }
     const entry = context.entry;
-    if (reason === 'allowed' && entry !== null && context.matched !== null) this.#options.usage?.count(entry.id, context.matched, context.time);
+    if (reason === 'allowed' && entry !== null && context.matched !== null) this.#options.usage?.count(entry.id, context.matched, service?.name ?? '', context.action, context.resource, context.time);
     const detail: DecisionDetail = {
       node: this.#options.nodeName,
       tokenId: entry?.id ?? context.honeyId,

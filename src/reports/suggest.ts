@@ -1,12 +1,21 @@
 import { isWithin, parsePermission } from '../policy/index.js';
 import type { Permission, ServiceCatalog } from '../policy/types.js';
-import type { RequestSummary } from '../store/store.js';
 
 // The smallest grant that still allows what a token was seen doing: its
-// requests, grouped by the permission that allowed them, widened only where
-// they vary in the last path segment (`/v1/orders/17` and `/v1/orders/42`
+// distinct requests, grouped by the permission that allowed them, widened only
+// where they vary in the last path segment (`/v1/orders/17` and `/v1/orders/42`
 // become `/v1/orders/*`), and each suggestion checked to be within the
-// permission it replaces (isWithin) — when it is not, that permission is kept.
+// permission it replaces (isWithin) — when it is not, that permission is kept,
+// as it is when not all of its requests are known (`keep`: the usage rollup
+// overflowed, or the permission was used with none of its requests recorded).
+
+/** A distinct request a token was seen making, and the permission that allowed it. */
+export interface SeenUse {
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly permission: string;
+}
 
 /** Permission-grammar characters a literal resource may not carry (`*` in a real path would widen it). */
 const SPECIAL = /[*{}!:\s]/;
@@ -51,21 +60,23 @@ function parsed(text: string, catalog: ServiceCatalog): Permission | undefined {
 }
 
 /**
- * `granted`: the token's effective permissions. Returns the suggested grant:
- * the narrowed allows, then every deny of the original grant (a deny only narrows).
+ * `granted`: the token's effective permissions; `keep`: permissions to keep
+ * as granted whatever was seen. Returns the suggested grant: the narrowed
+ * allows, then every deny of the original grant (a deny only narrows).
  */
-export function suggestGrant(requests: readonly RequestSummary[], granted: readonly Permission[], catalog: ServiceCatalog): string[] {
+export function suggestGrant(requests: readonly SeenUse[], granted: readonly Permission[], catalog: ServiceCatalog, keep: ReadonlySet<string> = new Set()): string[] {
   const byPermission = new Map<string, Map<string, { service: string; action: string; resources: string[] }>>();
   for (const request of requests) {
-    if (request.matched === null) continue;
-    let groups = byPermission.get(request.matched);
-    if (groups === undefined) byPermission.set(request.matched, (groups = new Map()));
+    if (keep.has(request.permission)) continue;
+    let groups = byPermission.get(request.permission);
+    if (groups === undefined) byPermission.set(request.permission, (groups = new Map()));
     const key = `${request.service}\u0000${request.action}`;
     let group = groups.get(key);
     if (group === undefined) groups.set(key, (group = { service: request.service, action: request.action, resources: [] }));
     group.resources.push(request.resource);
   }
   const suggested = new Set<string>();
+  for (const p of granted) if (p.effect === 'allow' && keep.has(p.text)) suggested.add(p.text);
   for (const [matchedText, groups] of byPermission) {
     const matched = granted.find((p) => p.text === matchedText);
     if (matched === undefined) continue;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../audit/event.js';
 import { loadConfig, loadTokenHasher } from '../config/index.js';
@@ -14,6 +15,7 @@ import { startUpstream, type TestUpstream } from '../gateway/testing/upstream.js
 import { mintToken } from '../lifecycle/index.js';
 import { aDecision } from '../store/contract/fixtures.js';
 import { SYSTEM_ACTOR } from '../store/records.js';
+import { UsageCounter } from '../usage/index.js';
 import { createLogger } from './logger.js';
 import { startServer, type RunningServer } from './serve.js';
 
@@ -143,18 +145,22 @@ describe('usage, reports and narrowing over a simulated month', () => {
     await until(async () => (await server.store.listUsage(t.id)).reduce((n, u) => n + u.count, 0) === 3);
     expect((await server.store.listUsage(t.id)).map((u) => [u.permission, u.count])).toEqual([['orders:GET:/v1/orders/**', 2], ['orders:POST:/v1/orders', 1]]);
 
-    // The rest of the month, as the audit trail and the usage totals would hold it: 600 requests over 30 days.
+    // The rest of the month, as the audit trail and a gateway's usage counter would hold it: 600 requests over
+    // 30 days, counted and flushed the way a gateway node does it (totals and the daily rollup the report reads).
     const now = Date.now();
     const events: AuditEventInput[] = [];
+    const month = new UsageCounter({ store: server.store, logger: pino({ level: 'silent' }), flushMs: 0, clock: () => now });
     for (let i = 0; i < 600; i++) {
       const post = i % 3 === 0;
-      events.push({ kind: 'decision', time: Math.floor(now - 29 * DAY + i * (DAY / 21)), detail: aDecision({
-        tokenId: t.id, tokenName: 'sprawling', env: 'dev', service: 'orders', action: post ? 'POST' : 'GET',
-        resource: post ? '/v1/orders' : `/v1/orders/${i % 2 === 0 ? 17 : 42}`, matched: post ? 'orders:POST:/v1/orders' : 'orders:GET:/v1/orders/**',
-      }) });
+      const time = Math.floor(now - 29 * DAY + i * (DAY / 21));
+      const [action, resource, matched] = post ? ['POST', '/v1/orders', 'orders:POST:/v1/orders'] : ['GET', `/v1/orders/${i % 2 === 0 ? 17 : 42}`, 'orders:GET:/v1/orders/**'];
+      events.push({ kind: 'decision', time, detail: aDecision({ tokenId: t.id, tokenName: 'sprawling', env: 'dev', service: 'orders', action, resource, matched }) });
+      month.count(t.id, matched, 'orders', action, resource, time);
+      if (i % 100 === 99) await month.flush();
     }
     await server.store.appendAudit(events);
-    await server.store.addUsage([{ tokenId: t.id, permission: 'orders:GET:/v1/orders/**', count: 400, lastUsed: now - DAY }, { tokenId: t.id, permission: 'orders:POST:/v1/orders', count: 200, lastUsed: now - DAY }]);
+    await month.close();
+    expect((await server.store.listUsage(t.id)).map((u) => [u.permission, u.count])).toEqual([['orders:GET:/v1/orders/**', 402], ['orders:POST:/v1/orders', 201]]);
 
     const report = await admin('GET', '/v1/reports/overprivileged?days=30');
     const mine = report.body.items.find((item: { id: string }) => item.id === t.id);

@@ -1,6 +1,6 @@
 // The lifecycle statements both stores run, written once with `?` and turned
 // into `$n` for PostgreSQL; only the boolean literal differs between dialects.
-import type { DueRule, RequestWindow } from './store.js';
+import type { DueRule, RequestWindow, SeenOverflow, SeenRequest, UsageCount, UsageDays, UsageFlush } from './store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -25,6 +25,40 @@ export const ADD_USAGE = `INSERT INTO token_usage (token_id, permission, count, 
   last_used = CASE WHEN token_usage.last_used > excluded.last_used THEN token_usage.last_used ELSE excluded.last_used END`;
 export const LIST_USAGE = 'SELECT token_id, permission, count, last_used FROM token_usage ORDER BY token_id, permission';
 export const LIST_USAGE_OF = 'SELECT token_id, permission, count, last_used FROM token_usage WHERE token_id = ? ORDER BY permission';
+export const ADD_SEEN = `INSERT INTO token_usage_seen (token_id, permission, service, action, resource, day) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT DO NOTHING`;
+export const ADD_OVERFLOW = 'INSERT INTO token_usage_overflows (token_id, permission, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING';
+/** PostgreSQL: a flush's rows in one statement per table, as arrays (a round trip per row would make a flush slow). */
+export const ADD_SEEN_ROWS = `INSERT INTO token_usage_seen (token_id, permission, service, action, resource, day)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) ON CONFLICT DO NOTHING`;
+export const ADD_OVERFLOW_ROWS = `INSERT INTO token_usage_overflows (token_id, permission, day)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`;
+
+/** The distinct requests of a span of days and the overflowed keys; the day is the last key column, so DISTINCT reads the key in order. */
+export function seenQueries(days: UsageDays, dialect: Dialect): { seen: string; overflows: string; values: unknown[] } {
+  const byToken = days.tokenId === undefined ? '' : ' AND token_id = ?';
+  const where = `WHERE day >= ? AND day <= ?${byToken}`;
+  const values: unknown[] = [days.fromDay, days.toDay];
+  if (days.tokenId !== undefined) values.push(days.tokenId);
+  return {
+    seen: forDialect(`SELECT DISTINCT token_id, permission, service, action, resource FROM token_usage_seen ${where}`, dialect),
+    overflows: forDialect(`SELECT DISTINCT token_id, permission FROM token_usage_overflows ${where}`, dialect),
+    values,
+  };
+}
+
+/** Sorted by key, so that two nodes flushing at once take the row locks in one order and cannot deadlock. */
+export function sortedFlush(flush: UsageFlush): { counts: UsageCount[]; seen: SeenRequest[]; overflows: SeenOverflow[] } {
+  const compare = (a: readonly (string | number)[], b: readonly (string | number)[]) => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+    return 0;
+  };
+  return {
+    counts: [...flush.counts].sort((a, b) => compare([a.tokenId, a.permission], [b.tokenId, b.permission])),
+    seen: [...(flush.seen ?? [])].sort((a, b) => compare([a.tokenId, a.permission, a.service, a.action, a.resource, a.day], [b.tokenId, b.permission, b.service, b.action, b.resource, b.day])),
+    overflows: [...(flush.overflows ?? [])].sort((a, b) => compare([a.tokenId, a.permission, a.day], [b.tokenId, b.permission, b.day])),
+  };
+}
 
 /** The query for a scheduler rule and its values; `limit` last. */
 export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql: string; values: unknown[] } {

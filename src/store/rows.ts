@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../audit/event.js';
 import { invalid } from '../errors/index.js';
 import type { Environment, Role, Service, TokenRecord } from './records.js';
-import type { AuditCheckpoint, RequestSummary, TokenLinks, UsageCount } from './store.js';
+import type { AuditCheckpoint, RequestSummary, SeenOverflow, SeenRequest, TokenLinks, UsageCount } from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -193,6 +193,14 @@ export function linksFromRow(row: Row | undefined): TokenLinks {
 
 export function usageFromRow(row: Row): UsageCount {
   return { tokenId: row.token_id as string, permission: row.permission as string, count: Number(row.count), lastUsed: Number(row.last_used) };
+}
+
+export function seenFromRow(row: Row): Omit<SeenRequest, 'day'> {
+  return { tokenId: row.token_id as string, permission: row.permission as string, service: row.service as string, action: row.action as string, resource: row.resource as string };
+}
+
+export function overflowFromRow(row: Row): Omit<SeenOverflow, 'day'> {
+  return { tokenId: row.token_id as string, permission: row.permission as string };
 }
 
 /** SQLite gives the three detail fields as one JSON array (`fields`), PostgreSQL as columns. */

@@ -79,6 +79,47 @@ export interface UsageCount {
   readonly lastUsed: number;
 }
 
+/**
+ * One distinct request a node saw a token make under a permission on a day
+ * (UTC days since the epoch): what the suggested grant is computed from,
+ * without reading the audit trail. Rows are a set: adding one twice is a no-op.
+ */
+export interface SeenRequest {
+  readonly tokenId: string;
+  readonly permission: string;
+  readonly day: number;
+  readonly service: string;
+  readonly action: string;
+  readonly resource: string;
+}
+
+/** A token and permission whose distinct requests on a day passed a node's bound: not all of them were kept. */
+export interface SeenOverflow {
+  readonly tokenId: string;
+  readonly permission: string;
+  readonly day: number;
+}
+
+/** What one flush of a node's usage counter adds, in one transaction. */
+export interface UsageFlush {
+  readonly counts: readonly UsageCount[];
+  readonly seen?: readonly SeenRequest[];
+  readonly overflows?: readonly SeenOverflow[];
+}
+
+/** Days since the epoch, both inclusive; optionally of one token. */
+export interface UsageDays {
+  readonly fromDay: number;
+  readonly toDay: number;
+  readonly tokenId?: string;
+}
+
+/** The distinct requests seen in a span of days (the day dropped), and which token and permission overflowed on any of them. */
+export interface SeenInDays {
+  readonly requests: ReadonlyArray<Omit<SeenRequest, 'day'>>;
+  readonly overflows: ReadonlyArray<Omit<SeenOverflow, 'day'>>;
+}
+
 /** How a token is linked by rotation. graceUntil: when a predecessor stops working (its expiry is set to it too). */
 export interface TokenLinks {
   readonly predecessorId: string | null;
@@ -206,8 +247,12 @@ export interface Store {
   noteToken(id: string, kind: TokenNoticeKind, actor: Actor, detail: Readonly<Record<string, unknown>>): Promise<boolean>;
   /** Adds a node's increments to the totals (count added, lastUsed the later), in one transaction. */
   addUsage(counts: readonly UsageCount[]): Promise<void>;
+  /** addUsage, and the flush's seen requests and overflows added to the daily rollup, all in one transaction. */
+  addUsageFlush(flush: UsageFlush): Promise<void>;
   /** The totals, of one token or of all. */
   listUsage(tokenId?: string): Promise<UsageCount[]>;
+  /** The rollup of a span of days: distinct requests per token and permission (reports read this, never the audit trail). */
+  listSeenRequests(days: UsageDays): Promise<SeenInDays>;
 
   /** The allowed decisions of a window, grouped (reports and narrowing replay these). */
   summarizeRequests(window: RequestWindow): Promise<RequestSummary[]>;

@@ -3,7 +3,7 @@ import { overprivilegedReport, unusedReport } from '../../reports/index.js';
 import { envName } from '../input.js';
 import { route } from '../route.js';
 
-// Least-privilege reports over the usage totals and the audited requests of a window.
+// Least-privilege reports over the usage totals and the daily usage rollup of a window (never the audit trail).
 
 const reportQuery = z.strictObject({
   days: z.coerce.number().int().min(1).max(3650).default(30),

@@ -1,5 +1,5 @@
 // Rotation links, narrowing, the scheduler's queries and notices, and usage
-// totals that several nodes add to.
+// totals and the daily usage rollup that several nodes add to.
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../store.js';
 import { ALICE, T0, aDecision, aToken, allAudit, expectRefused, useStore, withEnvironments, type OpenStore } from './fixtures.js';
@@ -100,6 +100,42 @@ export function tokenLifecycleCases(open: OpenStore): void {
       const unused = await store.dueTokens({ kind: 'unused', env: 'prod', since: T0 + 15, now: T0 }, 100);
       expect(unused.map((t) => t.id)).toEqual([idle!.id]);
       expect((await store.dueTokens({ kind: 'unused', env: 'prod', since: T0 + 21, now: T0 }, 100)).map((t) => t.id).sort()).toEqual([used!.id, idle!.id].sort());
+    });
+
+    it('adds flushes of the usage rollup from several nodes: counts added, seen requests a set per day, read back distinct over a span of days', async () => {
+      const { store, reopen } = opened();
+      const other = reopen === undefined ? store : await reopen();
+      try {
+        const [a, b] = await tokensIn(store, {}, {});
+        const seen = (tokenId: string, day: number, resource: string, action = 'GET') => ({ tokenId, permission: 'orders:read', day, service: 'orders', action, resource });
+        await store.addUsageFlush({
+          counts: [{ tokenId: a!.id, permission: 'orders:read', count: 3, lastUsed: T0 + 10 }],
+          seen: [seen(a!.id, 100, '/v1/orders/7'), seen(a!.id, 100, '/v1/orders/8'), seen(a!.id, 101, '/v1/orders/7')],
+          overflows: [],
+        });
+        // A second node saw some of the same requests, a new one, and passed its bound for token b on day 101.
+        await other.addUsageFlush({
+          counts: [{ tokenId: a!.id, permission: 'orders:read', count: 2, lastUsed: T0 + 5 }, { tokenId: b!.id, permission: 'orders:read', count: 70, lastUsed: T0 }],
+          seen: [seen(a!.id, 100, '/v1/orders/7'), seen(a!.id, 102, '/v1/orders', 'POST'), seen(b!.id, 101, '/v1/users/1')],
+          overflows: [{ tokenId: b!.id, permission: 'orders:read', day: 101 }, { tokenId: b!.id, permission: 'orders:read', day: 101 }],
+        });
+        await store.addUsageFlush({ counts: [] });
+        expect(await store.listUsage(a!.id)).toEqual([{ tokenId: a!.id, permission: 'orders:read', count: 5, lastUsed: T0 + 10 }]);
+        const key = (r: { tokenId: string; action?: string; resource?: string }) => `${r.tokenId} ${r.action ?? ''} ${r.resource ?? ''}`;
+        const all = await store.listSeenRequests({ fromDay: 100, toDay: 102 });
+        expect(all.requests.map(key).sort()).toEqual([
+          `${a!.id} GET /v1/orders/7`, `${a!.id} GET /v1/orders/8`, `${a!.id} POST /v1/orders`, `${b!.id} GET /v1/users/1`,
+        ].sort());
+        expect(all.requests.find((r) => r.resource === '/v1/orders')).toEqual({ tokenId: a!.id, permission: 'orders:read', service: 'orders', action: 'POST', resource: '/v1/orders' });
+        expect(all.overflows).toEqual([{ tokenId: b!.id, permission: 'orders:read' }]);
+        const lastDay = await store.listSeenRequests({ fromDay: 102, toDay: 102 });
+        expect([lastDay.requests.map(key), lastDay.overflows]).toEqual([[`${a!.id} POST /v1/orders`], []]);
+        const ofB = await store.listSeenRequests({ fromDay: 0, toDay: 1000, tokenId: b!.id });
+        expect([ofB.requests.map(key), ofB.overflows.length]).toEqual([[`${b!.id} GET /v1/users/1`], 1]);
+        expect(await store.listSeenRequests({ fromDay: 103, toDay: 200 })).toEqual({ requests: [], overflows: [] });
+      } finally {
+        if (other !== store) await other.close();
+      }
     });
 
     it('summarizes the allowed requests of a window by token, action, resource and matched permission', async () => {

@@ -136,4 +136,28 @@ CREATE TABLE token_usage (
 CREATE INDEX tokens_expires ON tokens (expires_at);
 `,
   },
+  {
+    version: 5,
+    name: 'usage rollup: distinct requests per token, permission and day',
+    // Written by the usage counter's flush (a node writes each distinct request once a day, at most a bound of
+    // them per token and permission, then an overflow row); read by the over-privileged report instead of the
+    // audit trail. The key leads with the token so one token's rows, and the distinct rows of a window, are one scan.
+    sql: `
+CREATE TABLE token_usage_seen (
+  token_id TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  service TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  PRIMARY KEY (token_id, permission, service, action, resource, day)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE token_usage_overflows (
+  token_id TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  PRIMARY KEY (token_id, permission, day)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

@@ -24,6 +24,9 @@ import {
   type TokenLinks,
   type TokenNoticeKind,
   type UsageCount,
+  type UsageDays,
+  type UsageFlush,
+  type SeenInDays,
   type RequestSummary,
   type RequestWindow,
 } from '../store.js';
@@ -63,6 +66,9 @@ const INSERT_SERVICE = `INSERT INTO services (${rows.SERVICE_COLUMNS.join(', ')}
   ON CONFLICT (name) DO NOTHING`;
 const INSERT_TOKEN = `INSERT INTO tokens (${rows.TOKEN_COLUMNS.join(', ')})
   VALUES (${rows.TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`;
+
+/** Rollup rows per INSERT ... SELECT FROM unnest: a flush of any size is a few statements. */
+const ROLLUP_CHUNK = 5000;
 
 class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
@@ -323,12 +329,36 @@ class PostgresStore implements Store {
   }
 
   async addUsage(counts: readonly UsageCount[]): Promise<void> {
-    if (counts.length === 0) return;
+    return this.addUsageFlush({ counts });
+  }
+
+  async addUsageFlush(flush: UsageFlush): Promise<void> {
     // Sorted, so that two nodes flushing at once take the row locks in one order and cannot deadlock.
-    const sorted = [...counts].sort((a, b) => (a.tokenId === b.tokenId ? (a.permission < b.permission ? -1 : 1) : a.tokenId < b.tokenId ? -1 : 1));
+    const { counts, seen, overflows } = sql.sortedFlush(flush);
+    if (counts.length === 0 && seen.length === 0 && overflows.length === 0) return;
     await inTransaction(this.#pool, async (client) => {
-      for (const c of sorted) await client.query(sql.forDialect(sql.ADD_USAGE, 'postgres'), [c.tokenId, c.permission, c.count, c.lastUsed]);
+      for (const c of counts) await client.query(sql.forDialect(sql.ADD_USAGE, 'postgres'), [c.tokenId, c.permission, c.count, c.lastUsed]);
+      for (let i = 0; i < seen.length; i += ROLLUP_CHUNK) {
+        const chunk = seen.slice(i, i + ROLLUP_CHUNK);
+        await client.query(sql.ADD_SEEN_ROWS, [
+          chunk.map((r) => r.tokenId), chunk.map((r) => r.permission), chunk.map((r) => r.service),
+          chunk.map((r) => r.action), chunk.map((r) => r.resource), chunk.map((r) => r.day),
+        ]);
+      }
+      for (let i = 0; i < overflows.length; i += ROLLUP_CHUNK) {
+        const chunk = overflows.slice(i, i + ROLLUP_CHUNK);
+        await client.query(sql.ADD_OVERFLOW_ROWS, [chunk.map((o) => o.tokenId), chunk.map((o) => o.permission), chunk.map((o) => o.day)]);
+      }
     });
+  }
+
+  async listSeenRequests(days: UsageDays): Promise<SeenInDays> {
+    const seen = sql.seenQueries(days, 'postgres');
+    const [requests, overflows] = await Promise.all([
+      query(this.#pool, { text: seen.seen, values: seen.values }),
+      query(this.#pool, { text: seen.overflows, values: seen.values }),
+    ]);
+    return { requests: requests.map(rows.seenFromRow), overflows: overflows.map(rows.overflowFromRow) };
   }
 
   async listUsage(tokenId?: string): Promise<UsageCount[]> {

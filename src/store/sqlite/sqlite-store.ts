@@ -12,7 +12,7 @@ import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from
 import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import * as sql from '../lifecycle-sql.js';
-import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, TokenStatusChange, UsageCount } from '../store.js';
+import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, SeenInDays, TokenStatusChange, UsageCount, UsageDays, UsageFlush } from '../store.js';
 import { checkNarrow, checkRotation, constraintsEvent, constraintValues, narrowEvent, rotationEvent, type TokenConstraints } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
@@ -305,10 +305,27 @@ class SqliteStore implements Store {
   }
 
   async addUsage(counts: readonly UsageCount[]): Promise<void> {
-    if (counts.length === 0) return;
+    return this.addUsageFlush({ counts });
+  }
+
+  async addUsageFlush(flush: UsageFlush): Promise<void> {
+    const { counts, seen = [], overflows = [] } = flush;
+    if (counts.length === 0 && seen.length === 0 && overflows.length === 0) return;
     const add = this.#statement(sql.ADD_USAGE);
+    const addSeen = this.#statement(sql.ADD_SEEN);
+    const addOverflow = this.#statement(sql.ADD_OVERFLOW);
     guarded(() => this.#write.immediate(() => {
       for (const c of counts) add.run(c.tokenId, c.permission, c.count, c.lastUsed);
+      for (const r of seen) addSeen.run(r.tokenId, r.permission, r.service, r.action, r.resource, r.day);
+      for (const o of overflows) addOverflow.run(o.tokenId, o.permission, o.day);
+    }));
+  }
+
+  async listSeenRequests(days: UsageDays): Promise<SeenInDays> {
+    const query = sql.seenQueries(days, 'sqlite');
+    return guarded(() => ({
+      requests: this.#statement(query.seen).all(...query.values).map(rows.seenFromRow),
+      overflows: this.#statement(query.overflows).all(...query.values).map(rows.overflowFromRow),
     }));
   }
 
