@@ -46,6 +46,8 @@ interface Forwarded {
   readonly path: string;
   readonly body: Buffer | null;
   readonly lists: ReadonlyMap<string | number, ListKind>;
+  /** A subscriptions/listen request: its answer is a stream held open, whatever its content type. */
+  readonly listens: boolean;
 }
 
 const MAX_LIST_RESPONSE = 16 * 1024 * 1024;
@@ -98,7 +100,7 @@ export class McpAdapter implements BodyProtocol {
     const path = ex.binding!.target.basePath + ex.resource + ex.query;
     if (method !== 'POST') {
       ex.resource = method === 'GET' ? '(stream)' : '(end session)';
-      return this.#proceed(ex, { path, body: null, lists: new Map() });
+      return this.#proceed(ex, { path, body: null, lists: new Map(), listens: false });
     }
     if (ex.expectsContinue) ex.res!.writeContinue();
     readBody(ex.req, ex.service!.maxBodyBytes).then(
@@ -133,7 +135,7 @@ export class McpAdapter implements BodyProtocol {
       for (const context of audited) this.#core.log.record(context, 'deny', err.code);
       return this.#refuseWith(ex, err.code, err.detail);
     }
-    this.#proceed(ex, { path, body, lists }, audited);
+    this.#proceed(ex, { path, body, lists, listens: messages.some((m) => m.method === 'subscriptions/listen') }, audited);
   }
 
   /** Authorizes one message; sets what the audit says of it on `context`. Throws Refused. */
@@ -227,11 +229,12 @@ export class McpAdapter implements BodyProtocol {
     let held: Buffer | null = null;
     try {
       if (filtering) await this.#filtered(ex, answer, head, forwarded.lists);
-      else held = await this.#streamed(ex, answer.body, answer.statusCode, head);
+      else held = await this.#streamed(ex, answer.body, answer.statusCode, head, forwarded.listens);
     } catch {
       done = true;
       answer.body.destroy();
-      this.#pipeline.record(ex, 'allow', 'upstream_unreachable');
+      // A client that closes a stream it no longer wants (a GET or a listen stream) is how such streams end.
+      this.#pipeline.record(ex, 'allow', abort.signal.aborted || res.destroyed ? 'allowed' : 'upstream_unreachable');
       res.destroy();
       return;
     }
@@ -251,17 +254,18 @@ export class McpAdapter implements BodyProtocol {
 
   /**
    * Passes the answer through as it comes, with backpressure. An event stream
-   * goes out event by event; any other body is sent one chunk behind (the head
-   * with the first of them), so that a one-chunk answer can still be replaced
-   * by a refusal if its audit event cannot be written. Gives back the chunk held.
+   * (or the answer to subscriptions/listen, which a server may frame as lines
+   * of JSON) goes out as it comes; any other body is sent one chunk behind (the
+   * head with the first of them), so that a one-chunk answer can still be
+   * replaced by a refusal if its audit event cannot be written. Gives back the chunk held.
    */
-  async #streamed(ex: Exchange, body: Readable, status: number, head: OutgoingHttpHeaders): Promise<Buffer | null> {
+  async #streamed(ex: Exchange, body: Readable, status: number, head: OutgoingHttpHeaders, listens: boolean): Promise<Buffer | null> {
     const res = ex.res!;
-    const stream = String(head['content-type'] ?? '').startsWith('text/event-stream');
+    const stream = listens || String(head['content-type'] ?? '').startsWith('text/event-stream');
     if (stream) {
       res.writeHead(status, head);
-      // A GET stream may stay quiet for long: its client must see it open. Other heads go with the first event.
-      if (ex.method === 'GET') res.flushHeaders();
+      // A GET or listen stream may stay quiet for long: its client must see it open. Other heads go with the first event.
+      if (ex.method === 'GET' || listens) res.flushHeaders();
     }
     let held: Buffer | null = null;
     for await (const chunk of body) {
