@@ -50,6 +50,22 @@ function flushes(): UsageFlush[] {
 }
 
 describe('usage counter', () => {
+  it('stores a path that holds a token or a credential redacted, as the audit trail does, today and for a late day', async () => {
+    const usage = counter();
+    const secret = 'lk_prod_0123456789abcdefghijABCDEFGHIJ0123456789';
+    usage.count(TOKEN, READ, 'orders', 'GET', `/v1/keys/${secret}`, T);
+    await usage.flush();
+    clock = T + DAY_MS;
+    usage.count(TOKEN, READ, 'orders', 'GET', `/v1/keys/${secret}/x`, T + DAY_MS);
+    // A late request of the day before, queued as it is.
+    usage.count(TOKEN, READ, 'orders', 'GET', `/v1/old/${secret}`, T + 10);
+    await usage.flush();
+    const stored = await resources();
+    expect(stored).toHaveLength(3);
+    expect(stored.join(' ')).not.toContain(secret);
+    expect(stored.join(' ')).not.toMatch(/lk_prod_[0-9A-Za-z]{10}/);
+  });
+
   it('flushes totals and each distinct request of a day once, however often it is asked again', async () => {
     const handed = flushes();
     const usage = counter();

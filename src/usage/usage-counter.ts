@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { redactText } from '../audit/redact.js';
 import type { UsageSink } from '../core/decision-log.js';
 import type { SeenOverflow, SeenRequest, Store, UsageCount } from '../store/store.js';
 
@@ -14,7 +15,8 @@ import type { SeenOverflow, SeenRequest, Store, UsageCount } from '../store/stor
 // request, and a row written once per node and day when a request is new. Past
 // `seenPerDay` distinct requests (or a resource too long to keep) the entry
 // stops collecting for that day and records an overflow instead; the report
-// then keeps that permission as granted. Memory is therefore at most
+// then keeps that permission as granted. What is stored is redacted as the
+// audit trail is (a token or credential in a path never reaches the table). Memory is therefore at most
 // `seenPerDay` resources per token and permission used today, and the table
 // at most that many rows per node, token, permission and day.
 
@@ -140,7 +142,7 @@ export class UsageCounter implements UsageSink {
           continue;
         }
         if (count > 0) counts.push({ tokenId, permission, count, lastUsed });
-        for (let i = 0; i < fresh.length; i += 2) seen.push({ tokenId, permission, day, service, action: fresh[i]!, resource: fresh[i + 1]! });
+        for (let i = 0; i < fresh.length; i += 2) seen.push({ tokenId, permission, day, service, action: fresh[i]!, resource: redactText(fresh[i + 1]!) });
         if (usage.overflowFresh) overflows.push({ tokenId, permission, day });
         usage.count = 0;
         usage.lastUsed = 0;
@@ -187,7 +189,7 @@ export class UsageCounter implements UsageSink {
   #otherDay(tokenId: string, permission: string, usage: Usage, day: number, service: string, action: string, resource: string): void {
     if (day > usage.day) {
       for (let i = 0; i < usage.fresh.length; i += 2) {
-        this.#late.push({ tokenId, permission, day: usage.day, service: usage.service, action: usage.fresh[i]!, resource: usage.fresh[i + 1]! });
+        this.#late.push({ tokenId, permission, day: usage.day, service: usage.service, action: usage.fresh[i]!, resource: redactText(usage.fresh[i + 1]!) });
       }
       if (usage.overflowFresh) this.#lateOverflows.push({ tokenId, permission, day: usage.day });
       Object.assign(usage, { day, service, seen: new Map(), action: NO_ACTION, resources: null, distinct: 0, fresh: [], overflowFresh: false });
@@ -196,7 +198,7 @@ export class UsageCounter implements UsageSink {
     }
     // A request that began before midnight, or (never, since a permission names one service) another service.
     if (day === usage.day || this.#late.length >= MAX_LATE || resource.length > MAX_SEEN_RESOURCE) this.#lateOverflows.push({ tokenId, permission, day });
-    else this.#late.push({ tokenId, permission, day, service, action, resource });
+    else this.#late.push({ tokenId, permission, day, service, action, resource: redactText(resource) });
   }
 
   #merge(c: UsageCount): void {
