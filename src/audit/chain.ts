@@ -10,8 +10,14 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** The text SHA-256 is taken over: the canonical form of seq, prevHash, kind, time and detail. */
 function hashedBody(seq: number, prevHash: string, kind: string, time: number, detailJson: string): string {
   // canonicalJson({ seq, prevHash, kind, time, detail }) with its keys already in canonical order, written out.
+  // The common case needs no escaping or number checks: a known kind, a hex hash, whole-number seq and time.
+  if ((kind === 'decision' || kind === 'admin') && HEX_HASH.test(prevHash) && Number.isSafeInteger(seq) && Number.isSafeInteger(time)) {
+    return `{"detail":${detailJson},"kind":"${kind}","prevHash":"${prevHash}","seq":${seq},"time":${time}}`;
+  }
   return `{"detail":${detailJson},"kind":${canonicalJson(kind)},"prevHash":${canonicalJson(prevHash)},"seq":${canonicalJson(seq)},"time":${canonicalJson(time)}}`;
 }
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
 
 /** SHA-256 over the canonical form of everything in the event but its own hash. */
 export function hashEvent(seq: number, prevHash: string, input: AuditEventInput): string {
