@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +180,13 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     expect(typo.code).toBe(2);
     expect(typo.stderr).toBe("latchkey: unknown command 'lsit' (Did you mean list?) (see latchkey --help, or latchkey COMMAND --help)\n");
     expect(JSON.parse(run(['--json', 'token', 'lsit'], env).stderr)).toMatchObject({ error: 'usage' });
+  });
+
+  it("a gateway node's health and metrics address defaults to 127.0.0.1:7704, as the README's table says", () => {
+    const help = run(['gateway', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--ops <addr>[\s\S]*\(default: "127\.0\.0\.1:7704"\)/);
+    expect(readFileSync('README.md', 'utf8')).toContain("| `latchkey gateway --ops`: a gateway node's `/metrics`, `/healthz`, `/readyz` (flag only) | `127.0.0.1:7704` |");
   });
 
   it('status tells which admin API and token are in use, their health and expiry in words', () => {
