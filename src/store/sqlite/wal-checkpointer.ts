@@ -57,6 +57,7 @@ export class WalCheckpointer {
   readonly #db: Database.Database;
   readonly #worker: Worker;
   #running = false;
+  #exited = false;
   #stopped: Promise<void> | null = null;
 
   private constructor(db: Database.Database, worker: Worker) {
@@ -76,7 +77,10 @@ export class WalCheckpointer {
     });
     worker.removeAllListeners();
     worker.on('error', (error: Error) => checkpointer.#failed(error, options.onFailure));
-    worker.on('exit', (code) => checkpointer.#failed(new Error(`the WAL checkpoint worker exited with ${code}`), options.onFailure));
+    worker.on('exit', (code) => {
+      checkpointer.#exited = true;
+      checkpointer.#failed(new Error(`the WAL checkpoint worker exited with ${code}`), options.onFailure);
+    });
     // Not a reason to keep the process alive.
     worker.unref();
     db.pragma('wal_autocheckpoint = 0');
@@ -101,6 +105,8 @@ export class WalCheckpointer {
     this.#stopped ??= new Promise<void>((resolve) => {
       this.#running = false;
       if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+      // A worker that already died has nothing left to stop.
+      if (this.#exited) return resolve();
       this.#worker.removeAllListeners();
       this.#worker.once('exit', () => resolve());
       // Held until it has closed its connection, so a process that is shutting down waits for it.
