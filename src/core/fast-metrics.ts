@@ -82,8 +82,8 @@ export class FastHistogram<L extends string> {
   readonly aggregator = 'sum' as const;
   readonly #labelNames: readonly L[];
   readonly #bounds: readonly number[];
-  readonly #series = new Map<string, Series>();
-  readonly #handles = new Map<string, HistogramSeries>();
+  /** Label values → the series and the handle observing into it. */
+  readonly #series = new Map<string, { readonly series: Series; readonly handle: HistogramSeries }>();
 
   constructor(options: FastHistogramOptions<L>) {
     this.name = options.name;
@@ -96,12 +96,11 @@ export class FastHistogram<L extends string> {
   /** The series for `labels`, resolved once; observing into it costs a bucket search and three additions. */
   series(labels: Record<L, string>): HistogramSeries {
     const key = this.#labelNames.map((name) => labels[name]).join('\u0000');
-    let handle = this.#handles.get(key);
-    if (handle !== undefined) return handle;
+    const found = this.#series.get(key);
+    if (found !== undefined) return found.handle;
     const series: Series = { labels: { ...labels }, counts: new Array<number>(this.#bounds.length + 1).fill(0), sum: 0, count: 0 };
-    this.#series.set(key, series);
     const bounds = this.#bounds;
-    handle = {
+    const handle: HistogramSeries = {
       observe(value: number): void {
         if (!Number.isFinite(value)) return;
         let i = 0;
@@ -111,7 +110,7 @@ export class FastHistogram<L extends string> {
         series.count++;
       },
     };
-    this.#handles.set(key, handle);
+    this.#series.set(key, { series, handle });
     return handle;
   }
 
@@ -122,7 +121,7 @@ export class FastHistogram<L extends string> {
 
   async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
     const values: MetricValueWithName<string>[] = [];
-    for (const series of this.#series.values()) {
+    for (const { series } of this.#series.values()) {
       let cumulative = 0;
       for (let i = 0; i < this.#bounds.length; i++) {
         cumulative += series.counts[i]!;
@@ -138,7 +137,7 @@ export class FastHistogram<L extends string> {
 
   /** prom-client's registry calls these on some paths (reset, clustering); a histogram of counts resets to empty. */
   reset(): void {
-    for (const series of this.#series.values()) {
+    for (const { series } of this.#series.values()) {
       series.counts.fill(0);
       series.sum = 0;
       series.count = 0;
