@@ -235,6 +235,21 @@ describe('mistakes explain themselves', { timeout: 120_000 }, () => {
     }
   });
 
+  it('a PostgreSQL TLS certificate that cannot be used stops serve before it listens, naming the file', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'latchkey-pgtls-'));
+    try {
+      const listen = ['--admin', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--auth', '127.0.0.1:0', '--pg', '127.0.0.1:0'];
+      const missing = run(['serve', '--data', fresh, ...listen, '--pg-tls-cert', join(fresh, 'cert.pem'), '--pg-tls-key', join(fresh, 'key.pem')], { LATCHKEY_LOG_LEVEL: 'error' });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe(`latchkey: postgres.tls: the certificate file ${join(fresh, 'cert.pem')} cannot be read (ENOENT)\n`);
+      const half = run(['serve', '--data', fresh, ...listen, '--pg-tls-cert', join(fresh, 'cert.pem')], { LATCHKEY_LOG_LEVEL: 'error' });
+      expect(half.code).toBe(1);
+      expect(half.stderr).toBe('latchkey: postgres.tls: the certificate and its key go together: key (--pg-tls-key, LATCHKEY_PG_TLS_KEY) is missing\n');
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('serve before init says how to get the first admin token', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'latchkey-uninit-'));
     const early = await startServe(fresh);

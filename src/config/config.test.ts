@@ -45,11 +45,26 @@ describe('configuration', () => {
     const file = join(dir, 'latchkey.yaml');
     writeFileSync(file, 'store: /tmp/x.db\nadmin: 127.0.0.1:7800\n');
     expect(() => loadConfig({ configFile: file }, {})).toThrow(
-      `${file}:2: (top level): Unrecognized key: "admin"; did you mean listen.admin?; the keys here are dataDir, store, redis, logLevel, listen, forwardAuth, gateway, audit, credentials, leaks, alerts, lifecycle (see "Configuration" in the README)`);
+      `${file}:2: (top level): Unrecognized key: "admin"; did you mean listen.admin?; the keys here are dataDir, store, redis, logLevel, listen, postgres, forwardAuth, gateway, audit, credentials, leaks, alerts, lifecycle (see "Configuration" in the README)`);
     writeFileSync(file, 'listen:\n  admin: 127.0.0.1:7800\n  admn: 127.0.0.1:7801\n');
     expect(() => loadConfig({ configFile: file }, {})).toThrow(`${file}:3: listen: Unrecognized key: "admn"; the keys here are admin, gateway, postgres, auth`);
     writeFileSync(file, 'gateway:\n  nodeName: a\n  maxInFlightPerToken: -3\n');
     expect(() => loadConfig({ configFile: file }, {})).toThrow(`${file}:3: gateway.maxInFlightPerToken: Too small`);
+  });
+
+  it('reads the PostgreSQL listener\'s TLS files from flags, variables or the file, both or neither', () => {
+    expect(loadConfig({ dataDir: dir }, {}).postgres).toEqual({ tls: undefined, maxMessageBytes: 1024 * 1024 });
+    const file = join(dir, 'latchkey.yaml');
+    writeFileSync(file, 'postgres:\n  tls:\n    cert: /etc/lk/cert.pem\n    key: /etc/lk/key.pem\n    required: true\n  maxMessageBytes: 65536\n');
+    expect(loadConfig({ configFile: file }, {}).postgres).toEqual({ tls: { cert: '/etc/lk/cert.pem', key: '/etc/lk/key.pem', required: true }, maxMessageBytes: 65536 });
+    const flagged = loadConfig({ configFile: file, pgTlsCert: '/flag/cert.pem' }, { LATCHKEY_PG_TLS_KEY: '/env/key.pem' });
+    expect(flagged.postgres.tls).toEqual({ cert: '/flag/cert.pem', key: '/env/key.pem', required: true });
+    expect(() => loadConfig({ dataDir: dir, pgTlsCert: '/only/cert.pem' }, {})).toThrow('postgres.tls: the certificate and its key go together: key (--pg-tls-key, LATCHKEY_PG_TLS_KEY) is missing');
+    expect(() => loadConfig({ dataDir: dir }, { LATCHKEY_PG_TLS_KEY: '/only/key.pem' })).toThrow(/cert \(--pg-tls-cert, LATCHKEY_PG_TLS_CERT\) is missing/);
+    writeFileSync(file, 'postgres:\n  tls:\n    cert: /etc/lk/cert.pem\n');
+    expect(() => loadConfig({ configFile: file }, {})).toThrow(/postgres\.tls\.key/);
+    writeFileSync(file, 'postgres:\n  maxMessageBytes: 10\n');
+    expect(() => loadConfig({ configFile: file }, {})).toThrow(/postgres\.maxMessageBytes/);
   });
 
   it('parses listen addresses and refuses nonsense', () => {

@@ -44,6 +44,14 @@ const fileSchema = z.strictObject({
   listen: z
     .strictObject({ admin: address.optional(), gateway: address.optional(), postgres: address.optional(), auth: address.optional() })
     .optional(),
+  postgres: z
+    .strictObject({
+      tls: z
+        .strictObject({ cert: z.string().min(1), key: z.string().min(1), required: z.boolean().optional() })
+        .optional(),
+      maxMessageBytes: z.int().min(1024).max(1_073_741_824).optional(),
+    })
+    .optional(),
   forwardAuth: z
     .strictObject({
       trustedProxies: z.array(z.string()).optional(),
@@ -88,6 +96,12 @@ export interface LatchkeyConfig {
   readonly redis: string | undefined;
   readonly logLevel: string;
   readonly listen: { readonly admin: ListenAddress; readonly gateway: ListenAddress; readonly postgres: ListenAddress; readonly auth: ListenAddress };
+  /** The PostgreSQL gateway (src/postgres) beyond its address. */
+  readonly postgres: {
+    /** PEM files of the listener's certificate and key; undefined: SSLRequest is answered `N`. */
+    readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean } | undefined;
+    readonly maxMessageBytes: number;
+  };
   /** The forward-auth endpoint (src/forward-auth): who may ask it, and which services' credentials it hands out. */
   readonly forwardAuth: {
     /** CIDRs of the proxies allowed to ask; default loopback only. */
@@ -138,6 +152,8 @@ export interface ConfigOverrides {
   readonly postgres?: string;
   readonly auth?: string;
   readonly redis?: string;
+  readonly pgTlsCert?: string;
+  readonly pgTlsKey?: string;
 }
 
 function readConfigFile(path: string): ConfigFile {
@@ -236,6 +252,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       postgres: parseListenAddress(overrides.postgres ?? env.LATCHKEY_PG_ADDR ?? file.listen?.postgres ?? '127.0.0.1:7702', 'postgres address'),
       auth: parseListenAddress(overrides.auth ?? env.LATCHKEY_AUTH_ADDR ?? file.listen?.auth ?? '127.0.0.1:7703', 'forward-auth address'),
     },
+    postgres: {
+      tls: postgresTls(overrides, env, file),
+      maxMessageBytes: file.postgres?.maxMessageBytes ?? 1024 * 1024,
+    },
     forwardAuth: {
       trustedProxies: file.forwardAuth?.trustedProxies ?? ['127.0.0.0/8', '::1/128'],
       secretEnv: file.forwardAuth?.secretEnv,
@@ -264,4 +284,16 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     lifecycle: lifecycleConfig(file.lifecycle),
     secret: env.LATCHKEY_SECRET,
   };
+}
+
+/** The PostgreSQL listener's certificate and key: both or neither, relative paths from the working directory. */
+function postgresTls(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, file: ConfigFile): LatchkeyConfig['postgres']['tls'] {
+  const cert = overrides.pgTlsCert ?? env.LATCHKEY_PG_TLS_CERT ?? file.postgres?.tls?.cert;
+  const key = overrides.pgTlsKey ?? env.LATCHKEY_PG_TLS_KEY ?? file.postgres?.tls?.key;
+  const required = file.postgres?.tls?.required ?? false;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError(`postgres.tls: the certificate and its key go together: ${cert === undefined ? 'cert (--pg-tls-cert, LATCHKEY_PG_TLS_CERT)' : 'key (--pg-tls-key, LATCHKEY_PG_TLS_KEY)'} is missing`);
+  }
+  return { cert: resolve(cert), key: resolve(key), required };
 }

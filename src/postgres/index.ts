@@ -4,3 +4,4 @@
 export { startPostgresGateway, type PostgresGateway, type PostgresGatewayOptions } from './listener.js';
 export { postgresConnector } from './upstream/connector.js';
 export { loadSqlParser } from './sql/index.js';
+export { loadPostgresTls, PostgresTlsError, type PostgresTls } from './tls.js';

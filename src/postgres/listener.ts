@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AlertRaiser } from '../alerts/index.js';
 import type { DataPlane } from '../core/data-plane.js';
@@ -8,6 +9,7 @@ import type { SessionDeps } from './session/deps.js';
 import { PROTOCOL_VIOLATION, refusal } from './session/refusal.js';
 import { Session } from './session/session.js';
 import { Startup } from './session/startup.js';
+import type { PostgresTls } from './tls.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, Framer } from './wire/framer.js';
 import { ProtocolViolation } from './wire/messages.js';
 import { backend } from './wire/serializer.js';
@@ -16,6 +18,12 @@ import { backend } from './wire/serializer.js';
 // per connection until its first ReadyForQuery, then one Session relaying to
 // its own upstream backend. A client that does not finish startup in time is
 // closed; a frame that cannot be read ends its connection with 08P01.
+//
+// With a certificate (`tls`), an SSLRequest is answered `S` and the rest of the
+// connection is read from a TLS socket over it. Bytes the client sent after its
+// SSLRequest without waiting for the `S` would have been written before the
+// handshake by someone else than the TLS peer (CVE-2021-23214's injection):
+// they end the connection with 08P01 instead of being read as startup.
 
 export interface PostgresGatewayOptions {
   readonly plane: DataPlane;
@@ -30,6 +38,8 @@ export interface PostgresGatewayOptions {
   readonly connectTimeoutMs?: number;
   /** Where a honeytoken presented as a password is raised (`honeytoken_used`). */
   readonly alerts?: AlertRaiser;
+  /** The listener's certificate (loadPostgresTls); without it SSLRequest is answered `N` and only loopback clients may log in. */
+  readonly tls?: PostgresTls;
 }
 
 export interface PostgresGateway {
@@ -48,6 +58,7 @@ export async function startPostgresGateway(options: PostgresGatewayOptions): Pro
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     cancels: new CancelKeys(),
     alerts: options.alerts,
+    tls: options.tls,
   };
   const startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
   const sockets = new Set<Socket>();
@@ -57,7 +68,10 @@ export async function startPostgresGateway(options: PostgresGatewayOptions): Pro
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setNoDelay(true);
-    accept(deps, socket, startupTimeoutMs, sessions);
+    accept(deps, socket, startupTimeoutMs, sessions, (secure) => {
+      sockets.add(secure);
+      secure.on('close', () => sockets.delete(secure));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -83,9 +97,11 @@ export async function startPostgresGateway(options: PostgresGatewayOptions): Pro
   };
 }
 
-function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, sessions: Set<Session>): void {
+function accept(deps: SessionDeps, raw: Socket, startupTimeoutMs: number, sessions: Set<Session>, track: (secure: TLSSocket) => void): void {
   const framer = new Framer({ startup: true, maxBytes: deps.maxMessageBytes });
-  const startup = new Startup(deps, socket);
+  const startup = new Startup(deps, raw);
+  /** The client's connection as the gateway reads it: `raw`, or the TLS socket over it. */
+  let socket: Socket = raw;
   let phase: 'startup' | 'password' | 'authenticating' | 'session' = 'startup';
   let session: Session | null = null;
   const timer = setTimeout(() => socket.destroy(), startupTimeoutMs);
@@ -111,6 +127,10 @@ function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, ses
         const frame = frames[0]!;
         if (phase === 'startup') {
           const step = startup.packet(frame);
+          if (step.kind === 'tls') {
+            if (frames.length > 1 || framer.buffered > 0) throw new ProtocolViolation('bytes arrived after the SSLRequest before the TLS handshake');
+            return encrypt(deps.tls!);
+          }
           if (step.kind === 'answer') socket.write(step.bytes);
           else if (step.kind === 'close' || step.kind === 'refuse') {
             // Nothing more is read from this connection.
@@ -169,6 +189,17 @@ function accept(deps: SessionDeps, socket: Socket, startupTimeoutMs: number, ses
     } catch (err) {
       violation(err);
     }
+  };
+  const encrypt = (tls: PostgresTls): void => {
+    raw.off('data', onFrames);
+    raw.write(backend.acceptEncryption());
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context });
+    track(secure);
+    secure.on('error', () => secure.destroy());
+    secure.on('close', () => raw.destroy());
+    socket = secure;
+    startup.encrypted(secure);
+    secure.on('data', onFrames);
   };
   socket.on('data', onFrames);
 }

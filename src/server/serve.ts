@@ -7,6 +7,7 @@ import { createRedisChangePublisher, startHttpGateway, type HttpGateway } from '
 import { CredentialPolicy, OwnListeners } from '../core/services/index.js';
 import { startForwardAuth, type ForwardAuthEndpoint } from '../forward-auth/index.js';
 import { loadSqlParser, postgresConnector, startPostgresGateway, type PostgresGateway } from '../postgres/index.js';
+import { postgresTlsOf } from './pg-node.js';
 import { forwardAuthSecret } from '../forward-auth/secret-env.js';
 import { alertsFromConfig } from '../alerts/index.js';
 import { GithubKeys, GithubKeySource, type GithubKeyRing } from '../leaks/index.js';
@@ -49,6 +50,7 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
   const now = options.now ?? Date.now;
   ensureDataDir(config.dataDir);
   const hasher = loadTokenHasher(config.dataDir, config.secret, true);
+  const pgTls = postgresTlsOf(config);
   const store = await openStore(config.store, { backgroundCheckpoints: true, onCheckpointFailure: checkpointFailureLogger(logger) });
   // What has been started, so that shutdown (or a failed start) stops exactly that, in phases.
   const parts: {
@@ -146,7 +148,10 @@ export async function startServer(config: LatchkeyConfig, options: ServeOptions 
       alerts,
     });
     parts.forwardAuth = forwardAuth;
-    const postgres = await startPostgresGateway({ plane: gateway.plane, listen: config.listen.postgres, logger, clock: now, alerts });
+    const postgres = await startPostgresGateway({
+      plane: gateway.plane, listen: config.listen.postgres, logger, clock: now, alerts, maxMessageBytes: config.postgres.maxMessageBytes,
+      ...(pgTls !== undefined && { tls: pgTls }),
+    });
     parts.postgres = postgres;
 
     let githubKeys: GithubKeyRing | undefined;

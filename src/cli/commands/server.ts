@@ -13,7 +13,12 @@ interface DataOptions {
   store?: string;
 }
 
-function overridesOf(options: DataOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }): ConfigOverrides {
+interface PgTlsOptions {
+  pgTlsCert?: string;
+  pgTlsKey?: string;
+}
+
+function overridesOf(options: DataOptions & PgTlsOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }): ConfigOverrides {
   return {
     ...(options.config !== undefined && { configFile: options.config }),
     ...(options.data !== undefined && { dataDir: options.data }),
@@ -22,6 +27,8 @@ function overridesOf(options: DataOptions & { admin?: string; gateway?: string; 
     ...(options.gateway !== undefined && { gateway: options.gateway }),
     ...(options.pg !== undefined && { postgres: options.pg }),
     ...(options.auth !== undefined && { auth: options.auth }),
+    ...(options.pgTlsCert !== undefined && { pgTlsCert: options.pgTlsCert }),
+    ...(options.pgTlsKey !== undefined && { pgTlsKey: options.pgTlsKey }),
   };
 }
 
@@ -51,8 +58,10 @@ export function registerServer(program: Command): void {
     .option('--admin <addr>', 'admin API and console address', undefined)
     .option('--gateway <addr>', 'HTTP gateway address')
     .option('--pg <addr>', 'PostgreSQL gateway address')
+    .option('--pg-tls-cert <file>', 'PEM certificate: the PostgreSQL gateway answers SSLRequest with TLS (postgres.tls.cert)')
+    .option('--pg-tls-key <file>', 'PEM private key of --pg-tls-cert (postgres.tls.key)')
     .option('--auth <addr>', 'forward-auth endpoint address (nginx auth_request, Caddy, Traefik, Envoy)')
-    .action(async (options: DataOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }) => {
+    .action(async (options: DataOptions & PgTlsOptions & { admin?: string; gateway?: string; pg?: string; auth?: string }) => {
       const { startServer } = await import('../../server/serve.js');
       const { loadConfig } = await config();
       const loaded = loadConfig(overridesOf(options));
@@ -65,7 +74,7 @@ export function registerServer(program: Command): void {
       process.stdout.write(`latchkey serving\n  admin API and console  ${server.adminUrl}\n`);
       process.stdout.write(`  HTTP gateway           ${server.gatewayUrl}\n`);
       process.stdout.write(`  forward-auth           ${server.authUrl}\n`);
-      process.stdout.write(`  PostgreSQL gateway     ${server.pgAddress}\n`);
+      process.stdout.write(`  PostgreSQL gateway     ${server.pgAddress}${pgTlsNote(loaded.postgres.tls)}\n`);
       process.stdout.write(`  store                  ${server.store.dialect}\n`);
       if (!server.initialized) {
         const data = options.data === undefined ? '' : ` --data ${options.data}`;
@@ -94,7 +103,9 @@ export function registerGateway(program: Command): void {
     .option('--redis <url>', 'shared rate limits and usage caps (or LATCHKEY_REDIS)')
     .option('--auth [addr]', 'also serve the forward-auth endpoint, at addr or listen.auth (off unless given)')
     .option('--pg [addr]', 'also serve the PostgreSQL gateway, at addr or listen.postgres (off unless given)')
-    .action(async (options: DataOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true; pg?: string | true }) => {
+    .option('--pg-tls-cert <file>', 'PEM certificate: the PostgreSQL gateway answers SSLRequest with TLS (postgres.tls.cert)')
+    .option('--pg-tls-key <file>', 'PEM private key of --pg-tls-cert (postgres.tls.key)')
+    .action(async (options: DataOptions & PgTlsOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true; pg?: string | true }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
       const { runGatewayNode } = await import('../../gateway/index.js');
       const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
@@ -139,12 +150,18 @@ export function registerGateway(program: Command): void {
         ]);
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
-      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} ${l.name === 'postgres gateway' ? '' : 'http://'}${l.address.host}:${l.address.port}`).join('');
+      const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} ${l.name === 'postgres gateway' ? '' : 'http://'}${l.address.host}:${l.address.port}${l.name === 'postgres gateway' ? pgTlsNote(loaded.postgres.tls) : ''}`).join('');
       process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
       await node.close();
     });
+}
+
+/** How the PostgreSQL gateway takes tokens: over TLS, or only from loopback. */
+function pgTlsNote(tls: { readonly required: boolean } | undefined): string {
+  if (tls === undefined) return ' (no TLS: loopback clients only)';
+  return tls.required ? ' (TLS required)' : ' (TLS; clear text from loopback only)';
 }
 
 /**

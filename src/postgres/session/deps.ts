@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AlertRaiser } from '../../alerts/index.js';
 import type { DataPlane } from '../../core/data-plane.js';
+import type { PostgresTls } from '../tls.js';
 import type { CancelKeys } from './cancel.js';
 
 /** What every session of one listener shares. */
@@ -13,4 +14,6 @@ export interface SessionDeps {
   readonly cancels: CancelKeys;
   /** Where a honeytoken's use is raised. */
   readonly alerts: AlertRaiser | undefined;
+  /** The listener's certificate; undefined: no TLS (SSLRequest answered `N`). */
+  readonly tls: PostgresTls | undefined;
 }

@@ -16,10 +16,13 @@ import { mayWrite } from './scopes.js';
 
 // The startup phase, before the first ReadyForQuery, and what it refuses with:
 //
-//   SSLRequest, GSSENCRequest   answered `N` (no TLS, no GSS encryption)
+//   SSLRequest                  answered `S` and the connection becomes TLS when the listener has a
+//                               certificate (see ../tls.ts), else `N`; 08P01 when already encrypted
+//   GSSENCRequest               answered `N` (no GSS encryption)
 //   CancelRequest               sent on to the backend of the session holding the key, then closed
-//   StartupMessage              08P01 (not protocol 3.0), 28000 invalid_request (not loopback: the
-//                               token would travel in clear text)
+//   StartupMessage              08P01 (not protocol 3.0), 28000 invalid_request (neither TLS nor
+//                               loopback: the token would travel in clear text; or not TLS where
+//                               the listener requires it)
 //   service                     FATAL 3D000 service_unknown (the database names no postgres service)
 //   password (the token)        FATAL 28P01 token_missing, token_malformed, token_unknown, token_*;
 //                               42501 env_mismatch, ip_not_allowed, permission_denied (no permission
@@ -43,6 +46,7 @@ export interface Established {
 
 export type StartupStep =
   | { readonly kind: 'answer'; readonly bytes: Buffer }
+  | { readonly kind: 'tls' }
   | { readonly kind: 'close' }
   | { readonly kind: 'password' }
   | { readonly kind: 'refuse'; readonly bytes: Buffer };
@@ -51,7 +55,8 @@ const STARTUP_PARAMETERS_FORWARDED = ['application_name'] as const;
 
 export class Startup {
   readonly #deps: SessionDeps;
-  readonly #socket: Socket;
+  #socket: Socket;
+  #encrypted = false;
   #database: string | null = null;
   #parameters = new Map<string, string>();
 
@@ -64,12 +69,20 @@ export class Startup {
     return this.#database;
   }
 
+  /** The connection is TLS from here on: `socket` is the TLS socket over the client's connection. */
+  encrypted(socket: Socket): void {
+    this.#socket = socket;
+    this.#encrypted = true;
+  }
+
   /** A startup-phase packet (no type byte). */
   packet(frame: Frame): StartupStep {
     const packet = parseStartup(frame);
     switch (packet.name) {
       case 'sslRequest':
       case 'gssEncRequest':
+        if (this.#encrypted) throw new ProtocolViolation(`an ${packet.name === 'sslRequest' ? 'SSLRequest' : 'GSSENCRequest'} on a connection already encrypted`);
+        if (packet.name === 'sslRequest' && this.#deps.tls !== undefined) return { kind: 'tls' };
         return { kind: 'answer', bytes: backend.refuseEncryption() };
       case 'cancelRequest':
         this.#deps.cancels.cancel(packet.processId, packet.secretKey);
@@ -81,12 +94,21 @@ export class Startup {
           const value = packet.parameters.get(name);
           if (value !== undefined) this.#parameters.set(name, value.slice(0, 63));
         }
-        if (!isLoopback(this.#socket.remoteAddress)) {
-          return { kind: 'refuse', bytes: backend.error('FATAL', '28000', 'latchkey: invalid_request: the token would travel in clear text; connect over loopback (the gateway does not speak TLS)') };
-        }
-        return { kind: 'password' };
+        const clear = this.#clearTextRefusal();
+        return clear === null ? { kind: 'password' } : { kind: 'refuse', bytes: backend.error('FATAL', '28000', `latchkey: invalid_request: ${clear}`) };
       }
     }
+  }
+
+  /** Why the token may not be asked for on this connection (it would cross it in clear text); null when it may. */
+  #clearTextRefusal(): string | null {
+    if (this.#encrypted) return null;
+    const tls = this.#deps.tls;
+    if (tls?.required === true) return 'this gateway requires TLS: connect with sslmode=require (or verify-full)';
+    if (isLoopback(this.#socket.remoteAddress)) return null;
+    return tls === undefined
+      ? 'the token would travel in clear text; connect over loopback (this gateway has no TLS certificate configured: postgres.tls)'
+      : 'the token would travel in clear text; connect with sslmode=require (or verify-full), or over loopback';
   }
 
   /** The PasswordMessage holding the token: the core's stages, then the upstream; a reason when refused. */

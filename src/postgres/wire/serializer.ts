@@ -23,6 +23,7 @@ export const backend = {
   },
   /** `N` to an SSLRequest or GSSENCRequest: not one byte more. */
   refuseEncryption: (): Buffer => Buffer.from('N'),
+  acceptEncryption: (): Buffer => Buffer.from('S'),
 };
 
 // Gateway → upstream.
