@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,7 +24,13 @@ import { pgbouncerAvailable, startPgBouncer } from './pgbouncer.js';
 // every statement parsed and authorized (decisions cached per token scope).
 // The database is created here (pgbench -i) and dropped at the end.
 
+// LATCHKEY_BENCH_PG_CASES=select-only:prepared,... runs only those cases;
+// LATCHKEY_BENCH_PROFILE=DIR writes a CPU profile of this process (the
+// gateway's side) for each Latchkey run, DIR/pg-<script>-<mode>.cpuprofile.
+
 const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 8);
+const CASES = process.env.LATCHKEY_BENCH_PG_CASES?.split(',');
+const PROFILE_DIR = process.env.LATCHKEY_BENCH_PROFILE;
 const CLIENTS = Number(process.env.LATCHKEY_BENCH_CLIENTS ?? 16);
 const SERVICE = 'benchdb';
 
@@ -50,6 +57,23 @@ async function measure(port: number, database: string, mode: 'simple' | 'prepare
   return { tps, latencyMs };
 }
 
+/** `work` under the CPU profiler when LATCHKEY_BENCH_PROFILE is set. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (PROFILE_DIR === undefined) return work();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 export async function runPgBench(): Promise<void> {
   if (!pgbouncerAvailable()) {
     process.stdout.write('pgbouncer is not installed; skipped (apt-get install pgbouncer)\n');
@@ -68,7 +92,8 @@ export async function runPgBench(): Promise<void> {
     cleanups.push(() => bouncer.stop());
 
     const logger = pino({ level: 'silent' });
-    const store = await openSqliteStore({ file: join(dir, 'latchkey.db') });
+    // As `latchkey serve` opens it: WAL checkpoints on a worker thread.
+    const store = await openSqliteStore({ file: join(dir, 'latchkey.db'), backgroundCheckpoints: true });
     const hasher = new TokenHasher(TokenHasher.generateKey());
     const now = Date.now();
     await store.createEnvironment({ name: 'prod', maxTtlMs: 86_400_000, createdAt: now }, SYSTEM_ACTOR);
@@ -96,9 +121,10 @@ export async function runPgBench(): Promise<void> {
     process.stdout.write(`${'script'.padEnd(12)} ${'mode'.padEnd(9)} ${'direct'.padStart(18)} ${'pgbouncer'.padStart(18)} ${'latchkey'.padStart(18)}  latchkey/pgbouncer\n`);
     for (const script of ['select-only', 'tpcb-like'] as const) {
       for (const mode of ['simple', 'prepared'] as const) {
+        if (CASES !== undefined && !CASES.includes(`${script}:${mode}`)) continue;
         const direct = await measure(5432, database, mode, script);
         const pooled = await measure(bouncer.port, SERVICE, mode, script);
-        const gated = await measure(latchkey.address.port, SERVICE, mode, script, token);
+        const gated = await profiled(`pg-${script}-${mode}`, () => measure(latchkey.address.port, SERVICE, mode, script, token));
         const cell = (r: PgbenchResult) => `${r.tps.toFixed(0)} tps ${r.latencyMs.toFixed(2)} ms`.padStart(18);
         process.stdout.write(`${script.padEnd(12)} ${mode.padEnd(9)} ${cell(direct)} ${cell(pooled)} ${cell(gated)}  ${(gated.tps / pooled.tps).toFixed(2)}\n`);
       }

@@ -2,7 +2,8 @@
 // one core: PostgreSQL's parser alone (libpg-query parseSync, the baseline any
 // parsing gateway pays), its fingerprint and normalize calls, and sqlScope's
 // authorize cold (parse, walk, fingerprint, decide), warm on a statement's
-// shape (literals varying: one normalize and a lookup) and warm on the exact
+// shape (literals varying: the literal-masked key and a lookup for a single
+// DML statement, else one normalize and a lookup) and warm on the exact
 // text (a prepared statement's: one lookup).
 // Run: `npm run bench -- sql`.
 

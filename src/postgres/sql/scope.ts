@@ -14,8 +14,12 @@
 //
 // Before that, the exact text is looked up (the same text is trivially the same
 // verdict): a driver's parameterized statements repeat byte for byte, and then
-// authorize is one Map lookup. Otherwise a hit costs one normalize (a parse in
-// WebAssembly, without building the JSON tree) and a lookup. Each map holds at
+// authorize is one Map lookup. Then, for a single DML statement, the text with
+// its literals masked by a small lexer of our own (literal-key.ts: a pass in
+// JavaScript, no parse), which the simple protocol's inline literals hit; a
+// key is remembered there only with the verdict the normalized text gave.
+// Otherwise a hit costs one normalize (a parse in WebAssembly, without
+// building the JSON tree) and a lookup. Each map holds at
 // most CACHE_ENTRIES verdicts and CACHE_CHARS characters of keys, first in
 // first out, keyed by texts up to CACHE_KEY_CHARS long. A scope is for one
 // grant: when the grant changes, build a new scope (its cache starts empty).
@@ -24,6 +28,7 @@ import type { CompiledGrant } from '../../policy/index.js';
 import { actionsOf } from '../../policy/index.js';
 import { analyzeSql } from './analyze.js';
 import { functionAllowed } from './functions.js';
+import { literalKey } from './literal-key.js';
 import { fingerprintOf, normalized } from './parser.js';
 import { quoteName } from './walk.js';
 import type { AnalyzedStatement, SqlScope, SqlVerdict } from './types.js';
@@ -102,16 +107,25 @@ function frozen(verdict: SqlVerdict): SqlVerdict {
 export function sqlScope(options: SqlScopeOptions): SqlScope {
   const listed = new Set(options.functions);
   const exact = new VerdictCache();
+  const literals = new VerdictCache();
   const shapes = new VerdictCache();
   return {
     authorize(sql: string): SqlVerdict {
       const seen = exact.get(sql);
       if (seen !== undefined) return seen;
-      // Before the key: the parser behind normalize reads a C string and would stop at a NUL,
+      // Before the keys: the parser behind normalize reads a C string and would stop at a NUL,
       // giving `SELECT 1\0; DROP ...` the key of `SELECT 1`. analyzeSql refuses a NUL.
-      const key = sql.length > CACHE_KEY_CHARS || sql.includes('\u0000') ? undefined : normalized(sql);
+      if (sql.length > CACHE_KEY_CHARS || sql.includes('\u0000')) return frozen(judge(sql, options, listed));
+      const masked = literalKey(sql);
+      if (masked !== undefined) {
+        // Texts that differ only in literals repeat rarely: not copied into the exact map.
+        const known = literals.get(masked);
+        if (known !== undefined) return known;
+      }
+      const key = normalized(sql);
       if (key === undefined || key.length > CACHE_KEY_CHARS) return frozen(judge(sql, options, listed));
       const verdict = shapes.get(key) ?? shapes.remember(key, frozen(judge(sql, options, listed)));
+      if (masked !== undefined) literals.remember(masked, verdict);
       return exact.remember(sql, verdict);
     },
   };
