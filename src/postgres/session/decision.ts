@@ -13,7 +13,19 @@ export function decisionAt(clock: () => number, peer: string | undefined, action
   return context;
 }
 
-export function describeStatements(statements: readonly AnalyzedStatement[]): { action: string; tables: string } {
+/** By the analysis's statements array (cached verdicts share theirs, frozen): described once, not per Execute. */
+const described = new WeakMap<readonly AnalyzedStatement[], { readonly action: string; readonly tables: string }>();
+
+export function describeStatements(statements: readonly AnalyzedStatement[]): { readonly action: string; readonly tables: string } {
+  let description = described.get(statements);
+  if (description === undefined) {
+    description = describe(statements);
+    if (Object.isFrozen(statements)) described.set(statements, description);
+  }
+  return description;
+}
+
+function describe(statements: readonly AnalyzedStatement[]): { action: string; tables: string } {
   const kinds = new Set<string>();
   const tables = new Set<string>();
   for (const statement of statements) {

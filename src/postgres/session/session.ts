@@ -59,6 +59,9 @@ export class Session {
   #grant: CompiledGrant;
   #scope: SqlScope;
   #waiting = false;
+  /** Inside #pump: what is forwarded waits in #outbox for one write at its end. */
+  #pumping = false;
+  #outbox: Buffer[] = [];
   #skipping = false;
   #ended = false;
   readonly #onEnd: () => void;
@@ -101,7 +104,7 @@ export class Session {
   #pump(): void {
     if (this.#waiting || this.#ended) return;
     const upstream = this.#upstream.socket;
-    upstream.cork();
+    this.#pumping = true;
     try {
       while (this.#inbox.length > 0 && !this.#ended) {
         const frame = this.#inbox.shift()!;
@@ -122,7 +125,8 @@ export class Session {
         return;
       }
     } finally {
-      upstream.uncork();
+      this.#pumping = false;
+      this.#flushUpstream();
     }
     if (upstream.writableNeedDrain) {
       this.#client.pause();
@@ -263,7 +267,24 @@ export class Session {
 
   #forward(bytes: Frame | Buffer, expected: Pending | null): void {
     if (expected !== null) this.#relay.expect(expected);
-    this.#upstream.socket.write(Buffer.isBuffer(bytes) ? bytes : bytes.bytes);
+    const buffer = Buffer.isBuffer(bytes) ? bytes : bytes.bytes;
+    if (!this.#pumping) return void this.#upstream.socket.write(buffer);
+    // Frames forwarded as they came lie side by side in the chunk they were cut from: one run, one write.
+    const last = this.#outbox.at(-1);
+    if (last !== undefined && last.buffer === buffer.buffer && last.byteOffset + last.length === buffer.byteOffset) {
+      this.#outbox[this.#outbox.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buffer.length);
+    } else {
+      this.#outbox.push(buffer);
+    }
+  }
+
+  /** What one pump forwarded, in one write. */
+  #flushUpstream(): void {
+    const out = this.#outbox;
+    if (out.length === 0) return;
+    this.#outbox = [];
+    if (this.#upstream.socket.destroyed) return;
+    this.#upstream.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
   /** A frame that could not be read ends the session with 08P01; anything else is a bug, answered internal_error. */
@@ -290,6 +311,8 @@ export class Session {
     if (this.#ended) return;
     this.#ended = true;
     this.#relay.close();
+    // What this pump already forwarded goes before the Terminate, as it would have unbatched.
+    this.#flushUpstream();
     if (!this.#upstream.socket.destroyed) this.#upstream.socket.end(frontend.terminate());
     this.#client.end();
     this.#deps.plane.core.log.release(this.#decision);
