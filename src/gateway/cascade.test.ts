@@ -49,8 +49,13 @@ async function startNode(): Promise<{ child: ChildProcess; url: string }> {
   return { child, url };
 }
 
+/**
+ * One request on a connection of its own (`reset`): cli() blocks this process in spawnSync, under load
+ * longer than the gateway's 5 s keep-alive, so a pooled connection could be closed by the gateway while
+ * this process cannot see it, and be reused for the next request ("other side closed").
+ */
 async function status(base: string, token: string): Promise<number> {
-  const reply = await request(`${base}/orders/v1/orders/7`, { headers: { authorization: `Bearer ${token}` } });
+  const reply = await request(`${base}/orders/v1/orders/7`, { headers: { authorization: `Bearer ${token}` }, reset: true });
   await reply.body.dump();
   return reply.statusCode;
 }

@@ -47,8 +47,9 @@ async function startNode(): Promise<{ child: ChildProcess; url: string }> {
   return { child, url };
 }
 
+/** On a connection of its own (`reset`): runCli blocks this process, and a pooled connection the gateway closed meanwhile would be reused. */
 async function status(base: string, token: string): Promise<number> {
-  const reply = await request(`${base}/orders/v1/orders/7`, { headers: { authorization: `Bearer ${token}` } });
+  const reply = await request(`${base}/orders/v1/orders/7`, { headers: { authorization: `Bearer ${token}` }, reset: true });
   await reply.body.dump();
   return reply.statusCode;
 }

@@ -135,7 +135,10 @@ function accept(deps: SessionDeps, raw: Socket, startupTimeoutMs: number, sessio
           else if (step.kind === 'close' || step.kind === 'refuse') {
             // Nothing more is read from this connection.
             phase = 'authenticating';
-            return void (step.kind === 'refuse' ? socket.end(step.bytes) : socket.end());
+            if (step.kind === 'close') return void socket.end();
+            // Refused before a token was asked for (clear text where it may not travel): audited, then answered.
+            const client = socket;
+            return void deps.plane.core.log.recordListenerRefusal(client.remoteAddress, 'startup', step.why, 'invalid_request').then(() => client.end(step.bytes));
           }
           else {
             phase = 'password';

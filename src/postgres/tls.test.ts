@@ -170,6 +170,9 @@ describe('the PostgreSQL listener with a certificate', () => {
     const clear = await psql(outside, gateway.address.port, 'disable', 'SELECT 1;\n');
     expect(clear.code).not.toBe(0);
     expect(clear.stderr).toContain('latchkey: invalid_request: the token would travel in clear text; connect with sslmode=require');
+    // The refusal is audited, with the client's address.
+    await expect.poll(async () => (await world.world.decisions()).some((d) => d.action === 'startup' && d.reason === 'invalid_request'
+      && d.client === outside && String(d.resource).startsWith('the token would travel in clear text')), { timeout: 10_000 }).toBe(true);
     const secure = await psql(outside, gateway.address.port, 'verify-full', 'SELECT sum(total) FROM orders;\n');
     expect(secure.stderr).toBe('');
     expect(secure.stdout.trim()).toBe('60');

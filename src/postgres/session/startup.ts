@@ -49,7 +49,7 @@ export type StartupStep =
   | { readonly kind: 'tls' }
   | { readonly kind: 'close' }
   | { readonly kind: 'password' }
-  | { readonly kind: 'refuse'; readonly bytes: Buffer };
+  | { readonly kind: 'refuse'; readonly bytes: Buffer; readonly why: string };
 
 const STARTUP_PARAMETERS_FORWARDED = ['application_name'] as const;
 
@@ -81,7 +81,7 @@ export class Startup {
     switch (packet.name) {
       case 'sslRequest':
       case 'gssEncRequest':
-        if (this.#encrypted) throw new ProtocolViolation(`an ${packet.name === 'sslRequest' ? 'SSLRequest' : 'GSSENCRequest'} on a connection already encrypted`);
+        if (this.#encrypted) throw new ProtocolViolation(`${packet.name === 'sslRequest' ? 'an SSLRequest' : 'a GSSENCRequest'} on a connection already encrypted`);
         if (packet.name === 'sslRequest' && this.#deps.tls !== undefined) return { kind: 'tls' };
         return { kind: 'answer', bytes: backend.refuseEncryption() };
       case 'cancelRequest':
@@ -95,7 +95,7 @@ export class Startup {
           if (value !== undefined) this.#parameters.set(name, value.slice(0, 63));
         }
         const clear = this.#clearTextRefusal();
-        return clear === null ? { kind: 'password' } : { kind: 'refuse', bytes: backend.error('FATAL', '28000', `latchkey: invalid_request: ${clear}`) };
+        return clear === null ? { kind: 'password' } : { kind: 'refuse', bytes: backend.error('FATAL', '28000', `latchkey: invalid_request: ${clear}`), why: clear.slice(0, 128) };
       }
     }
   }
