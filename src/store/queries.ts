@@ -66,6 +66,7 @@ export function tokenListQuery(filter: TokenFilter, dialect: Dialect): Query & {
 }
 
 export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
+  if (dialect === 'sqlite' && filter.tokenId !== undefined) return sqliteTokenAuditQuery(filter, filter.tokenId);
   const where = new Conditions(dialect);
   if (filter.kind !== undefined) where.add('kind = ?', filter.kind);
   if (filter.tokenId !== undefined) where.add('token_id = ?', filter.tokenId);
@@ -75,7 +76,54 @@ export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
   if (filter.fromTime !== undefined) where.add('time >= ?', filter.fromTime);
   if (filter.toTime !== undefined) where.add('time < ?', filter.toTime);
   if (filter.afterSeq !== undefined) where.add('seq > ?', filter.afterSeq);
-  const limit = Math.max(1, Math.min(Math.floor(filter.limit) || 1, MAX_AUDIT_PAGE));
-  const limitSql = where.placeholders('LIMIT ?', [limit]);
+  const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
   return { sql: `SELECT * FROM audit_events ${where.where} ORDER BY seq ${limitSql}`, values: where.values };
+}
+
+function auditPageLimit(filter: AuditFilter): number {
+  return Math.max(1, Math.min(Math.floor(filter.limit) || 1, MAX_AUDIT_PAGE));
+}
+
+/**
+ * One token's events on SQLite, which keeps no index on the token column: its
+ * spans (one per append that held the token; see migration 6) in order, and
+ * within each span a range of the table's key. A token's spans never overlap,
+ * since each lies inside one append's contiguous seqs, so span order then seq
+ * order is seq order and the LIMIT stops the walk (no sort: the CROSS JOIN
+ * keeps the spans the outer loop, and `+time` keeps the time index out of the
+ * inner one). The walk starts at the span holding afterSeq, if one does, and
+ * skips spans wholly outside the time window.
+ */
+function sqliteTokenAuditQuery(filter: AuditFilter, tokenId: string): Query {
+  const spans: string[] = ['s.token_id = ?'];
+  const events: string[] = ['a.seq BETWEEN s.first_seq AND s.last_seq', 'a.token_id = ?'];
+  const spanValues: unknown[] = [tokenId];
+  const eventValues: unknown[] = [tokenId];
+  if (filter.afterSeq !== undefined) {
+    spans.push('s.first_seq >= coalesce((SELECT max(first_seq) FROM audit_token_spans WHERE token_id = ? AND first_seq <= ?), ?)');
+    spanValues.push(tokenId, filter.afterSeq, filter.afterSeq);
+    events.push('a.seq > ?');
+    eventValues.push(filter.afterSeq);
+  }
+  if (filter.fromTime !== undefined) {
+    spans.push('s.max_time >= ?');
+    spanValues.push(filter.fromTime);
+    events.push('+a.time >= ?');
+    eventValues.push(filter.fromTime);
+  }
+  if (filter.toTime !== undefined) {
+    spans.push('s.min_time < ?');
+    spanValues.push(filter.toTime);
+    events.push('+a.time < ?');
+    eventValues.push(filter.toTime);
+  }
+  for (const [column, value] of [['kind', filter.kind], ['service', filter.service], ['decision', filter.decision], ['reason', filter.reason]] as const) {
+    if (value === undefined) continue;
+    events.push(`a.${column} = ?`);
+    eventValues.push(value);
+  }
+  return {
+    sql: `SELECT a.* FROM audit_token_spans s CROSS JOIN audit_events a WHERE ${[...spans, ...events].join(' AND ')} ORDER BY s.first_seq, a.seq LIMIT ?`,
+    values: [...spanValues, ...eventValues, auditPageLimit(filter)],
+  };
 }

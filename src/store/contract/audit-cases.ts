@@ -93,6 +93,38 @@ export function auditCases(open: OpenStore): void {
       await check({ afterSeq: 5, limit: 4 }, (event) => event.seq > 5);
     });
 
+    it("reads one token's events across many appends in seq order, paged from any seq and windowed by time", async () => {
+      const { store } = opened();
+      // Appends of 1 to 7 events, tokens interleaved, times not in seq order: a token's events of one append
+      // are not contiguous, and a page may start inside them.
+      let from = 0;
+      for (const size of [1, 7, 3, 5, 2, 6, 4, 1, 7, 3]) {
+        const batch = decisions(size, from).map((event, i) => ({ ...event, time: T0 + ((from + i) * 7) % 40 }));
+        await store.appendAudit(batch);
+        from += size;
+      }
+      await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
+      const all = await allAudit(store);
+      const tokenOf = (event: AuditEvent) => (event.kind === 'decision' ? event.detail.tokenId : event.detail.actorTokenId);
+      const token = 'tok_00000000000000000001';
+      const mine = all.filter((event) => tokenOf(event) === token);
+      expect(mine.length).toBeGreaterThan(10);
+      for (const afterSeq of [undefined, 0, 1, 2, 3, 9, 10, 11, 20, 38, 39, 100]) {
+        for (const limit of [1, 2, 5, 100]) {
+          const filter = { tokenId: token, limit, ...(afterSeq === undefined ? {} : { afterSeq }) };
+          expect(await store.readAudit(filter)).toEqual(mine.filter((event) => afterSeq === undefined || event.seq > afterSeq).slice(0, limit));
+        }
+      }
+      const windowed = await store.readAudit({ tokenId: token, fromTime: T0 + 10, toTime: T0 + 25, decision: 'allow', limit: 100 });
+      expect(windowed).toEqual(mine.filter((event) => event.time >= T0 + 10 && event.time < T0 + 25 && event.kind === 'decision' && event.detail.decision === 'allow'));
+      expect(windowed.length).toBeGreaterThan(0);
+      expect(await store.readAudit({ tokenId: ALICE.tokenId!, kind: 'admin', limit: 10 })).toEqual(all.filter((event) => event.kind === 'admin'));
+      expect(await store.readAudit({ tokenId: 'tok_nobody', limit: 10 })).toEqual([]);
+      // Pruning keeps every token's remaining events findable.
+      await store.pruneAudit(17);
+      expect(await store.readAudit({ tokenId: token, limit: 100 })).toEqual(mine.filter((event) => event.seq >= 17));
+    });
+
     it('refuses an event whose time is not whole milliseconds, appending nothing', async () => {
       const { store } = opened();
       await expectCode(store.appendAudit([...decisions(2), { ...decisions(1)[0]!, time: T0 + 0.5 }]), 'invalid_request');

@@ -160,4 +160,25 @@ CREATE TABLE token_usage_overflows (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 6,
+    name: 'audit events by token: one span per token and append, not one index entry per event',
+    // An index on (token_id, seq) takes an entry per event at as many places in its tree as a batch has tokens,
+    // which was a third of what a busy gateway's appends cost. A span says "this token's events of one append lie
+    // between these seqs (and times)": one row per token per append, and reading a token's events walks its spans
+    // in order, each a range of the table's own key (sqlite-store.ts #readByToken). Existing events get a span each.
+    sql: `
+CREATE TABLE audit_token_spans (
+  token_id TEXT NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  min_time INTEGER NOT NULL,
+  max_time INTEGER NOT NULL,
+  PRIMARY KEY (token_id, first_seq)
+) STRICT, WITHOUT ROWID;
+INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time)
+  SELECT token_id, seq, seq, time, time FROM audit_events WHERE token_id IS NOT NULL;
+DROP INDEX audit_events_token;
+`,
+  },
 ];

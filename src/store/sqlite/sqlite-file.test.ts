@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateToken, TokenHasher } from '../../token/index.js';
-import { ALICE, aRole, aToken, withEnvironments } from '../contract/fixtures.js';
+import { ALICE, aRole, aToken, allAudit, decisions, withEnvironments } from '../contract/fixtures.js';
 import { openStore } from '../index.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -63,6 +63,40 @@ describe('sqlite store file', () => {
       expect(raw.prepare('SELECT version FROM schema_migrations').all()).toEqual(SQLITE_MIGRATIONS.map((m) => ({ version: m.version })));
     } finally {
       raw.close();
+    }
+  });
+
+  it("migrates a file from before token spans: every existing event is found by its token, and the token index is gone", async () => {
+    const file = tempFile();
+    const store = await openSqliteStore({ file });
+    await store.migrate();
+    await store.appendAudit(decisions(12));
+    await store.appendAudit(decisions(9, 12));
+    const all = await allAudit(store);
+    await store.close();
+    // The file as version 5 left it: the index on (token_id, seq), no spans.
+    const raw = new Database(file);
+    raw.exec("DROP TABLE audit_token_spans; CREATE INDEX audit_events_token ON audit_events (token_id, seq); DELETE FROM schema_migrations WHERE version = 6");
+    raw.close();
+    const migrated = await openSqliteStore({ file });
+    try {
+      await migrated.migrate();
+      const token = 'tok_00000000000000000002';
+      const mine = all.filter((event) => event.kind === 'decision' && event.detail.tokenId === token);
+      expect(mine).toHaveLength(7);
+      expect(await migrated.readAudit({ tokenId: token, limit: 100 })).toEqual(mine);
+      expect(await migrated.readAudit({ tokenId: token, afterSeq: mine[2]!.seq, limit: 2 })).toEqual(mine.slice(3, 5));
+      // And what is appended after the migration joins them.
+      const [next] = await migrated.appendAudit(decisions(1, 2));
+      expect(await migrated.readAudit({ tokenId: token, afterSeq: mine.at(-1)!.seq, limit: 100 })).toEqual([next]);
+    } finally {
+      await migrated.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([{ name: 'audit_events_time' }]);
+    } finally {
+      check.close();
     }
   });
 

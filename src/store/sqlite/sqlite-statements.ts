@@ -57,6 +57,9 @@ export function prepareStatements(db: Database.Database) {
 
     auditHead: prepare<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
     insertAudit: prepare(insertInto('audit_events', AUDIT_COLUMNS)),
+    insertTokenSpan: prepare('INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?, ?)'),
+    // Spans wholly before the oldest event left: none of their events remains.
+    pruneTokenSpans: prepare('DELETE FROM audit_token_spans WHERE last_seq < (SELECT min(seq) FROM audit_events)'),
     // The newest event is never pruned: it is the head the next append links to.
     pruneAudit: prepare('DELETE FROM audit_events WHERE seq < ? AND seq < (SELECT max(seq) FROM audit_events)'),
     insertCheckpoint: prepare('INSERT INTO audit_checkpoints (seq, hash, time, signature, key_id) VALUES (?, ?, ?, ?, ?)'),

@@ -20,6 +20,9 @@ import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
+/** Where rows.auditValues puts the token column (the decision's token, or the admin's). */
+const AUDIT_TOKEN_COLUMN = rows.AUDIT_COLUMNS.indexOf('token_id');
+
 export interface SqliteStoreOptions {
   /** Path of the database file; its directory is created when missing. */
   readonly file: string;
@@ -362,14 +365,37 @@ class SqliteStore implements Store {
   }
 
   async pruneAudit(beforeSeq: number): Promise<number> {
-    return guarded(() => this.#sql.pruneAudit.run(beforeSeq).changes);
+    return guarded(
+      () =>
+        this.#write.immediate(() => {
+          const pruned = this.#sql.pruneAudit.run(beforeSeq).changes;
+          this.#sql.pruneTokenSpans.run();
+          return pruned;
+        }) as number,
+    );
   }
 
   /** Links events onto the head and inserts them; runs inside a write transaction. */
   #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
     const head = this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
     const { events, details } = linkForStore(head.seq, head.hash, inputs);
-    for (let i = 0; i < events.length; i++) this.#sql.insertAudit.run(...rows.auditValues(events[i]!, details[i]));
+    // The events of each token in this append: its span (first seq, last seq, earliest time, latest time).
+    const spans = new Map<string, number[]>();
+    for (let i = 0; i < events.length; i++) {
+      const values = rows.auditValues(events[i]!, details[i]);
+      this.#sql.insertAudit.run(...values);
+      const tokenId = values[AUDIT_TOKEN_COLUMN];
+      if (typeof tokenId !== 'string') continue;
+      const { seq, time } = events[i]!;
+      const span = spans.get(tokenId);
+      if (span === undefined) spans.set(tokenId, [seq, seq, time, time]);
+      else {
+        span[1] = seq;
+        if (time < span[2]!) span[2] = time;
+        if (time > span[3]!) span[3] = time;
+      }
+    }
+    for (const [tokenId, span] of spans) this.#sql.insertTokenSpan.run(tokenId, ...span);
     return events;
   }
 
