@@ -68,6 +68,43 @@ describe('background WAL checkpoints', () => {
     }
   });
 
+  it('restart the WAL under writes that never pause, so it stays bounded (a passive checkpoint alone never restarts it)', async () => {
+    /** Commits of 1,000 rows of 500 bytes back to back, one event-loop turn apart, until `enough` says stop; the WAL's largest size and the bytes written. */
+    const writeUntil = async (restartPages: number, enough: (checkpointer: WalCheckpointer, written: number) => boolean) => {
+      const path = join(dir, `restart-${restartPages}.db`);
+      const db = openDatabase(path);
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+      const checkpointer = await WalCheckpointer.start(db, path, { everyMs: 10, restartPages });
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      const commit = db.transaction(() => {
+        for (let i = 0; i < 1000; i++) insert.run('x'.repeat(500));
+      });
+      let written = 0;
+      let commits = 0;
+      try {
+        const deadline = Date.now() + 20_000;
+        while (!enough(checkpointer, written) && Date.now() < deadline) {
+          commit();
+          commits += 1;
+          written += 1000 * 500;
+          await new Promise(setImmediate);
+        }
+        expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: commits * 1000 });
+        return { wal: size(`${path}-wal`), written, restarts: checkpointer.restarts };
+      } finally {
+        await checkpointer.stop();
+        db.close();
+      }
+    };
+    const bounded = await writeUntil(256, (checkpointer, written) => checkpointer.restarts.asked >= 3 && written >= 60_000_000);
+    expect(bounded.restarts.asked).toBeGreaterThanOrEqual(3);
+    expect(bounded.wal).toBeLessThan(bounded.written / 2);
+    // The same writes with restarts out of reach: the WAL holds all of them.
+    const unbounded = await writeUntil(Number.MAX_SAFE_INTEGER, (_, written) => written >= bounded.written);
+    expect(unbounded.restarts.asked).toBe(0);
+    expect(unbounded.wal).toBeGreaterThan(unbounded.written * 0.9);
+  }, 60_000);
+
   it('turn automatic checkpoints off while the worker runs, and back on when it stops or dies', async () => {
     const db = openDatabase(file);
     try {
