@@ -343,6 +343,9 @@ class SqliteStore implements Store {
 
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
     if (events.length === 0) return [];
+    // Held back, rarely and briefly, so that this append can restart a WAL grown long (wal-checkpointer.ts).
+    const gate = this.#checkpointer?.gate;
+    if (gate !== undefined) await gate;
     return guarded(() => this.#write.immediate(() => this.#append(events)) as AuditEvent[]);
   }
 
