@@ -8,10 +8,10 @@ import { DECISION_KEYS, mayHoldSecret, redactEvent } from './redact.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** The text SHA-256 is taken over: the canonical form of seq, prevHash, kind, time and detail. */
-function hashedBody(seq: number, prevHash: string, kind: string, time: number, detailJson: string): string {
+function hashedBody(seq: number, prevHash: string, kind: string, time: number, detailJson: string, prevIsHex = HEX_HASH.test(prevHash)): string {
   // canonicalJson({ seq, prevHash, kind, time, detail }) with its keys already in canonical order, written out.
   // The common case needs no escaping or number checks: a known kind, a hex hash, whole-number seq and time.
-  if ((kind === 'decision' || kind === 'admin') && HEX_HASH.test(prevHash) && Number.isSafeInteger(seq) && Number.isSafeInteger(time)) {
+  if ((kind === 'decision' || kind === 'admin') && prevIsHex && Number.isSafeInteger(seq) && Number.isSafeInteger(time)) {
     return `{"detail":${detailJson},"kind":"${kind}","prevHash":"${prevHash}","seq":${seq},"time":${time}}`;
   }
   return `{"detail":${detailJson},"kind":${canonicalJson(kind)},"prevHash":${canonicalJson(prevHash)},"seq":${canonicalJson(seq)},"time":${canonicalJson(time)}}`;
@@ -73,6 +73,8 @@ export function linkForStore(headSeq: number, headHash: string, inputs: readonly
   const details: string[] = [];
   let seq = headSeq;
   let prev = headHash;
+  // Every hash after the head's is one sha256 wrote in hex: only the head's needs looking at.
+  let prevIsHex = HEX_HASH.test(prev);
   for (const raw of inputs) {
     seq += 1;
     let input = raw;
@@ -84,13 +86,15 @@ export function linkForStore(headSeq: number, headHash: string, inputs: readonly
       events.push({ ...input, seq, prevHash: prev, hash } as AuditEvent);
       details.push(JSON.stringify(input.detail));
       prev = hash;
+      prevIsHex = true;
       continue;
     }
     json ??= canonicalJson(input.detail);
-    const hash = sha256(hashedBody(seq, prev, input.kind, input.time, json));
+    const hash = sha256(hashedBody(seq, prev, input.kind, input.time, json, prevIsHex));
     events.push({ kind: input.kind, time: input.time, detail: input.detail, seq, prevHash: prev, hash } as AuditEvent);
     details.push(json);
     prev = hash;
+    prevIsHex = true;
   }
   return { events, details };
 }
