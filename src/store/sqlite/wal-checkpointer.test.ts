@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decisionInput } from '../../audit/tamper.contract.js';
@@ -126,6 +128,30 @@ describe('background WAL checkpoints', () => {
     } finally {
       await store.close();
     }
+  }, 60_000);
+
+  it('keep a process whose only work is a held append alive until the append is written', async () => {
+    // In a process with nothing else to do (a script, a CLI command) an append waiting at the gate must not let
+    // Node exit with the append unwritten (exit code 13, "unsettled top-level await").
+    const dist = resolve('dist/store/index.js');
+    if (!existsSync(dist)) throw new Error('build first: npm run build');
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(pathToFileURL(dist).href)};
+      const store = await openSqliteStore({ file: ${JSON.stringify(file)}, backgroundCheckpoints: true });
+      await store.migrate();
+      const detail = { node: 'n', tokenId: 'tok_1', tokenName: 't', env: 'prod', service: 'orders', action: 'GET', resource: '/v1/orders/${'x'.repeat(300)}', decision: 'allow', reason: 'ok', matched: null, upstreamStatus: 200, latencyMs: 1, client: '127.0.0.1' };
+      for (let i = 0; i < 150; i++) {
+        await store.appendAudit(Array.from({ length: 1000 }, () => ({ kind: 'decision', time: Date.now(), detail })));
+        await new Promise(setImmediate);
+      }
+      const head = await store.auditHead();
+      await store.close();
+      process.stdout.write(String(head.seq));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('150000');
   }, 60_000);
 
   it('turn automatic checkpoints off while the worker runs, and back on when it stops or dies', async () => {

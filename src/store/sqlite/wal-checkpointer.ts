@@ -128,7 +128,8 @@ export class WalCheckpointer {
   static async start(db: Database.Database, file: string, options: WalCheckpointerOptions = {}): Promise<WalCheckpointer> {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const workerData = { file, driver, everyMs: options.everyMs ?? 100, restartPages: options.restartPages ?? DEFAULT_RESTART_PAGES };
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+    // execArgv: none of the parent's flags (under --input-type=module the CommonJS source would not evaluate).
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, execArgv: [] });
     const checkpointer = new WalCheckpointer(db, worker);
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
@@ -171,9 +172,9 @@ export class WalCheckpointer {
     if (!this.#running || this.#gate !== null) return;
     let release!: () => void;
     const open = new Promise<void>((resolve) => (release = resolve));
-    // Never held for long, whatever the worker does.
+    // Never held for long, whatever the worker does. Not unref'd: it keeps a process whose only work is an
+    // append held here alive until the worker answers (the worker itself does not keep the process alive).
     const timer = setTimeout(() => this.#release(), GATE_MAX_MS);
-    timer.unref();
     this.#gate = { open, release, timer };
     this.#restarts += 1;
     this.#worker.postMessage('final');
