@@ -8,8 +8,9 @@ import { classifyBreak, LOOKAHEAD, type Link } from './verify-classify.js';
 // `audit verify`: walks every retained event in seq order, recomputes each
 // hash, follows the prevHash links, checks every checkpoint's signature and
 // that the chain passes through each checkpoint's hash, and that the tail
-// reaches the newest checkpoint. It names the FIRST seq where anything is
-// wrong, and what kind of wrong it looks like (see verify-classify.ts).
+// reaches the newest checkpoint, and (SQLite) that every event is found by its
+// token. It names the FIRST seq where anything is wrong, and what kind of
+// wrong it looks like (see verify-classify.ts).
 
 export type AuditProblem = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated' | 'bad_signature';
 
@@ -41,7 +42,7 @@ export interface VerifyAuditOptions {
 const ALL_CHECKPOINTS = 10_000_000;
 
 export async function verifyAudit(
-  store: Pick<Store, 'readAudit' | 'listCheckpoints'>,
+  store: Pick<Store, 'readAudit' | 'listCheckpoints' | 'auditTokenLookupGap'>,
   options: VerifyAuditOptions,
 ): Promise<AuditVerification> {
   const publicKey = toPublicKey(options.publicKey);
@@ -133,6 +134,16 @@ export async function verifyAudit(
       seq: p === undefined ? 1 : lastSeq + 1,
       problem: 'truncated',
       detail: `the log ends at seq ${lastSeq} but a signed checkpoint records seq ${newest}`,
+    });
+  }
+  // The chain holds; a store's own lookup by token (outside the chain) must still find every event it holds.
+  const unfound = (await store.auditTokenLookupGap?.()) ?? null;
+  if (unfound !== null) {
+    return first({
+      ok: false,
+      seq: unfound,
+      problem: 'edited',
+      detail: `event ${unfound} is not found by its token: the store's lookup by token (outside the hash chain) was edited, so \`audit query --token-id\` would not show it`,
     });
   }
   if (badSignature !== undefined) return badSignature;

@@ -260,6 +260,12 @@ export interface Store {
   /** Appends events after the current head, linking them into the hash chain, in one transaction. */
   appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;
   readAudit(filter: AuditFilter): Promise<AuditEvent[]>;
+  /**
+   * For a store whose reads by token go through a structure of its own, outside the hash chain (SQLite's token
+   * spans): the first seq of an event that a read by its token would not find, or null when every one is found.
+   * `audit verify` checks it, so that deleting a span cannot hide a token's events from `audit query --token-id`.
+   */
+  auditTokenLookupGap?(): Promise<number | null>;
   /** seq 0 and GENESIS_HASH for an empty chain; after pruning, the head is still the last event's. */
   auditHead(): Promise<AuditHead>;
   addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;

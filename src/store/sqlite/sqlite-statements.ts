@@ -58,6 +58,11 @@ export function prepareStatements(db: Database.Database) {
     auditHead: prepare<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
     insertAudit: prepare(insertInto('audit_events', AUDIT_COLUMNS)),
     insertTokenSpan: prepare('INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?, ?)'),
+    // An event with a token that no span of its token covers: the last span starting at or before it must reach it.
+    tokenLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.token_id IS NOT NULL
+      AND coalesce((SELECT s.last_seq FROM audit_token_spans s WHERE s.token_id = a.token_id AND s.first_seq <= a.seq
+        ORDER BY s.first_seq DESC LIMIT 1), -1) < a.seq
+      ORDER BY a.seq LIMIT 1`),
     // Spans wholly before the oldest event left: none of their events remains.
     pruneTokenSpans: prepare('DELETE FROM audit_token_spans WHERE last_seq < (SELECT min(seq) FROM audit_events)'),
     // The newest event is never pruned: it is the head the next append links to.

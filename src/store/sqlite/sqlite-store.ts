@@ -354,6 +354,10 @@ class SqliteStore implements Store {
     return guarded(() => this.#statement(query.sql).all(...query.values).map(rows.auditFromRow));
   }
 
+  async auditTokenLookupGap(): Promise<number | null> {
+    return guarded(() => this.#sql.tokenLookupGap.get()?.seq ?? null);
+  }
+
   async auditHead(): Promise<AuditHead> {
     return guarded(() => this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH });
   }
