@@ -66,6 +66,16 @@ export function auditCases(open: OpenStore): void {
       expect(stored[0]!.detail).toEqual(JSON.parse(JSON.stringify(awkward.detail)));
     });
 
+    it('appends one call of more events than a statement carries (full chunks and a remainder) as one chain', async () => {
+      const { store } = opened();
+      await store.appendAudit(decisions(3));
+      await store.appendAudit(decisions(2345, 3));
+      const stored = await allAudit(store);
+      expect(stored).toHaveLength(2348);
+      expectChain(stored, 1, GENESIS_HASH);
+      expect(stored.map((event) => event.time)).toEqual(decisions(2348).map((event) => event.time));
+    });
+
     it('orders concurrent appends into one contiguous chain', async () => {
       const { store } = opened();
       await Promise.all(Array.from({ length: 8 }, (_, i) => store.appendAudit(decisions(20, i * 20))));
