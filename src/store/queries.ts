@@ -80,6 +80,14 @@ export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
   return { sql: `SELECT * FROM audit_events ${where.where} ORDER BY seq ${limitSql}`, values: where.values };
 }
 
+/** The filters that are one column's equality, on the audit table (or its alias `prefix`). */
+function addColumnFilters(where: Conditions, filter: AuditFilter, prefix: string): void {
+  if (filter.kind !== undefined) where.add(`${prefix}kind = ?`, filter.kind);
+  if (filter.service !== undefined) where.add(`${prefix}service = ?`, filter.service);
+  if (filter.decision !== undefined) where.add(`${prefix}decision = ?`, filter.decision);
+  if (filter.reason !== undefined) where.add(`${prefix}reason = ?`, filter.reason);
+}
+
 function auditPageLimit(filter: AuditFilter): number {
   return Math.max(1, Math.min(Math.floor(filter.limit) || 1, MAX_AUDIT_PAGE));
 }
@@ -95,35 +103,17 @@ function auditPageLimit(filter: AuditFilter): number {
  * skips spans wholly outside the time window.
  */
 function sqliteTokenAuditQuery(filter: AuditFilter, tokenId: string): Query {
-  const spans: string[] = ['s.token_id = ?'];
-  const events: string[] = ['a.seq BETWEEN s.first_seq AND s.last_seq', 'a.token_id = ?'];
-  const spanValues: unknown[] = [tokenId];
-  const eventValues: unknown[] = [tokenId];
+  const where = new Conditions('sqlite');
+  where.add('s.token_id = ?', tokenId);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  where.add('a.token_id = ?', tokenId);
   if (filter.afterSeq !== undefined) {
-    spans.push('s.first_seq >= coalesce((SELECT max(first_seq) FROM audit_token_spans WHERE token_id = ? AND first_seq <= ?), ?)');
-    spanValues.push(tokenId, filter.afterSeq, filter.afterSeq);
-    events.push('a.seq > ?');
-    eventValues.push(filter.afterSeq);
+    where.add('s.first_seq >= coalesce((SELECT max(first_seq) FROM audit_token_spans WHERE token_id = ? AND first_seq <= ?), ?)', tokenId, filter.afterSeq, filter.afterSeq);
+    where.add('a.seq > ?', filter.afterSeq);
   }
-  if (filter.fromTime !== undefined) {
-    spans.push('s.max_time >= ?');
-    spanValues.push(filter.fromTime);
-    events.push('+a.time >= ?');
-    eventValues.push(filter.fromTime);
-  }
-  if (filter.toTime !== undefined) {
-    spans.push('s.min_time < ?');
-    spanValues.push(filter.toTime);
-    events.push('+a.time < ?');
-    eventValues.push(filter.toTime);
-  }
-  for (const [column, value] of [['kind', filter.kind], ['service', filter.service], ['decision', filter.decision], ['reason', filter.reason]] as const) {
-    if (value === undefined) continue;
-    events.push(`a.${column} = ?`);
-    eventValues.push(value);
-  }
-  return {
-    sql: `SELECT a.* FROM audit_token_spans s CROSS JOIN audit_events a WHERE ${[...spans, ...events].join(' AND ')} ORDER BY s.first_seq, a.seq LIMIT ?`,
-    values: [...spanValues, ...eventValues, auditPageLimit(filter)],
-  };
+  if (filter.fromTime !== undefined) where.add('s.max_time >= ? AND +a.time >= ?', filter.fromTime, filter.fromTime);
+  if (filter.toTime !== undefined) where.add('s.min_time < ? AND +a.time < ?', filter.toTime, filter.toTime);
+  addColumnFilters(where, filter, 'a.');
+  const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
+  return { sql: `SELECT a.* FROM audit_token_spans s CROSS JOIN audit_events a ${where.where} ORDER BY s.first_seq, a.seq ${limitSql}`, values: where.values };
 }

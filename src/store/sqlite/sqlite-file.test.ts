@@ -12,6 +12,7 @@ import { generateToken, TokenHasher } from '../../token/index.js';
 import { ALICE, aRole, aToken, allAudit, decisions, withEnvironments } from '../contract/fixtures.js';
 import { openStore } from '../index.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+import { auditReadQuery } from '../queries.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dirs: string[] = [];
@@ -97,6 +98,24 @@ describe('sqlite store file', () => {
       expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([{ name: 'audit_events_time' }]);
     } finally {
       check.close();
+    }
+  });
+
+  it("reads a token's events by walking its spans in order, with no sort", async () => {
+    const file = tempFile();
+    const store = await openSqliteStore({ file });
+    await store.migrate();
+    await store.close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      const query = auditReadQuery({ tokenId: 'tok_1', afterSeq: 5, fromTime: 1, toTime: 9, decision: 'allow', limit: 10 }, 'sqlite');
+      const plan = raw.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.values).map((row) => (row as { detail: string }).detail);
+      expect(plan[0]).toMatch(/^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq>\?\)/);
+      expect(plan.some((step) => /^SEARCH a USING INTEGER PRIMARY KEY/.test(step))).toBe(true);
+      // A sort would read every matching event before the LIMIT applies.
+      expect(plan.join('\n')).not.toMatch(/TEMP B-TREE|audit_events_time/);
+    } finally {
+      raw.close();
     }
   });
 
