@@ -64,6 +64,8 @@ export interface TamperHarness {
   sql(text: string, params?: readonly unknown[]): Promise<Record<string, unknown>[]>;
   /** Removes the append-only triggers, as such an intruder would. */
   dropGuards(): Promise<void>;
+  /** The store's own lookup tables outside the chain (SQLite's spans): put back with the events after each case. */
+  readonly lookupTables?: readonly string[];
   close(): Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
       }
       await recorder.close();
       await h.dropGuards();
-      for (const table of ['audit_events', 'audit_checkpoints']) {
+      for (const table of ['audit_events', 'audit_checkpoints', ...(h.lookupTables ?? [])]) {
         await h.sql(`CREATE TABLE ${table}_backup AS SELECT * FROM ${table}`);
       }
     });
@@ -107,6 +109,10 @@ export function runTamperCases(name: string, open: () => Promise<TamperHarness>)
       await h.sql('DELETE FROM audit_checkpoints');
       const columns = 'seq, hash, time, signature, key_id';
       await h.sql(`INSERT INTO audit_checkpoints (${columns}) SELECT ${columns} FROM audit_checkpoints_backup ORDER BY id`);
+      for (const table of h.lookupTables ?? []) {
+        await h.sql(`DELETE FROM ${table}`);
+        await h.sql(`INSERT INTO ${table} SELECT * FROM ${table}_backup`);
+      }
     }
 
     async function verify(withFile = true): Promise<AuditVerification> {

@@ -41,8 +41,14 @@ export interface VerifyAuditOptions {
 // Enough for one checkpoint a minute for 19 years; listCheckpoints takes only a limit.
 const ALL_CHECKPOINTS = 10_000_000;
 
+/** How verify names a store's lookup that misses an event (Store.auditLookupGap). */
+const LOOKUPS = {
+  token: { found: 'by its token', lookup: 'by token', reads: '`audit query --token-id`' },
+  time: { found: 'by its time', lookup: 'by time', reads: '`audit query --from`/`--to` and the reports' },
+} as const;
+
 export async function verifyAudit(
-  store: Pick<Store, 'readAudit' | 'listCheckpoints' | 'auditTokenLookupGap'>,
+  store: Pick<Store, 'readAudit' | 'listCheckpoints' | 'auditLookupGap'>,
   options: VerifyAuditOptions,
 ): Promise<AuditVerification> {
   const publicKey = toPublicKey(options.publicKey);
@@ -136,14 +142,15 @@ export async function verifyAudit(
       detail: `the log ends at seq ${lastSeq} but a signed checkpoint records seq ${newest}`,
     });
   }
-  // The chain holds; a store's own lookup by token (outside the chain) must still find every event it holds.
-  const unfound = (await store.auditTokenLookupGap?.()) ?? null;
+  // The chain holds; a store's own lookups by token and by time (outside the chain) must still find every event it holds.
+  const unfound = (await store.auditLookupGap?.()) ?? null;
   if (unfound !== null) {
+    const { found, lookup, reads } = LOOKUPS[unfound.by];
     return first({
       ok: false,
-      seq: unfound,
+      seq: unfound.seq,
       problem: 'edited',
-      detail: `event ${unfound} is not found by its token: the store's lookup by token (outside the hash chain) was edited, so \`audit query --token-id\` would not show it`,
+      detail: `event ${unfound.seq} is not found ${found}: the store's lookup ${lookup} (outside the hash chain) was edited, so ${reads} would not show it`,
     });
   }
   if (badSignature !== undefined) return badSignature;

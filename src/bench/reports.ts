@@ -92,6 +92,10 @@ export async function runReportsBench(): Promise<void> {
           const { token, post, matched, resource, time } = eventAt(e, now);
           insertEvent.run(base + e + 1, time, token, `{"node":"gw","tokenId":"${token}","tokenName":null,"env":"prod","service":"orders","action":"${post ? 'POST' : 'GET'}","resource":"${resource}","decision":"allow","reason":"allowed","matched":"${matched}","upstreamStatus":200,"latencyMs":1,"client":"10.0.0.1"}`);
         }
+        // The store finds events by time and by token through spans (migrations 6 and 7): one per 64 seqs, as a migration makes them.
+        db.prepare('INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time) SELECT min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? GROUP BY seq / 64').run(base);
+        db.prepare(`INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time)
+          SELECT token_id, min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? AND token_id IS NOT NULL GROUP BY token_id, seq / 64`).run(base);
       })();
     });
     db.close();

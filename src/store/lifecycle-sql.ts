@@ -1,5 +1,6 @@
 // The lifecycle statements both stores run, written once with `?` and turned
 // into `$n` for PostgreSQL; only the boolean literal differs between dialects.
+import { Conditions, sqliteSpanStart } from './queries.js';
 import type { DueRule, RequestWindow, SeenOverflow, SeenRequest, UsageCount, UsageDays, UsageFlush } from './store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -94,17 +95,34 @@ export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql:
 /**
  * Allowed decisions of a window, grouped; the fields live in the event's JSON
  * detail. SQLite reads all three in one json_extract (one parse of the detail
- * per event, a JSON array back), which is what keeps 10M events fast.
+ * per event, a JSON array back), which is what keeps 10M events fast, and
+ * finds the window's events through its spans, as its audit reads do
+ * (queries.ts): the token's, or the time spans from the first that reaches
+ * the window.
  */
 export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { sql: string; values: unknown[] } {
+  if (dialect === 'sqlite') return sqliteRequestSummaryQuery(window);
   const byToken = window.tokenId === undefined ? '' : ' AND token_id = ?';
   const where = `FROM audit_events WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}`;
-  const sql = dialect === 'sqlite'
-    ? `SELECT token_id, service, json_extract(detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(time) AS last_time
-      ${where} GROUP BY token_id, service, fields`
-    : `SELECT token_id, service, (detail::jsonb)->>'action' AS action, (detail::jsonb)->>'resource' AS resource, (detail::jsonb)->>'matched' AS matched,
+  const sql = `SELECT token_id, service, (detail::jsonb)->>'action' AS action, (detail::jsonb)->>'resource' AS resource, (detail::jsonb)->>'matched' AS matched,
       count(*) AS count, max(time) AS last_time ${where} GROUP BY 1, 2, 3, 4, 5`;
   const values: unknown[] = [window.fromTime, window.toTime];
   if (window.tokenId !== undefined) values.push(window.tokenId);
   return { sql: forDialect(sql, dialect), values };
+}
+
+function sqliteRequestSummaryQuery(window: RequestWindow): { sql: string; values: unknown[] } {
+  const where = new Conditions('sqlite');
+  if (window.tokenId === undefined) sqliteSpanStart(where, window.fromTime, undefined);
+  else where.add('s.token_id = ? AND +a.token_id = ?', window.tokenId, window.tokenId);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  // `+`: no automatic index over the whole table in place of the walk (see queries.ts addColumnFilters).
+  where.add('s.max_time >= ? AND s.min_time < ? AND +a.time >= ? AND +a.time < ?', window.fromTime, window.toTime, window.fromTime, window.toTime);
+  where.add("+a.kind = 'decision' AND +a.decision = 'allow' AND +a.token_id IS NOT NULL");
+  const spans = window.tokenId === undefined ? 'audit_spans' : 'audit_token_spans';
+  return {
+    sql: `SELECT a.token_id, a.service, json_extract(a.detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(a.time) AS last_time
+      FROM ${spans} s CROSS JOIN audit_events a ${where.where} GROUP BY a.token_id, a.service, fields`,
+    values: where.values,
+  };
 }

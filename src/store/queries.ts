@@ -14,7 +14,7 @@ export interface Query {
 }
 
 /** AND-ed conditions written with `?` placeholders, numbered `$n` for PostgreSQL. */
-class Conditions {
+export class Conditions {
   readonly #clauses: string[] = [];
   readonly values: unknown[] = [];
 
@@ -67,6 +67,7 @@ export function tokenListQuery(filter: TokenFilter, dialect: Dialect): Query & {
 
 export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
   if (dialect === 'sqlite' && filter.tokenId !== undefined) return sqliteTokenAuditQuery(filter, filter.tokenId);
+  if (dialect === 'sqlite' && (filter.fromTime !== undefined || filter.toTime !== undefined)) return sqliteTimeAuditQuery(filter);
   const where = new Conditions(dialect);
   if (filter.kind !== undefined) where.add('kind = ?', filter.kind);
   if (filter.tokenId !== undefined) where.add('token_id = ?', filter.tokenId);
@@ -80,7 +81,11 @@ export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
   return { sql: `SELECT * FROM audit_events ${where.where} ORDER BY seq ${limitSql}`, values: where.values };
 }
 
-/** The filters that are one column's equality, on the audit table (or its alias `prefix`). */
+/**
+ * The filters that are one column's equality, on the audit table (or, for a
+ * walk of spans, `+a.`: the `+` keeps SQLite from building an automatic index
+ * over the whole table for the filter, in place of the walk's key ranges).
+ */
 function addColumnFilters(where: Conditions, filter: AuditFilter, prefix: string): void {
   if (filter.kind !== undefined) where.add(`${prefix}kind = ?`, filter.kind);
   if (filter.service !== undefined) where.add(`${prefix}service = ?`, filter.service);
@@ -98,22 +103,68 @@ function auditPageLimit(filter: AuditFilter): number {
  * within each span a range of the table's key. A token's spans never overlap,
  * since each lies inside one append's contiguous seqs, so span order then seq
  * order is seq order and the LIMIT stops the walk (no sort: the CROSS JOIN
- * keeps the spans the outer loop, and `+time` keeps the time index out of the
- * inner one). The walk starts at the span holding afterSeq, if one does, and
- * skips spans wholly outside the time window.
+ * keeps the spans the outer loop). The walk starts at the span holding
+ * afterSeq, if one does, and skips spans wholly outside the time window.
  */
 function sqliteTokenAuditQuery(filter: AuditFilter, tokenId: string): Query {
   const where = new Conditions('sqlite');
   where.add('s.token_id = ?', tokenId);
   where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
-  where.add('a.token_id = ?', tokenId);
+  where.add('+a.token_id = ?', tokenId);
   if (filter.afterSeq !== undefined) {
     where.add('s.first_seq >= coalesce((SELECT max(first_seq) FROM audit_token_spans WHERE token_id = ? AND first_seq <= ?), ?)', tokenId, filter.afterSeq, filter.afterSeq);
     where.add('a.seq > ?', filter.afterSeq);
   }
-  if (filter.fromTime !== undefined) where.add('s.max_time >= ? AND +a.time >= ?', filter.fromTime, filter.fromTime);
-  if (filter.toTime !== undefined) where.add('s.min_time < ? AND +a.time < ?', filter.toTime, filter.toTime);
-  addColumnFilters(where, filter, 'a.');
+  addTimeFilters(where, filter);
+  addColumnFilters(where, filter, '+a.');
   const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
   return { sql: `SELECT a.* FROM audit_token_spans s CROSS JOIN audit_events a ${where.where} ORDER BY s.first_seq, a.seq ${limitSql}`, values: where.values };
+}
+
+/** A time window on spans `s` (their earliest and latest times) and on their events `a`. */
+function addTimeFilters(where: Conditions, filter: { readonly fromTime?: number; readonly toTime?: number }): void {
+  if (filter.fromTime !== undefined) where.add('s.max_time >= ? AND +a.time >= ?', filter.fromTime, filter.fromTime);
+  if (filter.toTime !== undefined) where.add('s.min_time < ? AND +a.time < ?', filter.toTime, filter.toTime);
+}
+
+/** No seq is this high: a walk that must start past every span. */
+const PAST_EVERY_SEQ = '9223372036854775807';
+
+/**
+ * Where a walk of SQLite's time spans (audit_spans, one per append; see
+ * migration 7) in seq order may start: at the first span that reaches the
+ * window's start (found by the index on max_time), and at the span holding
+ * afterSeq. Every span before that ends before the window, or before afterSeq.
+ */
+export function sqliteSpanStart(where: Conditions, fromTime: number | undefined, afterSeq: number | undefined): void {
+  const starts: string[] = [];
+  const values: unknown[] = [];
+  if (fromTime !== undefined) {
+    starts.push(`coalesce((SELECT min(first_seq) FROM audit_spans INDEXED BY audit_spans_max_time WHERE max_time >= ?), ${PAST_EVERY_SEQ})`);
+    values.push(fromTime);
+  }
+  if (afterSeq !== undefined) {
+    starts.push('coalesce((SELECT max(first_seq) FROM audit_spans WHERE first_seq <= ?), ?)');
+    values.push(afterSeq, afterSeq);
+  }
+  if (starts.length === 0) return;
+  where.add(`s.first_seq >= ${starts.length === 1 ? starts[0] : `max(${starts.join(', ')})`}`, ...values);
+}
+
+/**
+ * The events of a time window on SQLite, which keeps no index on the time
+ * column: the spans that reach into the window, from the first that reaches
+ * its start, and within each span a range of the table's key. Spans never
+ * overlap (each is one append's seqs), so the walk is in seq order and the
+ * LIMIT stops it, as for a token's spans.
+ */
+function sqliteTimeAuditQuery(filter: AuditFilter): Query {
+  const where = new Conditions('sqlite');
+  sqliteSpanStart(where, filter.fromTime, filter.afterSeq);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  if (filter.afterSeq !== undefined) where.add('a.seq > ?', filter.afterSeq);
+  addTimeFilters(where, filter);
+  addColumnFilters(where, filter, '+a.');
+  const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
+  return { sql: `SELECT a.* FROM audit_spans s CROSS JOIN audit_events a ${where.where} ORDER BY s.first_seq, a.seq ${limitSql}`, values: where.values };
 }

@@ -22,6 +22,13 @@ export interface TokenFilter {
   readonly cursor?: string;
 }
 
+/** An event a store's own lookup would not find (see Store.auditLookupGap). */
+export interface AuditLookupGap {
+  readonly seq: number;
+  /** The read that misses it: by its token, or by a time window that holds its time. */
+  readonly by: 'token' | 'time';
+}
+
 export interface AuditFilter {
   readonly kind?: 'decision' | 'admin';
   /** Decision events: the token presented. Admin events: the actor's token. */
@@ -261,11 +268,12 @@ export interface Store {
   appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;
   readAudit(filter: AuditFilter): Promise<AuditEvent[]>;
   /**
-   * For a store whose reads by token go through a structure of its own, outside the hash chain (SQLite's token
-   * spans): the first seq of an event that a read by its token would not find, or null when every one is found.
-   * `audit verify` checks it, so that deleting a span cannot hide a token's events from `audit query --token-id`.
+   * For a store whose reads by token or by time go through structures of its own, outside the hash chain
+   * (SQLite's token spans and time spans): the first seq of an event that such a read would not find, and which
+   * read, or null when every event is found. `audit verify` checks it, so that deleting or narrowing a span cannot
+   * hide events from `audit query --token-id` or `--from`/`--to` (or from the reports built on them).
    */
-  auditTokenLookupGap?(): Promise<number | null>;
+  auditLookupGap?(): Promise<AuditLookupGap | null>;
   /** seq 0 and GENESIS_HASH for an empty chain; after pruning, the head is still the last event's. */
   auditHead(): Promise<AuditHead>;
   addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;

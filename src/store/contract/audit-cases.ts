@@ -135,6 +135,59 @@ export function auditCases(open: OpenStore): void {
       expect(await store.readAudit({ tokenId: token, limit: 100 })).toEqual(mine.filter((event) => event.seq >= 17));
     });
 
+    it('reads a time window across many appends in seq order, paged from any seq, and summarizes it', async () => {
+      const { store } = opened();
+      // Appends of 1 to 9 events, times not in seq order (within an append and across appends) and repeated.
+      let from = 0;
+      for (const size of [3, 1, 9, 2, 5, 8, 1, 4, 6, 2]) {
+        const batch = decisions(size, from).map((event, i) => ({ ...event, time: T0 + ((from + i) * 11) % 30 }));
+        await store.appendAudit(batch);
+        from += size;
+      }
+      await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
+      const all = await allAudit(store);
+      const inWindow = (event: AuditEvent, fromTime: number | undefined, toTime: number | undefined) =>
+        (fromTime === undefined || event.time >= fromTime) && (toTime === undefined || event.time < toTime);
+      for (const [fromTime, toTime] of [[T0, T0 + 1], [T0 + 5, T0 + 6], [T0 + 7, T0 + 19], [T0 + 29, T0 + 40], [T0 + 12, undefined], [undefined, T0 + 3], [T0 + 30, T0 + 99], [T0 - 9, T0]]) {
+        for (const afterSeq of [undefined, 0, 3, 4, 13, 14, 30, 41, 100]) {
+          for (const limit of [1, 3, 100]) {
+            const filter = { limit, ...(fromTime === undefined ? {} : { fromTime }), ...(toTime === undefined ? {} : { toTime }), ...(afterSeq === undefined ? {} : { afterSeq }) };
+            const expected = all.filter((event) => inWindow(event, fromTime, toTime) && (afterSeq === undefined || event.seq > afterSeq));
+            expect(await store.readAudit(filter)).toEqual(expected.slice(0, limit));
+          }
+        }
+      }
+      const windowed = await store.readAudit({ fromTime: T0 + 7, toTime: T0 + 19, decision: 'allow', service: 'orders', limit: 100 });
+      expect(windowed).toEqual(all.filter((e) => inWindow(e, T0 + 7, T0 + 19) && e.kind === 'decision' && e.detail.decision === 'allow' && e.detail.service === 'orders'));
+      expect(windowed.length).toBeGreaterThan(0);
+      const admin = all.filter((e) => e.kind === 'admin');
+      expect(admin).toHaveLength(1);
+      expect(await store.readAudit({ kind: 'admin', fromTime: admin[0]!.time, toTime: admin[0]!.time + 1, limit: 10 })).toEqual(admin);
+      // The reports' summary of the same windows: allowed decisions, counted per token, service and request.
+      const summary = (fromTime: number, toTime: number, tokenId?: string) => {
+        const counts = new Map<string, { count: number; lastTime: number }>();
+        for (const e of all) {
+          if (e.kind !== 'decision' || e.detail.decision !== 'allow' || e.detail.tokenId === null || !inWindow(e, fromTime, toTime)) continue;
+          if (tokenId !== undefined && e.detail.tokenId !== tokenId) continue;
+          const key = `${e.detail.tokenId} ${e.detail.service} ${e.detail.resource}`;
+          const seen = counts.get(key);
+          counts.set(key, { count: (seen?.count ?? 0) + 1, lastTime: Math.max(seen?.lastTime ?? 0, e.time) });
+        }
+        return [...counts].map(([key, value]) => `${key} ${value.count} ${value.lastTime}`).sort();
+      };
+      const summarized = async (fromTime: number, toTime: number, tokenId?: string) =>
+        (await store.summarizeRequests({ fromTime, toTime, ...(tokenId === undefined ? {} : { tokenId }) }))
+          .map((r) => `${r.tokenId} ${r.service} ${r.resource} ${r.count} ${r.lastTime}`).sort();
+      for (const [fromTime, toTime] of [[T0, T0 + 1], [T0 + 7, T0 + 19], [T0, T0 + 30], [T0 + 30, T0 + 99]]) {
+        expect(await summarized(fromTime!, toTime!)).toEqual(summary(fromTime!, toTime!));
+        expect(await summarized(fromTime!, toTime!, 'tok_00000000000000000002')).toEqual(summary(fromTime!, toTime!, 'tok_00000000000000000002'));
+      }
+      expect((await summarized(T0, T0 + 30)).length).toBeGreaterThan(3);
+      // Pruning keeps every remaining event in its windows.
+      await store.pruneAudit(17);
+      expect(await store.readAudit({ fromTime: T0, toTime: T0 + 30, limit: 100 })).toEqual(all.filter((e) => e.seq >= 17 && inWindow(e, T0, T0 + 30)));
+    });
+
     it('refuses an event whose time is not whole milliseconds, appending nothing', async () => {
       const { store } = opened();
       await expectCode(store.appendAudit([...decisions(2), { ...decisions(1)[0]!, time: T0 + 0.5 }]), 'invalid_request');

@@ -166,7 +166,7 @@ CREATE TABLE token_usage_overflows (
     // An index on (token_id, seq) takes an entry per event at as many places in its tree as a batch has tokens,
     // which was a third of what a busy gateway's appends cost. A span says "this token's events of one append lie
     // between these seqs (and times)": one row per token per append, and reading a token's events walks its spans
-    // in order, each a range of the table's own key (sqlite-store.ts #readByToken). Existing events get a span each.
+    // in order, each a range of the table's own key (queries.ts sqliteTokenAuditQuery). Existing events get a span each.
     sql: `
 CREATE TABLE audit_token_spans (
   token_id TEXT NOT NULL,
@@ -179,6 +179,27 @@ CREATE TABLE audit_token_spans (
 INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time)
   SELECT token_id, seq, seq, time, time FROM audit_events WHERE token_id IS NOT NULL;
 DROP INDEX audit_events_token;
+`,
+  },
+  {
+    version: 7,
+    name: 'audit events by time: one span per append, not one index entry per event',
+    // The index on time took an entry per event, a fifth of what an append cost. A span says "the events of one
+    // append lie between these seqs and these times": one row per append, and a read with a time window walks the
+    // spans that reach into the window in seq order, each a range of the table's own key (queries.ts
+    // sqliteTimeAuditQuery). The index on max_time finds the first span that reaches the window's start. Existing
+    // events get a span per 64 seqs.
+    sql: `
+CREATE TABLE audit_spans (
+  first_seq INTEGER PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  min_time INTEGER NOT NULL,
+  max_time INTEGER NOT NULL
+) STRICT;
+CREATE INDEX audit_spans_max_time ON audit_spans (max_time);
+INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time)
+  SELECT min(seq), max(seq), min(time), max(time) FROM audit_events GROUP BY seq / 64;
+DROP INDEX audit_events_time;
 `,
   },
 ];

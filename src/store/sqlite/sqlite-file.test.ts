@@ -6,12 +6,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { generateKeyPairSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateToken, TokenHasher } from '../../token/index.js';
-import { ALICE, aRole, aToken, allAudit, decisions, withEnvironments } from '../contract/fixtures.js';
+import { ALICE, aRole, aToken, allAudit, decisions, T0, withEnvironments } from '../contract/fixtures.js';
+import { verifyAudit } from '../../audit/verify.js';
 import { openStore } from '../index.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+import { requestSummaryQuery } from '../lifecycle-sql.js';
 import { auditReadQuery } from '../queries.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -95,25 +98,90 @@ describe('sqlite store file', () => {
     }
     const check = new Database(file, { readonly: true });
     try {
-      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([{ name: 'audit_events_time' }]);
+      // Migration 7 has taken the time index too.
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([]);
     } finally {
       check.close();
     }
   });
 
-  it("reads a token's events by walking its spans in order, with no sort", async () => {
+  it('migrates a file from before time spans: every existing event is found by its time, and the time index is gone', async () => {
+    const file = tempFile();
+    const store = await openSqliteStore({ file });
+    await store.migrate();
+    // 150 events in appends of 1 to 40, times not in seq order: each append's times run backwards.
+    let seq = 0;
+    for (const size of [40, 1, 33, 7, 40, 29]) {
+      await store.appendAudit(decisions(size, seq).map((event, i) => ({ ...event, time: T0 + seq + size - i })));
+      seq += size;
+    }
+    const all = await allAudit(store);
+    await store.close();
+    // The file as version 6 left it: the index on time, no time spans.
+    const raw = new Database(file);
+    raw.exec('DROP TABLE audit_spans; CREATE INDEX audit_events_time ON audit_events (time); DELETE FROM schema_migrations WHERE version = 7');
+    raw.close();
+    const migrated = await openSqliteStore({ file });
+    try {
+      await migrated.migrate();
+      const expected = (from: number, to: number, afterSeq = 0) => all.filter((e) => e.time >= from && e.time < to && e.seq > afterSeq);
+      for (let from = T0 - 2; from <= T0 + 152; from += 7) {
+        for (const width of [1, 5, 64, 200]) {
+          expect(await migrated.readAudit({ fromTime: from, toTime: from + width, limit: 1000 })).toEqual(expected(from, from + width));
+        }
+        expect(await migrated.readAudit({ fromTime: from, limit: 1000 })).toEqual(expected(from, Infinity));
+        expect(await migrated.readAudit({ toTime: from, afterSeq: 60, limit: 5 })).toEqual(expected(-Infinity, from, 60).slice(0, 5));
+      }
+      // And what is appended after the migration joins them.
+      const [next] = await migrated.appendAudit([{ ...decisions(1, 150)[0]!, time: T0 + 10 }]);
+      expect(await migrated.readAudit({ fromTime: T0 + 10, toTime: T0 + 11, limit: 100 })).toEqual([...expected(T0 + 10, T0 + 11), next]);
+      const key = generateKeyPairSync('ed25519');
+      expect(await verifyAudit(migrated, { publicKey: key.publicKey })).toMatchObject({ ok: true, events: 151 });
+    } finally {
+      await migrated.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([]);
+      // A span per 64 seqs for what was there, one per append after.
+      expect(check.prepare('SELECT first_seq, last_seq FROM audit_spans ORDER BY first_seq').all()).toEqual([
+        { first_seq: 1, last_seq: 63 }, { first_seq: 64, last_seq: 127 }, { first_seq: 128, last_seq: 150 }, { first_seq: 151, last_seq: 151 },
+      ]);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('reads by token and by time window by walking spans in seq order, each a range of the key, with no sort', async () => {
     const file = tempFile();
     const store = await openSqliteStore({ file });
     await store.migrate();
     await store.close();
     const raw = new Database(file, { readonly: true });
+    const planOf = (query: { sql: string; values: unknown[] }) =>
+      raw.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.values).map((row) => (row as { detail: string }).detail);
+    const walksKeyRanges = (plan: string[]) => plan.some((step) => /^SEARCH a USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/.test(step));
     try {
-      const query = auditReadQuery({ tokenId: 'tok_1', afterSeq: 5, fromTime: 1, toTime: 9, decision: 'allow', limit: 10 }, 'sqlite');
-      const plan = raw.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.values).map((row) => (row as { detail: string }).detail);
-      expect(plan[0]).toMatch(/^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq>\?\)/);
-      expect(plan.some((step) => /^SEARCH a USING INTEGER PRIMARY KEY/.test(step))).toBe(true);
-      // A sort would read every matching event before the LIMIT applies.
-      expect(plan.join('\n')).not.toMatch(/TEMP B-TREE|audit_events_time/);
+      // A token's spans, from the one holding afterSeq. A sort would read every matching event before the LIMIT applies.
+      const byToken = planOf(auditReadQuery({ tokenId: 'tok_1', afterSeq: 5, fromTime: 1, toTime: 9, decision: 'allow', limit: 10 }, 'sqlite'));
+      expect(byToken[0]).toMatch(/^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq>\?\)/);
+      expect(walksKeyRanges(byToken)).toBe(true);
+      expect(byToken.join('\n')).not.toMatch(/TEMP B-TREE/);
+      // The time spans, from the first that reaches the window (the index on max_time finds it) or holds afterSeq.
+      for (const filter of [{ fromTime: 1, toTime: 9 }, { fromTime: 1, afterSeq: 5 }, { toTime: 9, afterSeq: 5 }, { toTime: 9 }]) {
+        const plan = planOf(auditReadQuery({ ...filter, decision: 'allow', limit: 10 }, 'sqlite'));
+        expect(plan[0]).toMatch(filter.fromTime === undefined && filter.afterSeq === undefined ? /^SCAN s$/ : /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\?\)/);
+        expect(walksKeyRanges(plan)).toBe(true);
+        if (filter.fromTime !== undefined) expect(plan.some((step) => /USING COVERING INDEX audit_spans_max_time \(max_time>\?\)/.test(step))).toBe(true);
+        expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
+      }
+      // The reports' summary of a window walks the same spans (or the token's), sorting only for its GROUP BY.
+      for (const window of [{ fromTime: 1, toTime: 9 }, { fromTime: 1, toTime: 9, tokenId: 'tok_1' }]) {
+        const plan = planOf(requestSummaryQuery(window, 'sqlite'));
+        expect(plan[0]).toMatch(window.tokenId === undefined ? /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\?\)/ : /^SEARCH s USING PRIMARY KEY \(token_id=\?\)/);
+        expect(walksKeyRanges(plan)).toBe(true);
+        expect(plan.filter((step) => /TEMP B-TREE/.test(step))).toEqual(['USE TEMP B-TREE FOR GROUP BY']);
+      }
     } finally {
       raw.close();
     }

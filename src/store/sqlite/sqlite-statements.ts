@@ -58,13 +58,21 @@ export function prepareStatements(db: Database.Database) {
     auditHead: prepare<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
     insertAudit: prepare(insertInto('audit_events', AUDIT_COLUMNS)),
     insertTokenSpan: prepare('INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?, ?)'),
-    // An event with a token that no span of its token covers: the last span starting at or before it must reach it.
-    tokenLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.token_id IS NOT NULL
-      AND coalesce((SELECT s.last_seq FROM audit_token_spans s WHERE s.token_id = a.token_id AND s.first_seq <= a.seq
-        ORDER BY s.first_seq DESC LIMIT 1), -1) < a.seq
+    insertSpan: prepare('INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?)'),
+    // An event that its span does not cover: the last span starting at or before it must reach its seq and its time.
+    timeLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE NOT EXISTS (
+        SELECT 1 FROM audit_spans s WHERE s.first_seq = (SELECT max(first_seq) FROM audit_spans WHERE first_seq <= a.seq)
+          AND s.last_seq >= a.seq AND s.min_time <= a.time AND s.max_time >= a.time)
+      ORDER BY a.seq LIMIT 1`),
+    // The same for an event with a token, among its token's spans.
+    tokenLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.token_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM audit_token_spans s WHERE s.token_id = a.token_id
+          AND s.first_seq = (SELECT max(first_seq) FROM audit_token_spans WHERE token_id = a.token_id AND first_seq <= a.seq)
+          AND s.last_seq >= a.seq AND s.min_time <= a.time AND s.max_time >= a.time)
       ORDER BY a.seq LIMIT 1`),
     // Spans wholly before the oldest event left: none of their events remains.
     pruneTokenSpans: prepare('DELETE FROM audit_token_spans WHERE last_seq < (SELECT min(seq) FROM audit_events)'),
+    pruneSpans: prepare('DELETE FROM audit_spans WHERE last_seq < (SELECT min(seq) FROM audit_events)'),
     // The newest event is never pruned: it is the head the next append links to.
     pruneAudit: prepare('DELETE FROM audit_events WHERE seq < ? AND seq < (SELECT max(seq) FROM audit_events)'),
     insertCheckpoint: prepare('INSERT INTO audit_checkpoints (seq, hash, time, signature, key_id) VALUES (?, ?, ?, ?, ?)'),

@@ -12,7 +12,7 @@ import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from
 import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
 import * as sql from '../lifecycle-sql.js';
-import type { AuditCheckpoint, AuditFilter, AuditHead, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, SeenInDays, TokenStatusChange, UsageCount, UsageDays, UsageFlush } from '../store.js';
+import type { AuditCheckpoint, AuditFilter, AuditHead, AuditLookupGap, Change, DueRule, Page, Store, TokenFilter, TokenLinks, TokenNoticeKind, RequestSummary, RequestWindow, SeenInDays, TokenStatusChange, UsageCount, UsageDays, UsageFlush } from '../store.js';
 import { checkNarrow, checkRotation, constraintsEvent, constraintValues, narrowEvent, rotationEvent, type TokenConstraints } from '../token-lifecycle.js';
 import { encodeCursor } from '../token-cursor.js';
 import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusChangeEvent } from '../token-status.js';
@@ -354,8 +354,14 @@ class SqliteStore implements Store {
     return guarded(() => this.#statement(query.sql).all(...query.values).map(rows.auditFromRow));
   }
 
-  async auditTokenLookupGap(): Promise<number | null> {
-    return guarded(() => this.#sql.tokenLookupGap.get()?.seq ?? null);
+  async auditLookupGap(): Promise<AuditLookupGap | null> {
+    return guarded(() => {
+      const byTime = this.#sql.timeLookupGap.get()?.seq;
+      const byToken = this.#sql.tokenLookupGap.get()?.seq;
+      if (byTime === undefined && byToken === undefined) return null;
+      // The lower seq, where the chain's verification reports it.
+      return byToken === undefined || (byTime !== undefined && byTime <= byToken) ? { seq: byTime!, by: 'time' } : { seq: byToken, by: 'token' };
+    });
   }
 
   async auditHead(): Promise<AuditHead> {
@@ -377,6 +383,7 @@ class SqliteStore implements Store {
         this.#write.immediate(() => {
           const pruned = this.#sql.pruneAudit.run(beforeSeq).changes;
           this.#sql.pruneTokenSpans.run();
+          this.#sql.pruneSpans.run();
           return pruned;
         }) as number,
     );
@@ -386,14 +393,18 @@ class SqliteStore implements Store {
   #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
     const head = this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
     const { events, details } = linkForStore(head.seq, head.hash, inputs);
-    // The events of each token in this append: its span (first seq, last seq, earliest time, latest time).
+    // The append's span (first seq, last seq, earliest time, latest time), and the same for each of its tokens.
+    let minTime = Number.POSITIVE_INFINITY;
+    let maxTime = Number.NEGATIVE_INFINITY;
     const spans = new Map<string, number[]>();
     for (let i = 0; i < events.length; i++) {
       const values = rows.auditValues(events[i]!, details[i]);
       this.#sql.insertAudit.run(...values);
+      const { seq, time } = events[i]!;
+      if (time < minTime) minTime = time;
+      if (time > maxTime) maxTime = time;
       const tokenId = values[AUDIT_TOKEN_COLUMN];
       if (typeof tokenId !== 'string') continue;
-      const { seq, time } = events[i]!;
       const span = spans.get(tokenId);
       if (span === undefined) spans.set(tokenId, [seq, seq, time, time]);
       else {
@@ -403,6 +414,7 @@ class SqliteStore implements Store {
       }
     }
     for (const [tokenId, span] of spans) this.#sql.insertTokenSpan.run(tokenId, ...span);
+    if (events.length > 0) this.#sql.insertSpan.run(events[0]!.seq, events.at(-1)!.seq, minTime, maxTime);
     return events;
   }
 
