@@ -358,9 +358,9 @@ class SqliteStore implements Store {
     return guarded(() => {
       const byTime = this.#sql.timeLookupGap.get()?.seq;
       const byToken = this.#sql.tokenLookupGap.get()?.seq;
-      if (byTime === undefined && byToken === undefined) return null;
-      // The lower seq, where the chain's verification reports it.
-      return byToken === undefined || (byTime !== undefined && byTime <= byToken) ? { seq: byTime!, by: 'time' } : { seq: byToken, by: 'token' };
+      // The first event either lookup misses.
+      if (byTime !== undefined && (byToken === undefined || byTime <= byToken)) return { seq: byTime, by: 'time' };
+      return byToken === undefined ? null : { seq: byToken, by: 'token' };
     });
   }
 
