@@ -4,8 +4,23 @@
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
-import type { AuditCheckpoint } from '../store.js';
+import type { AuditCheckpoint, Store } from '../store.js';
 import { ALICE, T0, aToken, allAudit, decisions, expectChain, expectCode, useStore, type OpenStore } from './fixtures.js';
+
+/**
+ * Appends of the given sizes, event n (from 0) at T0 + (n * step) % period, so
+ * times run out of seq order and repeat; then one admin change (its own time,
+ * its actor's token). Every event, as read back.
+ */
+async function appendScattered(store: Store, sizes: readonly number[], step: number, period: number): Promise<AuditEvent[]> {
+  let from = 0;
+  for (const size of sizes) {
+    await store.appendAudit(decisions(size, from).map((event, i) => ({ ...event, time: T0 + ((from + i) * step) % period })));
+    from += size;
+  }
+  await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
+  return allAudit(store);
+}
 
 export function auditCases(open: OpenStore): void {
   const opened = useStore(open);
@@ -107,14 +122,7 @@ export function auditCases(open: OpenStore): void {
       const { store } = opened();
       // Appends of 1 to 7 events, tokens interleaved, times not in seq order: a token's events of one append
       // are not contiguous, and a page may start inside them.
-      let from = 0;
-      for (const size of [1, 7, 3, 5, 2, 6, 4, 1, 7, 3]) {
-        const batch = decisions(size, from).map((event, i) => ({ ...event, time: T0 + ((from + i) * 7) % 40 }));
-        await store.appendAudit(batch);
-        from += size;
-      }
-      await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
-      const all = await allAudit(store);
+      const all = await appendScattered(store, [1, 7, 3, 5, 2, 6, 4, 1, 7, 3], 7, 40);
       const tokenOf = (event: AuditEvent) => (event.kind === 'decision' ? event.detail.tokenId : event.detail.actorTokenId);
       const token = 'tok_00000000000000000001';
       const mine = all.filter((event) => tokenOf(event) === token);
@@ -138,14 +146,7 @@ export function auditCases(open: OpenStore): void {
     it('reads a time window across many appends in seq order, paged from any seq, and summarizes it', async () => {
       const { store } = opened();
       // Appends of 1 to 9 events, times not in seq order (within an append and across appends) and repeated.
-      let from = 0;
-      for (const size of [3, 1, 9, 2, 5, 8, 1, 4, 6, 2]) {
-        const batch = decisions(size, from).map((event, i) => ({ ...event, time: T0 + ((from + i) * 11) % 30 }));
-        await store.appendAudit(batch);
-        from += size;
-      }
-      await store.createRole({ name: 'reader', description: '', permissions: [], createdAt: T0, updatedAt: T0 }, ALICE);
-      const all = await allAudit(store);
+      const all = await appendScattered(store, [3, 1, 9, 2, 5, 8, 1, 4, 6, 2], 11, 30);
       const inWindow = (event: AuditEvent, fromTime: number | undefined, toTime: number | undefined) =>
         (fromTime === undefined || event.time >= fromTime) && (toTime === undefined || event.time < toTime);
       for (const [fromTime, toTime] of [[T0, T0 + 1], [T0 + 5, T0 + 6], [T0 + 7, T0 + 19], [T0 + 29, T0 + 40], [T0 + 12, undefined], [undefined, T0 + 3], [T0 + 30, T0 + 99], [T0 - 9, T0]]) {
