@@ -22,8 +22,9 @@ import { generateToken, TokenHasher } from '../token/index.js';
 // process, driven by wrk in the same run; then the revocation propagation
 // delay across two gateway processes on PostgreSQL (LISTEN/NOTIFY).
 
-const SELF = fileURLToPath(import.meta.url);
-const NODE_MAIN = fileURLToPath(new URL('../gateway/testing/node-main.js', import.meta.url));
+/** This file, run as the upstream (`--upstream`) or the bare proxy (`--bare PORT`). */
+export const SELF = fileURLToPath(import.meta.url);
+export const NODE_MAIN = fileURLToPath(new URL('../gateway/testing/node-main.js', import.meta.url));
 const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 4);
 /** Load shapes, each measured on its own: wrk's connections (the gap shows at -c50). */
@@ -91,7 +92,7 @@ async function runBareProxy(upstreamPort: number): Promise<void> {
 }
 
 /** 20 permissions mixing literals, `*`, `**` and denies; the benchmarked path matches one allow and no deny. */
-const PERMISSIONS = [
+export const PERMISSIONS = [
   ...Array.from({ length: 15 }, (_, i) => `bench:GET:/v1/resource${i}/**`),
   'bench:POST:/v1/resource0/*',
   'bench:read:/v2/**',
@@ -99,7 +100,7 @@ const PERMISSIONS = [
   '!bench:DELETE:/v1/**',
   '!bench:GET:/v1/resource3/secret/**',
 ];
-const BENCH_PATH = '/v1/resource7/items/42';
+export const BENCH_PATH = '/v1/resource7/items/42';
 
 function tokenRecord(hasher: TokenHasher, token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
   const now = Date.now();
@@ -135,6 +136,29 @@ async function prepareStore(store: Store, upstreamPort: number): Promise<void> {
     },
     SYSTEM_ACTOR,
   );
+}
+
+/** The environment a gateway process needs: the service's upstream credential. */
+export const GATEWAY_ENV: NodeJS.ProcessEnv = { ...process.env, PROD_BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
+
+/**
+ * A SQLite store in `dir` with the bench service in front of the upstream and
+ * one token for BENCH_PATH; `nodeOptions` gives a gateway process's options on
+ * it (`extra`: `benchDiscardAudit` and the like).
+ */
+export async function prepareSqliteGateway(dir: string, upstreamPort: number): Promise<{ token: string; nodeOptions: (extra?: object) => object }> {
+  const key = TokenHasher.generateKey();
+  const hasher = new TokenHasher(key);
+  const file = join(dir, 'latchkey.db');
+  const store = await openSqliteStore({ file });
+  const token = generateToken('prod');
+  await prepareStore(store, upstreamPort);
+  await store.createToken(tokenRecord(hasher, token), SYSTEM_ACTOR);
+  await store.close();
+  return {
+    token,
+    nodeOptions: (extra = {}) => ({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra }),
+  };
 }
 
 /** One measured run: wrk's figures and the proxy's CPU time per request (`cpuMicros` before and after). */
@@ -188,20 +212,11 @@ async function throughputBench(): Promise<void> {
     const profile = process.env.LATCHKEY_BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LATCHKEY_BENCH_PROFILE}`] : [];
     const bare = await spawnGatewayProcess(SELF, null, { nodeArgs: profile, args: ['--bare', String(upstream.port)] });
     children.push(bare);
-    const key = TokenHasher.generateKey();
-    const hasher = new TokenHasher(key);
-    const file = join(dir, 'latchkey.db');
-    const store = await openSqliteStore({ file });
-    const token = generateToken('prod');
-    await prepareStore(store, upstream.port);
-    await store.createToken(tokenRecord(hasher, token), SYSTEM_ACTOR);
-    await store.close();
-    const nodeOptions = (extra: object) => ({ env: 'prod', store: file, hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName: 'bench', ...extra });
-    const childEnv = { ...process.env, PROD_BENCH_UPSTREAM_SECRET: SERVICE_SECRET };
-    const gateway = await spawnGatewayProcess(NODE_MAIN, nodeOptions({}), { nodeArgs: profile, env: childEnv });
+    const { token, nodeOptions } = await prepareSqliteGateway(dir, upstream.port);
+    const gateway = await spawnGatewayProcess(NODE_MAIN, nodeOptions({}), { nodeArgs: profile, env: GATEWAY_ENV });
     children.push(gateway);
     // Attribution only: the same gateway with decision events dropped, so the audit log's share is visible.
-    const unaudited = await spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { nodeArgs: profile, env: childEnv });
+    const unaudited = await spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { nodeArgs: profile, env: GATEWAY_ENV });
     children.push(unaudited);
     const auth = [`Authorization: Bearer ${token}`];
     const targets: Array<{ name: string; label: string; url: string; cpu: () => Promise<number> | number; pid?: number }> = [
@@ -294,7 +309,7 @@ async function propagationBench(): Promise<void> {
         await spawnGatewayProcess(
           NODE_MAIN,
           { env: 'prod', store: url.toString(), hashKey: key.toString('base64'), listen: { host: '127.0.0.1', port: 0 }, nodeName },
-          { env: { ...process.env, PROD_BENCH_UPSTREAM_SECRET: SERVICE_SECRET } },
+          { env: GATEWAY_ENV },
         ),
       );
     }

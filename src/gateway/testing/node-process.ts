@@ -18,15 +18,23 @@ export interface NodeProcess {
 export async function spawnGatewayProcess(
   script: string,
   options: object | null,
-  settings: { readonly nodeArgs?: readonly string[]; readonly args?: readonly string[]; readonly env?: NodeJS.ProcessEnv } = {},
+  settings: {
+    readonly nodeArgs?: readonly string[];
+    readonly args?: readonly string[];
+    readonly env?: NodeJS.ProcessEnv;
+    /** A command that runs node, such as valgrind: `[command, ...its args]`, then node and its arguments. */
+    readonly wrapper?: readonly [string, ...string[]];
+    readonly startTimeoutMs?: number;
+  } = {},
 ): Promise<NodeProcess> {
   const args = [...(settings.nodeArgs ?? []), script, ...(settings.args ?? []), ...(options === null ? [] : [JSON.stringify(options)])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: settings.env ?? process.env });
+  const [command, ...commandArgs] = settings.wrapper === undefined ? [process.execPath] : [...settings.wrapper, process.execPath];
+  const child = spawn(command, [...commandArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: settings.env ?? process.env });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const started = await new Promise<{ port: number; opsPort: number | null }>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`gateway process did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`gateway process did not start: ${stderr}`)), settings.startTimeoutMs ?? 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const line = stdout.split('\n').find((l) => l.includes('"listening"'));

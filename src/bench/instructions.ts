@@ -1,0 +1,254 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
+import { BENCH_PATH, GATEWAY_ENV, NODE_MAIN, prepareSqliteGateway, SELF } from './gateway.js';
+import { median } from './wrk.js';
+
+// `npm run bench -- instructions`: what each request costs the proxy in
+// instructions, counted by valgrind's callgrind, for the bare undici proxy and
+// the gateway (audit on, and audit discarded), in front of the same upstream.
+// Unlike CPU time under wrk, an instruction count does not move with what else
+// the machine is doing, so a change of a few hundred instructions per request
+// shows. Each proxy runs alone under callgrind; the upstream and this client
+// run natively. Per round: counters zeroed, exactly REQUESTS requests at
+// CONCURRENCY in flight, counters dumped. Kernel work (system calls, the
+// socket writes) is not counted: that is what `npm run bench -- gateway` adds.
+
+const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3);
+const REQUESTS = Number(process.env.LATCHKEY_BENCH_REQUESTS ?? 2000);
+/** Warm-up rounds of REQUESTS run until one is within 2 % of the one before (JIT tiers settle), at most this many. */
+const MAX_WARMUP_ROUNDS = Number(process.env.LATCHKEY_BENCH_WARMUP_ROUNDS ?? 12);
+const CONCURRENCY = Number(process.env.LATCHKEY_BENCH_CONCURRENCY ?? 32);
+
+export function valgrindAvailable(): boolean {
+  return spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).error === undefined;
+}
+
+/** Sends exactly `count` GETs with `concurrency` in flight on keep-alive connections; every answer must be a 200. */
+async function drive(pool: Pool, path: string, headers: Record<string, string>, count: number, concurrency: number): Promise<void> {
+  let sent = 0;
+  const failures: string[] = [];
+  const worker = async (): Promise<void> => {
+    while (sent < count) {
+      sent++;
+      const reply = await pool.request({ path, method: 'GET', headers });
+      await reply.body.dump();
+      if (reply.statusCode !== 200) failures.push(String(reply.statusCode));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  if (failures.length > 0) throw new Error(`${failures.length} of ${count} requests were not answered 200 (${failures.slice(0, 5).join(', ')})`);
+}
+
+function callgrindControl(pid: number, flag: '-z' | '-d'): void {
+  const run = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`callgrind_control ${flag} ${pid} failed: ${run.stderr}${run.stdout}`);
+}
+
+/** The newest dump callgrind wrote in `dir` (`cg.out.1`, `cg.out.2`, ...). */
+function newestDump(dir: string): string {
+  const parts = readdirSync(dir)
+    .map((name) => ({ name, part: Number(/^cg\.out\.(\d+)$/.exec(name)?.[1] ?? Number.NaN) }))
+    .filter((file) => Number.isFinite(file.part))
+    .sort((a, b) => b.part - a.part);
+  if (parts.length === 0) throw new Error(`callgrind wrote no dump in ${dir}`);
+  return join(dir, parts[0]!.name);
+}
+
+/** Where an instruction was spent, by the function and object callgrind names for it. */
+const BUCKETS: ReadonlyArray<readonly [string, RegExp]> = [
+  ['SQLite', /better_sqlite3\.node|sqlite3/],
+  ['OpenSSL (SHA-256, HMAC)', /sha256|sha512|SHA256|HMAC|EVP_|ossl_|OPENSSL|libcrypto/],
+  ['V8 garbage collector', /Heap|Scaveng|MarkCompact|Sweep|Marking|Evacuat|cppgc|::GC|Collector|WriteBarrier/],
+  ['JS code (JIT-compiled, no symbol)', /^\?\?\?/],
+  ['V8 builtins and interpreter', /Builtins_/],
+  ['V8 runtime (parsing, compiling, ICs)', /v8::|icu_/],
+  ['node and libuv (C++)', /node::|uv_|uv__|llhttp|nghttp|simdutf|ada::/],
+  ['libc and the loader', /libc\.so|libm\.so|ld-linux|libstdc\+\+/],
+];
+
+export interface InstructionProfile {
+  readonly total: number;
+  readonly buckets: ReadonlyMap<string, number>;
+  readonly functions: ReadonlyMap<string, number>;
+}
+
+/**
+ * Self cost per function of one callgrind dump, summed into BUCKETS. A cost
+ * line belongs to the function named by the last `fn=`, except the line right
+ * after `calls=`, which is the inclusive cost of that call. Names are given
+ * once as `(id) name` and then as `(id)` alone.
+ */
+export function readProfile(file: string): InstructionProfile {
+  const text = readFileSync(file, 'utf8');
+  const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
+  const resolve = (kind: 'ob' | 'fn', value: string): string => {
+    const match = /^\((\d+)\)(?: (.*))?$/.exec(value);
+    if (match === null) return value;
+    if (match[2] !== undefined) names[kind].set(match[1]!, match[2]);
+    return names[kind].get(match[1]!) ?? value;
+  };
+  let object = '???';
+  let fn = '???';
+  let callCost = false;
+  let total = 0;
+  const functions = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const first = line.charCodeAt(0);
+    if ((first >= 48 && first <= 57) || line[0] === '+' || line[0] === '-' || line[0] === '*') {
+      if (callCost) {
+        callCost = false;
+        continue;
+      }
+      const cost = Number(line.split(' ')[1] ?? 0);
+      const key = `${fn} [${object}]`;
+      functions.set(key, (functions.get(key) ?? 0) + cost);
+      total += cost;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const kind = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (kind === 'ob') object = resolve('ob', value);
+    else if (kind === 'fn') fn = resolve('fn', value);
+    else if (kind === 'cob') resolve('ob', value);
+    else if (kind === 'cfn') resolve('fn', value);
+    else if (kind === 'calls') callCost = true;
+  }
+  const buckets = new Map<string, number>();
+  for (const [name, cost] of functions) {
+    const bucket = BUCKETS.find(([, pattern]) => pattern.test(name))?.[0] ?? 'other';
+    buckets.set(bucket, (buckets.get(bucket) ?? 0) + cost);
+  }
+  return { total, buckets, functions };
+}
+
+interface Target {
+  readonly name: string;
+  readonly label: string;
+  readonly start: (wrapper: readonly [string, ...string[]] | undefined) => Promise<NodeProcess>;
+  readonly path: string;
+}
+
+interface Counted {
+  readonly perRequest: number[];
+  /** Instructions per request of each warm-up round. */
+  readonly warmup: number[];
+  readonly profile: InstructionProfile;
+}
+
+async function countInstructions(target: Target, dir: string, headers: Record<string, string>): Promise<Counted> {
+  const out = join(dir, target.name);
+  mkdirSync(out);
+  const proxy = await target.start(['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(out, 'cg.out')}`, '--dump-instr=no', '--compress-strings=no']);
+  const pool = new Pool(`http://127.0.0.1:${proxy.port}`, { connections: CONCURRENCY, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  try {
+    const round = async (): Promise<InstructionProfile> => {
+      callgrindControl(proxy.child.pid!, '-z');
+      await drive(pool, target.path, headers, REQUESTS, CONCURRENCY);
+      callgrindControl(proxy.child.pid!, '-d');
+      const dump = newestDump(out);
+      const profile = readProfile(dump);
+      rmSync(dump);
+      return profile;
+    };
+    const warmup: number[] = [];
+    while (warmup.length < MAX_WARMUP_ROUNDS) {
+      warmup.push((await round()).total / REQUESTS);
+      const [before, last] = warmup.slice(-2);
+      if (warmup.length >= 2 && Math.abs(last! - before!) <= 0.02 * before!) break;
+    }
+    const perRequest: number[] = [];
+    let profile: InstructionProfile | undefined;
+    for (let i = 0; i < ROUNDS; i++) {
+      profile = await round();
+      perRequest.push(profile.total / REQUESTS);
+    }
+    return { perRequest, warmup, profile: profile! };
+  } finally {
+    await pool.close();
+    await proxy.stop();
+  }
+}
+
+/** The bare proxy's own user CPU per request, run natively, for converting instructions into time on this machine. */
+async function nativeUserMicros(target: Target, headers: Record<string, string>): Promise<number> {
+  const proxy = await target.start(undefined);
+  const pool = new Pool(`http://127.0.0.1:${proxy.port}`, { connections: CONCURRENCY });
+  try {
+    await drive(pool, target.path, headers, REQUESTS * 5, CONCURRENCY);
+    const samples: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const before = (await proxy.cpu()).user;
+      await drive(pool, target.path, headers, REQUESTS * 5, CONCURRENCY);
+      samples.push(((await proxy.cpu()).user - before) / (REQUESTS * 5));
+    }
+    return median(samples);
+  } finally {
+    await pool.close();
+    await proxy.stop();
+  }
+}
+
+const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
+
+export async function runInstructionsBench(): Promise<void> {
+  if (!valgrindAvailable()) {
+    process.stdout.write('valgrind is not installed (apt-get install -y valgrind): skipping the instruction counts\n');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-instructions-'));
+  const children: NodeProcess[] = [];
+  try {
+    const upstream = await spawnGatewayProcess(SELF, null, { args: ['--upstream'] });
+    children.push(upstream);
+    const { token, nodeOptions } = await prepareSqliteGateway(dir, upstream.port);
+    const headers = { authorization: `Bearer ${token}` };
+    const slow = { startTimeoutMs: 300_000 };
+    const targets: Target[] = [
+      { name: 'bare', label: 'bare undici proxy', path: BENCH_PATH, start: (wrapper) => spawnGatewayProcess(SELF, null, { args: ['--bare', String(upstream.port)], ...(wrapper ? { wrapper } : {}), ...slow }) },
+      { name: 'gateway', label: 'gateway (audit on, SQLite)', path: `/bench${BENCH_PATH}`, start: (wrapper) => spawnGatewayProcess(NODE_MAIN, nodeOptions(), { env: GATEWAY_ENV, ...(wrapper ? { wrapper } : {}), ...slow }) },
+      { name: 'unaudited', label: 'gateway (audit discarded)', path: `/bench${BENCH_PATH}`, start: (wrapper) => spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { env: GATEWAY_ENV, ...(wrapper ? { wrapper } : {}), ...slow }) },
+    ];
+    process.stdout.write(
+      `callgrind, each proxy alone: rounds of exactly ${REQUESTS} requests, warm-up rounds until one is within 2 % of the one before (at most ${MAX_WARMUP_ROUNDS}), then ${ROUNDS} measured (GET ${targets[1]!.path}, ${CONCURRENCY} in flight); ` +
+        `instructions per request in user space, the proxy's every thread (median, spread min–max)\n`,
+    );
+    const counted = new Map<string, Counted>();
+    for (const target of targets) {
+      const result = await countInstructions(target, dir, headers);
+      counted.set(target.name, result);
+      process.stdout.write(
+        `${target.label.padEnd(28)} ${thousands(median(result.perRequest)).padStart(9)} instructions/request (${thousands(Math.min(...result.perRequest))}–${thousands(Math.max(...result.perRequest))}); warm-up ${result.warmup.map(thousands).join(', ')}\n`,
+      );
+    }
+    const per = (name: string) => median(counted.get(name)!.perRequest);
+    const added = per('gateway') - per('bare');
+    const userMicros = await nativeUserMicros(targets[0]!, headers);
+    const perMicro = per('bare') / userMicros;
+    process.stdout.write(
+      `added by the gateway: ${thousands(added)} instructions/request; of which the audit log ${thousands(per('gateway') - per('unaudited'))}, checks and forwarding ${thousands(per('unaudited') - per('bare'))}\n` +
+        `  at the bare proxy's native rate on this machine (${perMicro.toFixed(0)} instructions per µs of its user CPU, ${userMicros.toFixed(1)} µs/request): about ${(added / perMicro).toFixed(1)} µs of user CPU per request\n`,
+    );
+    const names = [...new Set(targets.flatMap((target) => [...counted.get(target.name)!.profile.buckets.keys()]))];
+    const bucket = (name: string, key: string) => (counted.get(name)!.profile.buckets.get(key) ?? 0) / REQUESTS;
+    process.stdout.write(`\nwhere the instructions of each request go (last round), and what the gateway adds:\n${'part'.padEnd(40)}${'bare'.padStart(10)}${'unaudited'.padStart(11)}${'gateway'.padStart(10)}${'added'.padStart(10)}\n`);
+    for (const key of names.sort((a, b) => bucket('gateway', b) - bucket('gateway', a))) {
+      process.stdout.write(
+        `${key.padEnd(40)}${thousands(bucket('bare', key)).padStart(10)}${thousands(bucket('unaudited', key)).padStart(11)}${thousands(bucket('gateway', key)).padStart(10)}${thousands(bucket('gateway', key) - bucket('bare', key)).padStart(10)}\n`,
+      );
+    }
+    const fn = (name: string, key: string) => (counted.get(name)!.profile.functions.get(key) ?? 0) / REQUESTS;
+    const gatewayFunctions = [...counted.get('gateway')!.profile.functions.keys()];
+    const top = gatewayFunctions.map((key) => ({ key, added: fn('gateway', key) - fn('bare', key) })).sort((a, b) => b.added - a.added).slice(0, 20);
+    process.stdout.write(`\nthe 20 functions that add most, gateway (audit on) minus bare, instructions/request:\n`);
+    for (const { key, added: more } of top) process.stdout.write(`${thousands(more).padStart(8)}  ${key.length > 120 ? `${key.slice(0, 117)}...` : key}\n`);
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
