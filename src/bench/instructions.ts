@@ -17,10 +17,17 @@ import { median } from './wrk.js';
 // CONCURRENCY in flight, counters dumped. Kernel work (system calls, the
 // socket writes) is not counted: that is what `npm run bench -- gateway` adds.
 
-const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.LATCHKEY_BENCH_REQUESTS ?? 2000);
-/** Warm-up rounds of REQUESTS run until one is within 2 % of the one before (JIT tiers settle), at most this many. */
-const MAX_WARMUP_ROUNDS = Number(process.env.LATCHKEY_BENCH_WARMUP_ROUNDS ?? 12);
+/**
+ * Warm-up: at least MIN_WARMUP_ROUNDS rounds of REQUESTS, then more until the
+ * last SETTLED_ROUNDS are within 2 % of each other (V8's compiler tiers have
+ * settled), at most MAX_WARMUP_ROUNDS. One round close to the one before is not
+ * enough: a tier-up can land between two quiet rounds.
+ */
+const MIN_WARMUP_ROUNDS = 5;
+const SETTLED_ROUNDS = 3;
+const MAX_WARMUP_ROUNDS = Number(process.env.LATCHKEY_BENCH_WARMUP_ROUNDS ?? 20);
 const CONCURRENCY = Number(process.env.LATCHKEY_BENCH_CONCURRENCY ?? 32);
 
 export function valgrindAvailable(): boolean {
@@ -48,14 +55,17 @@ function callgrindControl(pid: number, flag: '-z' | '-d'): void {
   if (run.status !== 0) throw new Error(`callgrind_control ${flag} ${pid} failed: ${run.stderr}${run.stdout}`);
 }
 
-/** The newest dump callgrind wrote in `dir` (`cg.out.1`, `cg.out.2`, ...). */
-function newestDump(dir: string): string {
-  const parts = readdirSync(dir)
-    .map((name) => ({ name, part: Number(/^cg\.out\.(\d+)$/.exec(name)?.[1] ?? Number.NaN) }))
-    .filter((file) => Number.isFinite(file.part))
-    .sort((a, b) => b.part - a.part);
-  if (parts.length === 0) throw new Error(`callgrind wrote no dump in ${dir}`);
-  return join(dir, parts[0]!.name);
+/**
+ * The files of the newest dump callgrind wrote in `dir`, one per thread
+ * (`--separate-threads=yes`: `cg.out.<dump>-<thread>`, thread 01 the main one).
+ */
+function newestDump(dir: string): string[] {
+  const files = readdirSync(dir)
+    .map((name) => ({ name, part: Number(/^cg\.out\.(\d+)-\d+$/.exec(name)?.[1] ?? Number.NaN) }))
+    .filter((file) => Number.isFinite(file.part));
+  if (files.length === 0) throw new Error(`callgrind wrote no dump in ${dir}`);
+  const newest = Math.max(...files.map((file) => file.part));
+  return files.filter((file) => file.part === newest).map((file) => join(dir, file.name)).sort();
 }
 
 /** Where an instruction was spent, by the function and object callgrind names for it. */
@@ -72,17 +82,37 @@ const BUCKETS: ReadonlyArray<readonly [string, RegExp]> = [
 
 export interface InstructionProfile {
   readonly total: number;
+  /** What the main thread (the event loop) ran, of total. */
+  readonly main: number;
   readonly buckets: ReadonlyMap<string, number>;
   readonly functions: ReadonlyMap<string, number>;
 }
 
 /**
- * Self cost per function of one callgrind dump, summed into BUCKETS. A cost
+ * Self cost per function of one callgrind dump (a file per thread), summed into BUCKETS. A cost
  * line belongs to the function named by the last `fn=`, except the line right
  * after `calls=`, which is the inclusive cost of that call. Names are given
  * once as `(id) name` and then as `(id)` alone.
  */
-export function readProfile(file: string): InstructionProfile {
+export function readProfile(files: readonly string[]): InstructionProfile {
+  const functions = new Map<string, number>();
+  let total = 0;
+  let main = 0;
+  for (const file of files) {
+    const cost = readDump(file, functions);
+    total += cost;
+    if (file.endsWith('-01')) main += cost;
+  }
+  const buckets = new Map<string, number>();
+  for (const [name, cost] of functions) {
+    const bucket = BUCKETS.find(([, pattern]) => pattern.test(name))?.[0] ?? 'other';
+    buckets.set(bucket, (buckets.get(bucket) ?? 0) + cost);
+  }
+  return { total, main, buckets, functions };
+}
+
+/** Adds one thread's dump into `functions`; returns its total. */
+function readDump(file: string, functions: Map<string, number>): number {
   const text = readFileSync(file, 'utf8');
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const resolve = (kind: 'ob' | 'fn', value: string): string => {
@@ -95,7 +125,6 @@ export function readProfile(file: string): InstructionProfile {
   let fn = '???';
   let callCost = false;
   let total = 0;
-  const functions = new Map<string, number>();
   for (const line of text.split('\n')) {
     const first = line.charCodeAt(0);
     if ((first >= 48 && first <= 57) || line[0] === '+' || line[0] === '-' || line[0] === '*') {
@@ -119,12 +148,7 @@ export function readProfile(file: string): InstructionProfile {
     else if (kind === 'cfn') resolve('fn', value);
     else if (kind === 'calls') callCost = true;
   }
-  const buckets = new Map<string, number>();
-  for (const [name, cost] of functions) {
-    const bucket = BUCKETS.find(([, pattern]) => pattern.test(name))?.[0] ?? 'other';
-    buckets.set(bucket, (buckets.get(bucket) ?? 0) + cost);
-  }
-  return { total, buckets, functions };
+  return total;
 }
 
 interface Target {
@@ -136,6 +160,8 @@ interface Target {
 
 interface Counted {
   readonly perRequest: number[];
+  /** The main thread's share of perRequest, round by round. */
+  readonly mainPerRequest: number[];
   /** Instructions per request of each warm-up round. */
   readonly warmup: number[];
   readonly profile: InstructionProfile;
@@ -144,7 +170,7 @@ interface Counted {
 async function countInstructions(target: Target, dir: string, headers: Record<string, string>): Promise<Counted> {
   const out = join(dir, target.name);
   mkdirSync(out);
-  const proxy = await target.start(['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(out, 'cg.out')}`, '--dump-instr=no', '--compress-strings=no']);
+  const proxy = await target.start(['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(out, 'cg.out')}`, '--dump-instr=no', '--compress-strings=no', '--separate-threads=yes']);
   const pool = new Pool(`http://127.0.0.1:${proxy.port}`, { connections: CONCURRENCY, headersTimeout: 120_000, bodyTimeout: 120_000 });
   try {
     const round = async (): Promise<InstructionProfile> => {
@@ -153,22 +179,25 @@ async function countInstructions(target: Target, dir: string, headers: Record<st
       callgrindControl(proxy.child.pid!, '-d');
       const dump = newestDump(out);
       const profile = readProfile(dump);
-      rmSync(dump);
+      for (const file of dump) rmSync(file);
       return profile;
     };
     const warmup: number[] = [];
     while (warmup.length < MAX_WARMUP_ROUNDS) {
       warmup.push((await round()).total / REQUESTS);
-      const [before, last] = warmup.slice(-2);
-      if (warmup.length >= 2 && Math.abs(last! - before!) <= 0.02 * before!) break;
+      const recent = warmup.slice(-SETTLED_ROUNDS);
+      if (warmup.length >= MIN_WARMUP_ROUNDS && Math.max(...recent) <= 1.02 * Math.min(...recent)) break;
     }
-    const perRequest: number[] = [];
-    let profile: InstructionProfile | undefined;
-    for (let i = 0; i < ROUNDS; i++) {
-      profile = await round();
-      perRequest.push(profile.total / REQUESTS);
-    }
-    return { perRequest, warmup, profile: profile! };
+    const profiles: InstructionProfile[] = [];
+    for (let i = 0; i < ROUNDS; i++) profiles.push(await round());
+    // The breakdown is the median round's: a round with a late compilation or a major GC is spread, not the picture.
+    const byTotal = [...profiles].sort((a, b) => a.total - b.total);
+    return {
+      perRequest: profiles.map((profile) => profile.total / REQUESTS),
+      mainPerRequest: profiles.map((profile) => profile.main / REQUESTS),
+      warmup,
+      profile: byTotal[Math.floor((byTotal.length - 1) / 2)]!,
+    };
   } finally {
     await pool.close();
     await proxy.stop();
@@ -195,6 +224,8 @@ async function nativeUserMicros(target: Target, headers: Record<string, string>)
 }
 
 const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
+/** `median (min–max)` of per-request counts. */
+const spread = (values: readonly number[]) => `${thousands(median(values)).padStart(9)} (${thousands(Math.min(...values))}–${thousands(Math.max(...values))})`;
 
 export async function runInstructionsBench(): Promise<void> {
   if (!valgrindAvailable()) {
@@ -215,28 +246,30 @@ export async function runInstructionsBench(): Promise<void> {
       { name: 'unaudited', label: 'gateway (audit discarded)', path: `/bench${BENCH_PATH}`, start: (wrapper) => spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { env: GATEWAY_ENV, ...(wrapper ? { wrapper } : {}), ...slow }) },
     ];
     process.stdout.write(
-      `callgrind, each proxy alone: rounds of exactly ${REQUESTS} requests, warm-up rounds until one is within 2 % of the one before (at most ${MAX_WARMUP_ROUNDS}), then ${ROUNDS} measured (GET ${targets[1]!.path}, ${CONCURRENCY} in flight); ` +
-        `instructions per request in user space, the proxy's every thread (median, spread min–max)\n`,
+      `callgrind, each proxy alone: rounds of exactly ${REQUESTS} requests, at least ${MIN_WARMUP_ROUNDS} warm-up rounds, more until the last ${SETTLED_ROUNDS} are within 2 % of each other (at most ${MAX_WARMUP_ROUNDS}), then ${ROUNDS} measured (GET ${targets[1]!.path}, ${CONCURRENCY} in flight); ` +
+        `instructions per request in user space, the proxy's every thread and its main thread alone (median, spread min–max)\n`,
     );
     const counted = new Map<string, Counted>();
     for (const target of targets) {
       const result = await countInstructions(target, dir, headers);
       counted.set(target.name, result);
       process.stdout.write(
-        `${target.label.padEnd(28)} ${thousands(median(result.perRequest)).padStart(9)} instructions/request (${thousands(Math.min(...result.perRequest))}–${thousands(Math.max(...result.perRequest))}); warm-up ${result.warmup.map(thousands).join(', ')}\n`,
+        `${target.label.padEnd(28)} ${spread(result.perRequest)} instructions/request, main thread ${spread(result.mainPerRequest)}; warm-up ${result.warmup.map(thousands).join(', ')}\n`,
       );
     }
     const per = (name: string) => median(counted.get(name)!.perRequest);
+    const mainPer = (name: string) => median(counted.get(name)!.mainPerRequest);
     const added = per('gateway') - per('bare');
     const userMicros = await nativeUserMicros(targets[0]!, headers);
     const perMicro = per('bare') / userMicros;
     process.stdout.write(
       `added by the gateway: ${thousands(added)} instructions/request; of which the audit log ${thousands(per('gateway') - per('unaudited'))}, checks and forwarding ${thousands(per('unaudited') - per('bare'))}\n` +
+        `  on the main thread (the event loop) alone: ${thousands(mainPer('gateway') - mainPer('bare'))}; of which the audit log ${thousands(mainPer('gateway') - mainPer('unaudited'))}, checks and forwarding ${thousands(mainPer('unaudited') - mainPer('bare'))}\n` +
         `  at the bare proxy's native rate on this machine (${perMicro.toFixed(0)} instructions per µs of its user CPU, ${userMicros.toFixed(1)} µs/request): about ${(added / perMicro).toFixed(1)} µs of user CPU per request\n`,
     );
     const names = [...new Set(targets.flatMap((target) => [...counted.get(target.name)!.profile.buckets.keys()]))];
     const bucket = (name: string, key: string) => (counted.get(name)!.profile.buckets.get(key) ?? 0) / REQUESTS;
-    process.stdout.write(`\nwhere the instructions of each request go (last round), and what the gateway adds:\n${'part'.padEnd(40)}${'bare'.padStart(10)}${'unaudited'.padStart(11)}${'gateway'.padStart(10)}${'added'.padStart(10)}\n`);
+    process.stdout.write(`\nwhere the instructions of each request go (the median round), and what the gateway adds:\n${'part'.padEnd(40)}${'bare'.padStart(10)}${'unaudited'.padStart(11)}${'gateway'.padStart(10)}${'added'.padStart(10)}\n`);
     for (const key of names.sort((a, b) => bucket('gateway', b) - bucket('gateway', a))) {
       process.stdout.write(
         `${key.padEnd(40)}${thousands(bucket('bare', key)).padStart(10)}${thousands(bucket('unaudited', key)).padStart(11)}${thousands(bucket('gateway', key)).padStart(10)}${thousands(bucket('gateway', key) - bucket('bare', key)).padStart(10)}\n`,
