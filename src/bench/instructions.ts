@@ -11,8 +11,9 @@ import { median } from './wrk.js';
 // instructions, counted by valgrind's callgrind, for the bare undici proxy and
 // the gateway (audit on, and audit discarded), in front of the same upstream.
 // Unlike CPU time under wrk, an instruction count does not move with what else
-// the machine is doing, so a change of a few hundred instructions per request
-// shows. Each proxy runs alone under callgrind; the upstream and this client
+// the machine is doing: the bare proxy's and the audited gateway's main thread
+// repeat within about 1 % (a few thousand instructions per request) from run to
+// run; a late V8 compilation or major GC still shows as spread. Each proxy runs alone under callgrind; the upstream and this client
 // run natively. Per round: counters zeroed, exactly REQUESTS requests at
 // CONCURRENCY in flight, counters dumped. Kernel work (system calls, the
 // socket writes) is not counted: that is what `npm run bench -- gateway` adds.
@@ -259,12 +260,14 @@ export async function runInstructionsBench(): Promise<void> {
     }
     const per = (name: string) => median(counted.get(name)!.perRequest);
     const mainPer = (name: string) => median(counted.get(name)!.mainPerRequest);
+    const split = (of: (name: string) => number) =>
+      `${thousands(of('gateway') - of('bare'))}; of which the audit log ${thousands(of('gateway') - of('unaudited'))}, checks and forwarding ${thousands(of('unaudited') - of('bare'))}`;
     const added = per('gateway') - per('bare');
     const userMicros = await nativeUserMicros(targets[0]!, headers);
     const perMicro = per('bare') / userMicros;
     process.stdout.write(
-      `added by the gateway: ${thousands(added)} instructions/request; of which the audit log ${thousands(per('gateway') - per('unaudited'))}, checks and forwarding ${thousands(per('unaudited') - per('bare'))}\n` +
-        `  on the main thread (the event loop) alone: ${thousands(mainPer('gateway') - mainPer('bare'))}; of which the audit log ${thousands(mainPer('gateway') - mainPer('unaudited'))}, checks and forwarding ${thousands(mainPer('unaudited') - mainPer('bare'))}\n` +
+      `added by the gateway: ${split(per)} instructions/request\n` +
+        `  on the main thread (the event loop) alone: ${split(mainPer)}\n` +
         `  at the bare proxy's native rate on this machine (${perMicro.toFixed(0)} instructions per µs of its user CPU, ${userMicros.toFixed(1)} µs/request): about ${(added / perMicro).toFixed(1)} µs of user CPU per request\n`,
     );
     const names = [...new Set(targets.flatMap((target) => [...counted.get(target.name)!.profile.buckets.keys()]))];
