@@ -16,6 +16,7 @@ import { SYSTEM_ACTOR, type TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { spawnGatewayProcess, type NodeProcess } from '../gateway/testing/node-process.js';
 import { generateToken, TokenHasher } from '../token/index.js';
+import { printProfileBreakdowns } from './cpu-profile.js';
 
 // `npm run bench -- gateway`: the HTTP gateway against a bare node:http + undici
 // proxy (no checks), both in front of the same upstream, each in its own
@@ -29,6 +30,8 @@ const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 4);
 /** Load shapes, each measured on its own: wrk's connections (the gap shows at -c50). */
 const SHAPES = (process.env.LATCHKEY_BENCH_CONNECTIONS ?? '32,50').split(',').map(Number);
+/** Where the proxies write V8 CPU profiles (--cpu-prof), broken down after the run (cpu-profile.ts); unset: none. */
+const profileDir = process.env.LATCHKEY_BENCH_PROFILE;
 const PG_ADMIN_URL = process.env.LATCHKEY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVICE_SECRET = 'bench-upstream-secret';
 
@@ -206,10 +209,13 @@ async function throughputBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const children: NodeProcess[] = [];
   let nginx: NginxProxy | undefined;
+  // With LATCHKEY_BENCH_PROFILE: each profiled proxy and its CPU per request over every measured round.
+  const profiled: Array<{ label: string; pid: number; cpuUsPerRequest: number }> = [];
+  const cpuRounds = new Map<string, number[]>();
   try {
     const upstream = await spawnGatewayProcess(SELF, null, { args: ['--upstream'] });
     children.push(upstream);
-    const profile = process.env.LATCHKEY_BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LATCHKEY_BENCH_PROFILE}`] : [];
+    const profile = profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     const bare = await spawnGatewayProcess(SELF, null, { nodeArgs: profile, args: ['--bare', String(upstream.port)] });
     children.push(bare);
     const { token, nodeOptions } = await prepareSqliteGateway(dir, upstream.port);
@@ -241,7 +247,11 @@ async function throughputBench(): Promise<void> {
       if (process.env.LATCHKEY_BENCH_SYSCALLS === '1') for (const target of targets) if (target.pid !== undefined) await syscallsPerRequest(target.label, target.pid, target.url, connections, auth);
       const rounds = new Map(targets.map((target) => [target.name, [] as Array<WrkResult & { cpuUsPerRequest: number }>]));
       for (let round = 0; round < ROUNDS; round++) {
-        for (const target of targets) rounds.get(target.name)!.push(await measure(target.cpu, target.url, connections, auth));
+        for (const target of targets) {
+          const result = await measure(target.cpu, target.url, connections, auth);
+          rounds.get(target.name)!.push(result);
+          cpuRounds.set(target.label, [...(cpuRounds.get(target.label) ?? []), result.cpuUsPerRequest]);
+        }
       }
       const summary = (name: string) => {
         const all = rounds.get(name)!;
@@ -275,11 +285,16 @@ async function throughputBench(): Promise<void> {
         process.stdout.write(`gateway/nginx ratio ${(g.rps / n.rps).toFixed(3)}; bare/nginx ${(b.rps / n.rps).toFixed(3)}\n`);
       }
     }
+    if (profileDir !== undefined) {
+      for (const target of targets) if (target.pid !== undefined) profiled.push({ label: target.label, pid: target.pid, cpuUsPerRequest: median(cpuRounds.get(target.label) ?? [0]) });
+    }
   } finally {
     await nginx?.stop();
+    // A profiled process writes its profile as it exits.
     for (const child of children.reverse()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  if (profileDir !== undefined) printProfileBreakdowns(profileDir, profiled);
 }
 
 async function propagationBench(): Promise<void> {
