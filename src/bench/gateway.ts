@@ -250,7 +250,8 @@ async function throughputBench(): Promise<void> {
         for (const target of targets) {
           const result = await measure(target.cpu, target.url, connections, auth);
           rounds.get(target.name)!.push(result);
-          cpuRounds.set(target.label, [...(cpuRounds.get(target.label) ?? []), result.cpuUsPerRequest]);
+          if (!cpuRounds.has(target.label)) cpuRounds.set(target.label, []);
+          cpuRounds.get(target.label)!.push(result.cpuUsPerRequest);
         }
       }
       const summary = (name: string) => {

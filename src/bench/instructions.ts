@@ -13,10 +13,11 @@ import { median } from './wrk.js';
 // Unlike CPU time under wrk, an instruction count does not move with what else
 // the machine is doing: the bare proxy's and the audited gateway's main thread
 // repeat within about 1 % (a few thousand instructions per request) from run to
-// run; a late V8 compilation or major GC still shows as spread. Each proxy runs alone under callgrind; the upstream and this client
-// run natively. Per round: counters zeroed, exactly REQUESTS requests at
-// CONCURRENCY in flight, counters dumped. Kernel work (system calls, the
-// socket writes) is not counted: that is what `npm run bench -- gateway` adds.
+// run; a late V8 compilation or major GC still shows as spread. Each proxy runs
+// alone under callgrind; the upstream and this client run natively. Per round:
+// counters zeroed, exactly REQUESTS requests at CONCURRENCY in flight, counters
+// dumped. Kernel work (system calls, the socket writes) is not counted: that is
+// what `npm run bench -- gateway` adds.
 
 const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.LATCHKEY_BENCH_REQUESTS ?? 2000);
