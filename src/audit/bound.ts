@@ -53,15 +53,6 @@ export function boundDecision(detail: DecisionDetail): DecisionDetail {
   return (copy as DecisionDetail | undefined) ?? detail;
 }
 
-/** True when boundDecision would return the detail itself: no field over its limit. */
-export function withinBounds(detail: DecisionDetail): boolean {
-  for (const field of FIELDS) {
-    const value = detail[field];
-    if (typeof value === 'string' && value.length > DECISION_FIELD_LIMITS[field]) return false;
-  }
-  return true;
-}
-
 /** Bounds a decision event; admin events (written by authenticated administrators) pass unchanged. */
 export function boundEvent<T extends AuditEventInput>(event: T): T {
   if (event.kind !== 'decision') return event;

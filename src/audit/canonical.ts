@@ -78,8 +78,10 @@ interface Shape {
   readonly keys: readonly string[];
   readonly order: readonly string[];
   readonly prefixes: readonly string[];
-  /** The last key set every key of this shape was found in (canonicalFlat's check, done once per shape). */
-  within?: ReadonlySet<string>;
+  /** The last schema every key of this shape was found in (canonicalFlat's check, done once per shape). */
+  schema?: FlatSchema;
+  /** That schema's longest string for each key of `order` (Infinity: no limit). */
+  maxLengths?: readonly number[];
 }
 const SHAPES = 8;
 const shapes: Shape[] = [];
@@ -117,19 +119,28 @@ function canonicalObject(object: Record<string, unknown>): string {
   return `${out}}`;
 }
 
+/** What canonicalFlat accepts: the keys an object may have, and how many characters a string under each may hold. */
+export interface FlatSchema {
+  readonly keys: ReadonlySet<string>;
+  /** Most UTF-16 code units of a string value, by key; a key not here has no limit. */
+  readonly maxLength: Readonly<Record<string, number>>;
+}
+
 /**
- * The canonical JSON of an object whose every key is in `allowed` and whose
- * every value is a string, number, boolean, null or undefined; undefined for
- * any other object. One pass that both serializes and checks, for the
- * fixed-shape decision details.
+ * The canonical JSON of an object whose every key is in the schema, whose
+ * every value is a string, number, boolean, null or undefined, and whose
+ * every string is within its key's limit; undefined for any other object. One
+ * pass that serializes and checks, for the fixed-shape decision details.
  */
-export function canonicalFlat(object: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {
+export function canonicalFlat(object: Record<string, unknown>, schema: FlatSchema): string | undefined {
   const shape = shapeOf(object);
-  if (shape.within !== allowed) {
-    for (const key of shape.keys) if (!allowed.has(key)) return undefined;
-    shape.within = allowed;
+  if (shape.schema !== schema) {
+    for (const key of shape.keys) if (!schema.keys.has(key)) return undefined;
+    shape.schema = schema;
+    shape.maxLengths = shape.order.map((key) => (Object.hasOwn(schema.maxLength, key) ? schema.maxLength[key]! : Number.POSITIVE_INFINITY));
   }
   const { order, prefixes } = shape;
+  const maxLengths = shape.maxLengths!;
   let out = '{';
   for (let i = 0; i < order.length; i++) {
     const item = object[order[i]!];
@@ -138,6 +149,7 @@ export function canonicalFlat(object: Record<string, unknown>, allowed: Readonly
       case 'undefined':
         continue;
       case 'string':
+        if (item.length > maxLengths[i]!) return undefined;
         text = quote(item);
         break;
       case 'object':

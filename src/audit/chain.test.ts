@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { DECISION_FIELD_LIMITS } from './bound.js';
 import { canonicalJson } from './canonical.js';
 import { GENESIS_HASH, hashEvent, linkEvents, linkForStore, storedForm } from './chain.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
@@ -57,6 +58,21 @@ describe('linkForStore', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('each bounded field at its limit is kept whole, and one character over it is cut, as storedForm does', () => {
+    const base = decisionInput(1);
+    const inputs: AuditEventInput[] = [];
+    for (const [field, limit] of Object.entries(DECISION_FIELD_LIMITS)) {
+      for (const length of [limit, limit + 1]) inputs.push({ ...base, detail: { ...base.detail, [field]: 'a'.repeat(length) } } as AuditEventInput);
+    }
+    const { events, details } = linkForStore(0, GENESIS_HASH, inputs);
+    expect(events).toEqual(referenceLink(0, GENESIS_HASH, inputs));
+    expect(details).toEqual(events.map((event) => canonicalJson(event.detail)));
+    for (let i = 0; i < inputs.length; i += 2) {
+      expect(events[i]!.detail).toBe(inputs[i]!.detail);
+      expect(JSON.stringify(events[i + 1]!.detail)).toContain('…[truncated,');
+    }
   });
 
   test('the fast path still redacts and bounds: a token in a path, a credential header, an over-long resource', () => {

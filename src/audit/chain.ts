@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
-import { canonicalFlat, canonicalJson } from './canonical.js';
+import { canonicalFlat, canonicalJson, type FlatSchema } from './canonical.js';
 import type { AuditEvent, AuditEventInput, DecisionDetail } from './event.js';
-import { boundEvent, withinBounds } from './bound.js';
+import { boundEvent, DECISION_FIELD_LIMITS } from './bound.js';
 import { DECISION_KEYS, mayHoldSecret, redactEvent } from './redact.js';
 
 /** The previous hash of the first event in a chain. */
@@ -41,6 +41,9 @@ export function storedForm(input: AuditEventInput): AuditEventInput {
   return boundEvent(redactEvent(input));
 }
 
+/** A decision detail's fields, and the longest each may be stored (bound.ts). */
+const DECISION_SCHEMA: FlatSchema = { keys: DECISION_KEYS, maxLength: DECISION_FIELD_LIMITS };
+
 /**
  * The canonical JSON of a decision detail when its stored form is the detail
  * itself, else undefined. This is storedForm's clean case decided on the one
@@ -48,11 +51,11 @@ export function storedForm(input: AuditEventInput): AuditEventInput {
  * match MAYBE_SECRET (a match in any string is a match in the JSON, which
  * escapes none of those letters) and values under credential-header keys (so
  * every key must be a decision field and every value flat), and bounding
- * changes only over-long fields. Anything else takes the full path.
+ * changes only over-long fields (which the serializer refuses). Anything else
+ * takes the full path.
  */
 function cleanDecisionJson(detail: DecisionDetail): string | undefined {
-  if (!withinBounds(detail)) return undefined;
-  const json = canonicalFlat(detail as unknown as Record<string, unknown>, DECISION_KEYS);
+  const json = canonicalFlat(detail as unknown as Record<string, unknown>, DECISION_SCHEMA);
   return json === undefined || mayHoldSecret(json) ? undefined : json;
 }
 
