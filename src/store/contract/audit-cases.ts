@@ -81,6 +81,42 @@ export function auditCases(open: OpenStore): void {
       expect(stored[0]!.detail).toEqual(JSON.parse(JSON.stringify(awkward.detail)));
     });
 
+    it('keeps the columns copied from a detail exactly, escapes and markers included, in small and large batches alike', async () => {
+      const { store } = opened();
+      // Tab, newline, carriage return, backslash and the texts a bulk format reads as null or end of data.
+      const awkward = ['tab\there', 'line\nbreak', 'cr\rhere', 'back\\slash', '\\N', '\\.', '\\', 'ünï 🔑'];
+      const batch = (from: number, size: number): AuditEventInput[] =>
+        decisions(size, from).map((event, i) =>
+          event.kind === 'decision' ? { ...event, detail: { ...event.detail, tokenId: `tok ${awkward[i % awkward.length]!}`, service: awkward[(i + 1) % awkward.length]!, reason: awkward[(i + 2) % awkward.length]! } } : event,
+        );
+      const appended = [...(await store.appendAudit(batch(0, 9))), ...(await store.appendAudit(batch(9, 300)))];
+      const stored = await allAudit(store);
+      expect(stored).toEqual(appended);
+      expectChain(stored, 1, GENESIS_HASH);
+      for (const value of awkward) {
+        const byToken = await store.readAudit({ tokenId: `tok ${value}`, limit: 1000 });
+        expect(byToken.map((event) => event.seq)).toEqual(stored.filter((event) => event.kind === 'decision' && event.detail.tokenId === `tok ${value}`).map((event) => event.seq));
+        expect(byToken.length).toBeGreaterThan(0);
+        const byService = await store.readAudit({ service: value, limit: 1000 });
+        expect(byService.map((event) => event.seq)).toEqual(stored.filter((event) => event.kind === 'decision' && event.detail.service === value).map((event) => event.seq));
+      }
+    });
+
+    it('adds nothing of a batch the database refuses part-way, small or large, and links the next onto the old head', async () => {
+      const { store } = opened();
+      const before = await store.appendAudit(decisions(5));
+      for (const size of [3, 200]) {
+        // An event of a kind the table refuses, past the middle of the batch: every row before it must go too.
+        const batch = decisions(size, 5).map((event, i) => (i === size - 2 ? ({ ...event, kind: 'bogus' } as unknown as AuditEventInput) : event));
+        await expect(store.appendAudit(batch)).rejects.toThrow();
+        expect(await allAudit(store)).toEqual(before);
+        expect(await store.auditHead()).toEqual({ seq: 5, hash: before.at(-1)!.hash });
+      }
+      const after = await store.appendAudit(decisions(100, 5));
+      expect(after[0]!.prevHash).toBe(before.at(-1)!.hash);
+      expectChain(await allAudit(store), 1, GENESIS_HASH);
+    });
+
     it('appends one call of more events than a statement carries (full chunks and a remainder) as one chain', async () => {
       const { store } = opened();
       await store.appendAudit(decisions(3));

