@@ -68,8 +68,9 @@ async function copyRows(client: pg.ClientBase, events: readonly AuditEvent[], de
   }
   const copy = client.query(copyFrom(COPY_SQL));
   // 'finish' comes once PostgreSQL has taken every row (its ReadyForQuery); a refused row is an 'error'.
+  // The listener stays: an error after the outcome is known must not be thrown as an unhandled 'error'.
   await new Promise<void>((resolve, reject) => {
-    copy.once('error', reject);
+    copy.on('error', reject);
     copy.once('finish', resolve);
     copy.end(data);
   });
