@@ -44,6 +44,7 @@ const INSERT_CHUNK = insertRows(CHUNK);
 const COPY_FROM = 64;
 const COPY_SQL = `COPY audit_events (${AUDIT_COLUMNS.join(', ')}) FROM STDIN`;
 const COPY_SPECIAL = /[\\\t\n\r]/;
+const EVERY_COPY_SPECIAL = new RegExp(COPY_SPECIAL.source, 'g');
 const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /**
@@ -55,7 +56,7 @@ const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\
 function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return COPY_SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (special) => COPY_ESCAPES[special]!) : text;
+  return COPY_SPECIAL.test(text) ? text.replace(EVERY_COPY_SPECIAL, (special) => COPY_ESCAPES[special]!) : text;
 }
 
 async function copyRows(client: pg.ClientBase, events: readonly AuditEvent[], details: readonly string[]): Promise<void> {
