@@ -165,9 +165,10 @@ export async function prepareSqliteGateway(dir: string, upstreamPort: number): P
   };
 }
 
-/** One measured run: wrk's figures and the proxy's CPU time per request (`cpuMicros` before and after). */
+/** A measured run's figures, and the share of the machine's CPU left idle meanwhile (null off Linux). */
 type Measured = WrkResult & { cpuUsPerRequest: number; idle: number | null };
 
+/** One measured run: wrk's figures and the proxy's CPU time per request (`cpuMicros` before and after), and the machine's idle share. */
 async function measure(cpuMicros: () => Promise<number> | number, url: string, connections: number, headers: readonly string[]): Promise<Measured> {
   const before = await cpuMicros();
   const ticks = machineTicks();
