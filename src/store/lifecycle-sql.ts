@@ -98,10 +98,13 @@ export function dueQuery(rule: DueRule, limit: number, dialect: Dialect): { sql:
  * per event, a JSON array back), which is what keeps 10M events fast, and
  * finds the window's events through its spans, as its audit reads do
  * (queries.ts): the token's, or the time spans from the first that reaches
- * the window.
+ * the window, up to `spannedThrough`; sqliteRequestSummaryTailQuery groups
+ * the events past it, and the store adds the two up.
  */
-export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { sql: string; values: unknown[] } {
-  if (dialect === 'sqlite') return sqliteRequestSummaryQuery(window);
+export function requestSummaryQuery(window: RequestWindow, dialect: 'postgres'): { sql: string; values: unknown[] };
+export function requestSummaryQuery(window: RequestWindow, dialect: 'sqlite', spannedThrough: number): { sql: string; values: unknown[] };
+export function requestSummaryQuery(window: RequestWindow, dialect: Dialect, spannedThrough = 0): { sql: string; values: unknown[] } {
+  if (dialect === 'sqlite') return sqliteRequestSummaryQuery(window, spannedThrough);
   const byToken = window.tokenId === undefined ? '' : ' AND token_id = ?';
   const where = `FROM audit_events WHERE kind = 'decision' AND decision = 'allow' AND token_id IS NOT NULL AND time >= ? AND time < ?${byToken}`;
   const sql = `SELECT token_id, service, (detail::jsonb)->>'action' AS action, (detail::jsonb)->>'resource' AS resource, (detail::jsonb)->>'matched' AS matched,
@@ -111,18 +114,31 @@ export function requestSummaryQuery(window: RequestWindow, dialect: Dialect): { 
   return { sql: forDialect(sql, dialect), values };
 }
 
-function sqliteRequestSummaryQuery(window: RequestWindow): { sql: string; values: unknown[] } {
+/** What SQLite's summary selects and groups by, from events `a`. */
+const SQLITE_SUMMARY_FIELDS = "a.token_id, a.service, json_extract(a.detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(a.time) AS last_time";
+
+function sqliteRequestSummaryQuery(window: RequestWindow, spannedThrough: number): { sql: string; values: unknown[] } {
   const where = new Conditions('sqlite');
   if (window.tokenId === undefined) sqliteSpanStart(where, window.fromTime, undefined);
   else where.add('s.token_id = ? AND +a.token_id = ?', window.tokenId, window.tokenId);
-  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  where.add('s.first_seq <= ?', spannedThrough);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq AND a.seq <= ?', spannedThrough);
   // `+`: no automatic index over the whole table in place of the walk (see queries.ts addColumnFilters).
   where.add('s.max_time >= ? AND s.min_time < ? AND +a.time >= ? AND +a.time < ?', window.fromTime, window.toTime, window.fromTime, window.toTime);
   where.add("+a.kind = 'decision' AND +a.decision = 'allow' AND +a.token_id IS NOT NULL");
   const spans = window.tokenId === undefined ? 'audit_spans' : 'audit_token_spans';
   return {
-    sql: `SELECT a.token_id, a.service, json_extract(a.detail, '$.action', '$.resource', '$.matched') AS fields, count(*) AS count, max(a.time) AS last_time
-      FROM ${spans} s CROSS JOIN audit_events a ${where.where} GROUP BY a.token_id, a.service, fields`,
+    sql: `SELECT ${SQLITE_SUMMARY_FIELDS} FROM ${spans} s CROSS JOIN audit_events a ${where.where} GROUP BY a.token_id, a.service, fields`,
     values: where.values,
   };
+}
+
+/** The same summary over SQLite's newest events, past its spans: a range of the table's key. */
+export function sqliteRequestSummaryTailQuery(window: RequestWindow, spannedThrough: number): { sql: string; values: unknown[] } {
+  const where = new Conditions('sqlite');
+  where.add('a.seq > ?', spannedThrough);
+  if (window.tokenId !== undefined) where.add('a.token_id = ?', window.tokenId);
+  where.add('a.time >= ? AND a.time < ?', window.fromTime, window.toTime);
+  where.add("a.kind = 'decision' AND a.decision = 'allow' AND a.token_id IS NOT NULL");
+  return { sql: `SELECT ${SQLITE_SUMMARY_FIELDS} FROM audit_events a ${where.where} GROUP BY a.token_id, a.service, fields`, values: where.values };
 }

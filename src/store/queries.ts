@@ -65,9 +65,21 @@ export function tokenListQuery(filter: TokenFilter, dialect: Dialect): Query & {
   return { sql: `SELECT * FROM tokens ${where.where} ORDER BY created_at, id ${limitSql}`, values: where.values, limit };
 }
 
-export function auditReadQuery(filter: AuditFilter, dialect: Dialect): Query {
-  if (dialect === 'sqlite' && filter.tokenId !== undefined) return sqliteTokenAuditQuery(filter, filter.tokenId);
-  if (dialect === 'sqlite' && (filter.fromTime !== undefined || filter.toTime !== undefined)) return sqliteTimeAuditQuery(filter);
+/** Whether SQLite reads this filter's events through spans (then its newest events, past the spans, are read by sqliteAuditTailQuery). */
+function readsSpans(filter: AuditFilter): boolean {
+  return filter.tokenId !== undefined || filter.fromTime !== undefined || filter.toTime !== undefined;
+}
+
+/**
+ * The read of a filter's events. On SQLite, `spannedThrough` is the last seq
+ * its spans cover (see sqlite-store.ts #append): a walk of spans reads only
+ * up to there, and sqliteAuditTailQuery reads what comes after.
+ */
+export function auditReadQuery(filter: AuditFilter, dialect: 'postgres'): Query;
+export function auditReadQuery(filter: AuditFilter, dialect: 'sqlite', spannedThrough: number): Query;
+export function auditReadQuery(filter: AuditFilter, dialect: Dialect, spannedThrough = 0): Query {
+  if (dialect === 'sqlite' && filter.tokenId !== undefined) return sqliteTokenAuditQuery(filter, filter.tokenId, spannedThrough);
+  if (dialect === 'sqlite' && readsSpans(filter)) return sqliteTimeAuditQuery(filter, spannedThrough);
   const where = new Conditions(dialect);
   if (filter.kind !== undefined) where.add('kind = ?', filter.kind);
   if (filter.tokenId !== undefined) where.add('token_id = ?', filter.tokenId);
@@ -93,23 +105,24 @@ function addColumnFilters(where: Conditions, filter: AuditFilter, prefix: string
   if (filter.reason !== undefined) where.add(`${prefix}reason = ?`, filter.reason);
 }
 
-function auditPageLimit(filter: AuditFilter): number {
+export function auditPageLimit(filter: AuditFilter): number {
   return Math.max(1, Math.min(Math.floor(filter.limit) || 1, MAX_AUDIT_PAGE));
 }
 
 /**
  * One token's events on SQLite, which keeps no index on the token column: its
- * spans (one per append that held the token; see migration 6) in order, and
- * within each span a range of the table's key. A token's spans never overlap,
- * since each lies inside one append's contiguous seqs, so span order then seq
- * order is seq order and the LIMIT stops the walk (no sort: the CROSS JOIN
- * keeps the spans the outer loop). The walk starts at the span holding
- * afterSeq, if one does, and skips spans wholly outside the time window.
+ * spans (one per group of appends that held the token; see migrations 6 and
+ * 8) in order, up to the spans' end, and within each span a range of the
+ * table's key. A token's spans never overlap, since each lies inside one
+ * group's contiguous seqs, so span order then seq order is seq order and the
+ * LIMIT stops the walk (no sort: the CROSS JOIN keeps the spans the outer
+ * loop). The walk starts at the span holding afterSeq, if one does, and skips
+ * spans wholly outside the time window.
  */
-function sqliteTokenAuditQuery(filter: AuditFilter, tokenId: string): Query {
+function sqliteTokenAuditQuery(filter: AuditFilter, tokenId: string, spannedThrough: number): Query {
   const where = new Conditions('sqlite');
-  where.add('s.token_id = ?', tokenId);
-  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  where.add('s.token_id = ? AND s.first_seq <= ?', tokenId, spannedThrough);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq AND a.seq <= ?', spannedThrough);
   where.add('+a.token_id = ?', tokenId);
   if (filter.afterSeq !== undefined) {
     where.add('s.first_seq >= coalesce((SELECT max(first_seq) FROM audit_token_spans WHERE token_id = ? AND first_seq <= ?), ?)', tokenId, filter.afterSeq, filter.afterSeq);
@@ -131,8 +144,8 @@ function addTimeFilters(where: Conditions, filter: { readonly fromTime?: number;
 const PAST_EVERY_SEQ = '9223372036854775807';
 
 /**
- * Where a walk of SQLite's time spans (audit_spans, one per append; see
- * migration 7) in seq order may start: at the first span that reaches the
+ * Where a walk of SQLite's time spans (audit_spans, one per group of appends;
+ * see migrations 7 and 8) in seq order may start: at the first span that reaches the
  * window's start (found by the index on max_time), and at the span holding
  * afterSeq. Every span before that ends before the window, or before afterSeq.
  */
@@ -154,17 +167,35 @@ export function sqliteSpanStart(where: Conditions, fromTime: number | undefined,
 /**
  * The events of a time window on SQLite, which keeps no index on the time
  * column: the spans that reach into the window, from the first that reaches
- * its start, and within each span a range of the table's key. Spans never
- * overlap (each is one append's seqs), so the walk is in seq order and the
- * LIMIT stops it, as for a token's spans.
+ * its start, up to the spans' end, and within each span a range of the
+ * table's key. Spans never overlap (each is one group's seqs), so the walk is
+ * in seq order and the LIMIT stops it, as for a token's spans.
  */
-function sqliteTimeAuditQuery(filter: AuditFilter): Query {
+function sqliteTimeAuditQuery(filter: AuditFilter, spannedThrough: number): Query {
   const where = new Conditions('sqlite');
   sqliteSpanStart(where, filter.fromTime, filter.afterSeq);
-  where.add('a.seq BETWEEN s.first_seq AND s.last_seq');
+  where.add('s.first_seq <= ?', spannedThrough);
+  where.add('a.seq BETWEEN s.first_seq AND s.last_seq AND a.seq <= ?', spannedThrough);
   if (filter.afterSeq !== undefined) where.add('a.seq > ?', filter.afterSeq);
   addTimeFilters(where, filter);
   addColumnFilters(where, filter, '+a.');
   const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
   return { sql: `SELECT a.* FROM audit_spans s CROSS JOIN audit_events a ${where.where} ORDER BY s.first_seq, a.seq ${limitSql}`, values: where.values };
+}
+
+/**
+ * The newest events of a filter that SQLite reads through spans: those past
+ * the last span (at most a group of appends; see sqlite-store.ts #append),
+ * read straight from a range of the table's key. Null when the filter reads no spans.
+ */
+export function sqliteAuditTailQuery(filter: AuditFilter, spannedThrough: number): Query | null {
+  if (!readsSpans(filter)) return null;
+  const where = new Conditions('sqlite');
+  where.add('seq > ?', Math.max(spannedThrough, filter.afterSeq ?? 0));
+  if (filter.tokenId !== undefined) where.add('token_id = ?', filter.tokenId);
+  if (filter.fromTime !== undefined) where.add('time >= ?', filter.fromTime);
+  if (filter.toTime !== undefined) where.add('time < ?', filter.toTime);
+  addColumnFilters(where, filter, '');
+  const limitSql = where.placeholders('LIMIT ?', [auditPageLimit(filter)]);
+  return { sql: `SELECT * FROM audit_events ${where.where} ORDER BY seq ${limitSql}`, values: where.values };
 }

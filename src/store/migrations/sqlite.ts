@@ -202,4 +202,13 @@ INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time)
 DROP INDEX audit_events_time;
 `,
   },
+  {
+    version: 8,
+    name: 'audit spans: written once per group of appends, so the token spans past a seq are found by seq',
+    // Spans are now written once a group of appends has gone without (sqlite-store.ts #append), for every event
+    // since the last span, and that write first clears any span past that point; this index finds those token spans.
+    sql: `
+CREATE INDEX audit_token_spans_first_seq ON audit_token_spans (first_seq);
+`,
+  },
 ];

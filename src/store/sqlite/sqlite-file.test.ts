@@ -14,8 +14,8 @@ import { ALICE, aRole, aToken, allAudit, decisions, T0, withEnvironments } from 
 import { verifyAudit } from '../../audit/verify.js';
 import { openStore } from '../index.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
-import { requestSummaryQuery } from '../lifecycle-sql.js';
-import { auditReadQuery } from '../queries.js';
+import { requestSummaryQuery, sqliteRequestSummaryTailQuery } from '../lifecycle-sql.js';
+import { auditReadQuery, sqliteAuditTailQuery } from '../queries.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 const dirs: string[] = [];
@@ -72,7 +72,8 @@ describe('sqlite store file', () => {
 
   it("migrates a file from before token spans: every existing event is found by its token, and the token index is gone", async () => {
     const file = tempFile();
-    const store = await openSqliteStore({ file });
+    // Spans with every append, as before they were written in groups.
+    const store = await openSqliteStore({ file, spanEvery: 1 });
     await store.migrate();
     await store.appendAudit(decisions(12));
     await store.appendAudit(decisions(9, 12));
@@ -80,7 +81,7 @@ describe('sqlite store file', () => {
     await store.close();
     // The file as version 5 left it: the index on (token_id, seq), no spans.
     const raw = new Database(file);
-    raw.exec("DROP TABLE audit_token_spans; CREATE INDEX audit_events_token ON audit_events (token_id, seq); DELETE FROM schema_migrations WHERE version = 6");
+    raw.exec("DROP TABLE audit_token_spans; CREATE INDEX audit_events_token ON audit_events (token_id, seq); DELETE FROM schema_migrations WHERE version IN (6, 8)");
     raw.close();
     const migrated = await openSqliteStore({ file });
     try {
@@ -107,7 +108,8 @@ describe('sqlite store file', () => {
 
   it('migrates a file from before time spans: every existing event is found by its time, and the time index is gone', async () => {
     const file = tempFile();
-    const store = await openSqliteStore({ file });
+    // Token spans with every append, as version 6 wrote them.
+    const store = await openSqliteStore({ file, spanEvery: 1 });
     await store.migrate();
     // 150 events in appends of 1 to 40, times not in seq order: each append's times run backwards.
     let seq = 0;
@@ -143,9 +145,9 @@ describe('sqlite store file', () => {
     const check = new Database(file, { readonly: true });
     try {
       expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'").all()).toEqual([]);
-      // A span per 64 seqs for what was there, one per append after.
+      // A span per 64 seqs for what was there; none yet for the event appended after, which waits for a group of appends.
       expect(check.prepare('SELECT first_seq, last_seq FROM audit_spans ORDER BY first_seq').all()).toEqual([
-        { first_seq: 1, last_seq: 63 }, { first_seq: 64, last_seq: 127 }, { first_seq: 128, last_seq: 150 }, { first_seq: 151, last_seq: 151 },
+        { first_seq: 1, last_seq: 63 }, { first_seq: 64, last_seq: 127 }, { first_seq: 128, last_seq: 150 },
       ]);
     } finally {
       check.close();
@@ -161,30 +163,94 @@ describe('sqlite store file', () => {
     const planOf = (query: { sql: string; values: unknown[] }) =>
       raw.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.values).map((row) => (row as { detail: string }).detail);
     const walksKeyRanges = (plan: string[]) => plan.some((step) => /^SEARCH a USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/.test(step));
+    // The newest events, past the spans' end: one range of the key, from there on.
+    const readsTail = (plan: string[]) => expect(plan[0]).toMatch(/^SEARCH (audit_events|a) USING INTEGER PRIMARY KEY \(rowid>\?\)$/);
     try {
-      // A token's spans, from the one holding afterSeq. A sort would read every matching event before the LIMIT applies.
-      const byToken = planOf(auditReadQuery({ tokenId: 'tok_1', afterSeq: 5, fromTime: 1, toTime: 9, decision: 'allow', limit: 10 }, 'sqlite'));
-      expect(byToken[0]).toMatch(/^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq>\?\)/);
+      // A token's spans, from the one holding afterSeq to the spans' end. A sort would read every matching event before the LIMIT applies.
+      const tokenFilter = { tokenId: 'tok_1', afterSeq: 5, fromTime: 1, toTime: 9, decision: 'allow', limit: 10 } as const;
+      const byToken = planOf(auditReadQuery(tokenFilter, 'sqlite', 1000));
+      expect(byToken[0]).toMatch(/^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq>\? AND first_seq<\?\)/);
       expect(walksKeyRanges(byToken)).toBe(true);
       expect(byToken.join('\n')).not.toMatch(/TEMP B-TREE/);
+      readsTail(planOf(sqliteAuditTailQuery(tokenFilter, 1000)!));
       // The time spans, from the first that reaches the window (the index on max_time finds it) or holds afterSeq.
       for (const filter of [{ fromTime: 1, toTime: 9 }, { fromTime: 1, afterSeq: 5 }, { toTime: 9, afterSeq: 5 }, { toTime: 9 }]) {
-        const plan = planOf(auditReadQuery({ ...filter, decision: 'allow', limit: 10 }, 'sqlite'));
-        expect(plan[0]).toMatch(filter.fromTime === undefined && filter.afterSeq === undefined ? /^SCAN s$/ : /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\?\)/);
+        const plan = planOf(auditReadQuery({ ...filter, decision: 'allow', limit: 10 }, 'sqlite', 1000));
+        expect(plan[0]).toMatch(filter.fromTime === undefined && filter.afterSeq === undefined ? /^SEARCH s USING INTEGER PRIMARY KEY \(rowid<\?\)$/ : /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/);
         expect(walksKeyRanges(plan)).toBe(true);
         if (filter.fromTime !== undefined) expect(plan.some((step) => /USING COVERING INDEX audit_spans_max_time \(max_time>\?\)/.test(step))).toBe(true);
         expect(plan.join('\n')).not.toMatch(/TEMP B-TREE/);
+        readsTail(planOf(sqliteAuditTailQuery({ ...filter, decision: 'allow', limit: 10 }, 1000)!));
       }
       // The reports' summary of a window walks the same spans (or the token's), sorting only for its GROUP BY.
       for (const window of [{ fromTime: 1, toTime: 9 }, { fromTime: 1, toTime: 9, tokenId: 'tok_1' }]) {
-        const plan = planOf(requestSummaryQuery(window, 'sqlite'));
-        expect(plan[0]).toMatch(window.tokenId === undefined ? /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\?\)/ : /^SEARCH s USING PRIMARY KEY \(token_id=\?\)/);
+        const plan = planOf(requestSummaryQuery(window, 'sqlite', 1000));
+        expect(plan[0]).toMatch(window.tokenId === undefined ? /^SEARCH s USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/ : /^SEARCH s USING PRIMARY KEY \(token_id=\? AND first_seq<\?\)/);
         expect(walksKeyRanges(plan)).toBe(true);
         expect(plan.filter((step) => /TEMP B-TREE/.test(step))).toEqual(['USE TEMP B-TREE FOR GROUP BY']);
+        const tail = planOf(sqliteRequestSummaryTailQuery(window, 1000));
+        readsTail(tail);
+        expect(tail.filter((step) => /TEMP B-TREE/.test(step))).toEqual(['USE TEMP B-TREE FOR GROUP BY']);
       }
     } finally {
       raw.close();
     }
+  });
+
+  it('reads the same by token, by time and in summary whether lookup spans are written with every append or once per group', async () => {
+    // The reference writes spans with every append; the other once 16 events have none, so its reads cross
+    // from spans to the unspanned newest events at a different point after each append.
+    const reference = await openSqliteStore({ file: tempFile(), spanEvery: 1 });
+    const groupedFile = tempFile();
+    const grouped = await openSqliteStore({ file: groupedFile, spanEvery: 16 });
+    // The same group, reopened after every append: its spans come from the events on disk, not from memory.
+    const reopenedFile = tempFile();
+    let reopened = await openSqliteStore({ file: reopenedFile, spanEvery: 16 });
+    try {
+      let from = 0;
+      for (const size of [1, 7, 3, 9, 2, 5, 8, 1, 4, 6, 9, 9, 2, 7, 3, 5, 1, 8, 6, 4, 9, 3]) {
+        // Five tokens and four resources each, times not in seq order: a summary group counts events on both sides.
+        const inputs = decisions(size, from).map((event, i) => ({
+          ...event,
+          time: T0 + ((from + i) * 7) % 50,
+          detail: { ...event.detail, tokenId: `tok_${(from + i) % 5}`, resource: `/v1/r${(from + i) % 4}` },
+        }) as typeof event);
+        from += size;
+        expect(await grouped.appendAudit(inputs)).toEqual(await reference.appendAudit(inputs));
+        await reopened.appendAudit(inputs);
+        await reopened.close();
+        reopened = await openSqliteStore({ file: reopenedFile, spanEvery: 16 });
+        const reads = [
+          { tokenId: 'tok_1', limit: 100 }, { tokenId: 'tok_2', afterSeq: from - 20, limit: 5 }, { tokenId: 'tok_3', fromTime: T0 + 10, toTime: T0 + 30, decision: 'allow', limit: 100 },
+          { fromTime: T0 + 5, toTime: T0 + 25, limit: 100 }, { fromTime: T0 + 20, afterSeq: from - 30, limit: 7 }, { toTime: T0 + 9, limit: 100 },
+        ] as const;
+        for (const filter of reads) expect(await grouped.readAudit(filter)).toEqual(await reference.readAudit(filter));
+        const summary = async (store: typeof grouped, window: { fromTime: number; toTime: number; tokenId?: string }) =>
+          (await store.summarizeRequests(window)).map((r) => JSON.stringify(r)).sort();
+        for (const window of [{ fromTime: T0, toTime: T0 + 50 }, { fromTime: T0 + 12, toTime: T0 + 40, tokenId: 'tok_4' }]) {
+          expect(await summary(grouped, window)).toEqual(await summary(reference, window));
+        }
+        expect(await grouped.auditLookupGap!()).toBeNull();
+      }
+      // Counts above one, from events on both sides of the spans' end.
+      expect(Math.max(...(await grouped.summarizeRequests({ fromTime: T0, toTime: T0 + 50 })).map((r) => r.count))).toBeGreaterThan(5);
+    } finally {
+      await reference.close();
+      await grouped.close();
+      await reopened.close();
+    }
+    const spans = (file: string) => {
+      const raw = new Database(file, { readonly: true });
+      try {
+        return [raw.prepare('SELECT * FROM audit_spans ORDER BY first_seq').all(), raw.prepare('SELECT * FROM audit_token_spans ORDER BY token_id, first_seq').all()];
+      } finally {
+        raw.close();
+      }
+    };
+    const [timeSpans, tokenSpans] = spans(groupedFile);
+    expect(timeSpans!.length).toBeGreaterThan(3);
+    expect(tokenSpans!.length).toBeGreaterThan(15);
+    expect(spans(reopenedFile)).toEqual([timeSpans, tokenSpans]);
   });
 
   it('takes status-change and audit times from the clock it is given', async () => {

@@ -9,6 +9,9 @@ function insertInto(table: string, columns: readonly string[]): string {
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
 }
 
+/** The last seq SQLite's lookup spans cover: the end of the last time span (0: none; see sqlite-store.ts #append). */
+const SPANNED_THROUGH = 'coalesce((SELECT last_seq FROM audit_spans ORDER BY first_seq DESC LIMIT 1), 0)';
+
 export function prepareStatements(db: Database.Database) {
   const prepare = <R = Row>(sql: string) => db.prepare<unknown[], R>(sql);
   return {
@@ -56,16 +59,31 @@ export function prepareStatements(db: Database.Database) {
       RETURNING id`),
 
     auditHead: prepare<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+    // The head an append links onto, and the last seq the lookup spans cover (0: none).
+    appendHead: prepare<{ seq: number; hash: string; spanned: number }>(
+      `SELECT seq, hash, ${SPANNED_THROUGH} AS spanned FROM audit_events ORDER BY seq DESC LIMIT 1`,
+    ),
+    spannedThrough: prepare<{ seq: number }>(`SELECT ${SPANNED_THROUGH} AS seq`),
     insertAudit: prepare(insertInto('audit_events', AUDIT_COLUMNS)),
-    insertTokenSpan: prepare('INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?, ?)'),
+    // Spans for the events after a seq (see audit-spans.ts). Any span already past that seq is none of an append's
+    // (an intruder's, or left by one): it goes first, so that no two spans overlap.
+    clearSpansAfter: prepare('DELETE FROM audit_spans WHERE first_seq > ?'),
+    clearTokenSpansAfter: prepare('DELETE FROM audit_token_spans INDEXED BY audit_token_spans_first_seq WHERE first_seq > ?'),
     insertSpan: prepare('INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?)'),
-    // An event that its span does not cover: the last span starting at or before it must reach its seq and its time.
-    timeLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE NOT EXISTS (
+    insertTokenSpan: prepare('INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time) VALUES (?, ?, ?, ?, ?)'),
+    // The same from the events themselves, for events this process did not append (another's, or before a restart).
+    insertSpans: prepare(`INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time)
+      SELECT min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? HAVING count(*) > 0`),
+    insertTokenSpans: prepare(`INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time)
+      SELECT token_id, min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? AND token_id IS NOT NULL GROUP BY token_id`),
+    // An event up to the given seq (the spans' end) that its span does not cover: the last span starting at or
+    // before it must reach its seq and its time. Events past the spans' end are read without them.
+    timeLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.seq <= ? AND NOT EXISTS (
         SELECT 1 FROM audit_spans s WHERE s.first_seq = (SELECT max(first_seq) FROM audit_spans WHERE first_seq <= a.seq)
           AND s.last_seq >= a.seq AND s.min_time <= a.time AND s.max_time >= a.time)
       ORDER BY a.seq LIMIT 1`),
     // The same for an event with a token, among its token's spans.
-    tokenLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.token_id IS NOT NULL AND NOT EXISTS (
+    tokenLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.seq <= ? AND a.token_id IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM audit_token_spans s WHERE s.token_id = a.token_id
           AND s.first_seq = (SELECT max(first_seq) FROM audit_token_spans WHERE token_id = a.token_id AND first_seq <= a.seq)
           AND s.last_seq >= a.seq AND s.min_time <= a.time AND s.max_time >= a.time)

@@ -7,7 +7,7 @@ import { GENESIS_HASH, linkForStore } from '../../audit/chain.js';
 import { notFound } from '../../errors/index.js';
 import { adminEvent, tokenForAudit, type AdminChange, type Mutation } from '../admin-event.js';
 import { ChangeFeed } from '../change-feed.js';
-import { auditReadQuery, tokenListQuery } from '../queries.js';
+import { auditPageLimit, auditReadQuery, sqliteAuditTailQuery, tokenListQuery } from '../queries.js';
 import type { Actor, Environment, Role, Service, TokenRecord, TokenStatus } from '../records.js';
 import * as rows from '../rows.js';
 import { checkRoleChange, checkRolesUnchanged, refuseWhileHeld, type RoleChangeGuard, type RoleSnapshot } from '../role-rules.js';
@@ -19,6 +19,7 @@ import { alreadyExists, checkParent, checkStatusChange, orderChangedIds, statusC
 import { guarded, migrateSqlite, openDatabase } from './sqlite-database.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
+import { UnspannedEvents } from './audit-spans.js';
 
 /** Where rows.auditValues puts the token column (the decision's token, or the admin's). */
 const AUDIT_TOKEN_COLUMN = rows.AUDIT_COLUMNS.indexOf('token_id');
@@ -36,7 +37,15 @@ export interface SqliteStoreOptions {
   readonly backgroundCheckpoints?: boolean;
   /** Told if the checkpoint worker fails (SQLite then checkpoints inside commits again). */
   readonly onCheckpointFailure?: (error: Error) => void;
+  /**
+   * How many audit events may go without lookup spans before an append writes
+   * theirs (see #append); reads scan those events directly. Default 1024;
+   * tests make it small.
+   */
+  readonly spanEvery?: number;
 }
+
+const DEFAULT_SPAN_EVERY = 1024;
 
 type Row = Record<string, unknown>;
 
@@ -50,7 +59,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     if (options.backgroundCheckpoints === true && onDisk) {
       checkpointer = await WalCheckpointer.start(db, options.file, { ...(options.onCheckpointFailure !== undefined && { onFailure: options.onCheckpointFailure }) });
     }
-    return new SqliteStore(db, now, checkpointer);
+    return new SqliteStore(db, now, checkpointer, Math.max(1, Math.floor(options.spanEvery ?? DEFAULT_SPAN_EVERY)));
   } catch (error) {
     await checkpointer?.stop();
     db.close();
@@ -69,10 +78,14 @@ class SqliteStore implements Store {
   readonly #dynamic = new Map<string, Database.Statement<unknown[], Row>>();
 
   readonly #checkpointer: WalCheckpointer | null;
+  readonly #spanEvery: number;
+  /** The spans of the events appended since the last spans were written, while this process appended them all. */
+  #unspanned: UnspannedEvents | null = null;
 
-  constructor(db: Database.Database, now: () => number, checkpointer: WalCheckpointer | null) {
+  constructor(db: Database.Database, now: () => number, checkpointer: WalCheckpointer | null, spanEvery: number) {
     this.#db = db;
     this.#checkpointer = checkpointer;
+    this.#spanEvery = spanEvery;
     this.#now = now;
     this.#sql = prepareStatements(db);
     this.#write = db.transaction((work: () => unknown) => work());
@@ -337,8 +350,20 @@ class SqliteStore implements Store {
   }
 
   async summarizeRequests(window: RequestWindow): Promise<RequestSummary[]> {
-    const summary = sql.requestSummaryQuery(window, 'sqlite');
-    return guarded(() => this.#statement(summary.sql).all(...summary.values).map(rows.requestSummaryFromRow));
+    return guarded(() => {
+      const spanned = this.#spannedThrough();
+      const summary = sql.requestSummaryQuery(window, 'sqlite', spanned);
+      const tail = sql.sqliteRequestSummaryTailQuery(window, spanned);
+      // A group may hold events on both sides of the spans' end: add the two up.
+      const groups = new Map<string, RequestSummary>();
+      for (const row of [...this.#statement(summary.sql).all(...summary.values), ...this.#statement(tail.sql).all(...tail.values)]) {
+        const group = rows.requestSummaryFromRow(row);
+        const key = JSON.stringify([group.tokenId, group.service, row.fields]);
+        const seen = groups.get(key);
+        groups.set(key, seen === undefined ? group : { ...seen, count: seen.count + group.count, lastTime: Math.max(seen.lastTime, group.lastTime) });
+      }
+      return [...groups.values()];
+    });
   }
 
   async appendAudit(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
@@ -350,14 +375,28 @@ class SqliteStore implements Store {
   }
 
   async readAudit(filter: AuditFilter): Promise<AuditEvent[]> {
-    const query = auditReadQuery(filter, 'sqlite');
-    return guarded(() => this.#statement(query.sql).all(...query.values).map(rows.auditFromRow));
+    return guarded(() => {
+      // One end for both reads, so that an append between them can neither hide an event nor show it twice.
+      const spanned = this.#spannedThrough();
+      const query = auditReadQuery(filter, 'sqlite', spanned);
+      const events = this.#statement(query.sql).all(...query.values).map(rows.auditFromRow);
+      const tail = sqliteAuditTailQuery(filter, spanned);
+      const limit = auditPageLimit(filter);
+      if (tail === null || events.length >= limit) return events;
+      return events.concat(this.#statement(tail.sql).all(...tail.values).map(rows.auditFromRow)).slice(0, limit);
+    });
+  }
+
+  /** The last seq the lookup spans cover; reads by token or by time scan the events after it. */
+  #spannedThrough(): number {
+    return this.#sql.spannedThrough.get()!.seq;
   }
 
   async auditLookupGap(): Promise<AuditLookupGap | null> {
     return guarded(() => {
-      const byTime = this.#sql.timeLookupGap.get()?.seq;
-      const byToken = this.#sql.tokenLookupGap.get()?.seq;
+      const spanned = this.#spannedThrough();
+      const byTime = this.#sql.timeLookupGap.get(spanned)?.seq;
+      const byToken = this.#sql.tokenLookupGap.get(spanned)?.seq;
       // The first event either lookup misses.
       if (byTime !== undefined && (byToken === undefined || byTime <= byToken)) return { seq: byTime, by: 'time' };
       return byToken === undefined ? null : { seq: byToken, by: 'token' };
@@ -389,32 +428,51 @@ class SqliteStore implements Store {
     );
   }
 
-  /** Links events onto the head and inserts them; runs inside a write transaction. */
+  /**
+   * Links events onto the head and inserts them; runs inside a write
+   * transaction. Reads by token and by time find events through spans (see
+   * migrations 6 to 8), which are written here once `spanEvery` events have
+   * gone without, for all of them at once: one span for the group, and one
+   * per token in it. Spans written with every append cost a row, and a page
+   * of the WAL, per token in every commit: a commit of 27 tokens' events took
+   * twice as long as one of a single token's. Until then reads scan the
+   * newest events directly (sqliteAuditTailQuery): at most `spanEvery` plus
+   * one append. A span then covers at most that many seqs, as one of an
+   * append of 1,000 did.
+   */
   #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
-    const head = this.#sql.auditHead.get() ?? { seq: 0, hash: GENESIS_HASH };
+    const head = this.#sql.appendHead.get() ?? { seq: 0, hash: GENESIS_HASH, spanned: 0 };
     const { events, details } = linkForStore(head.seq, head.hash, inputs);
-    // The append's span (first seq, last seq, earliest time, latest time), and the same for each of its tokens.
-    let minTime = Number.POSITIVE_INFINITY;
-    let maxTime = Number.NEGATIVE_INFINITY;
-    const spans = new Map<string, number[]>();
+    const tokens: unknown[] = [];
     for (let i = 0; i < events.length; i++) {
       const values = rows.auditValues(events[i]!, details[i]);
       this.#sql.insertAudit.run(...values);
-      const { seq, time } = events[i]!;
-      if (time < minTime) minTime = time;
-      if (time > maxTime) maxTime = time;
-      const tokenId = values[AUDIT_TOKEN_COLUMN];
-      if (typeof tokenId !== 'string') continue;
-      const span = spans.get(tokenId);
-      if (span === undefined) spans.set(tokenId, [seq, seq, time, time]);
-      else {
-        span[1] = seq;
-        if (time < span[2]!) span[2] = time;
-        if (time > span[3]!) span[3] = time;
-      }
+      tokens.push(values[AUDIT_TOKEN_COLUMN]);
     }
-    for (const [tokenId, span] of spans) this.#sql.insertTokenSpan.run(tokenId, ...span);
-    if (events.length > 0) this.#sql.insertSpan.run(events[0]!.seq, events.at(-1)!.seq, minTime, maxTime);
+    const last = events.at(-1);
+    if (last === undefined) return events;
+    // The spans built so far hold for this head only; until this append is done, none are known.
+    let unspanned = this.#unspanned?.covers(head.spanned, head.seq, head.hash) === true ? this.#unspanned : null;
+    if (unspanned === null && head.spanned === head.seq) unspanned = new UnspannedEvents(head.seq, head.seq, head.hash);
+    this.#unspanned = null;
+    if (unspanned !== null) {
+      for (let i = 0; i < events.length; i++) unspanned.add(events[i]!.seq, events[i]!.time, tokens[i]);
+      unspanned.reach(last.seq, last.hash);
+    }
+    if (last.seq - head.spanned < this.#spanEvery) {
+      this.#unspanned = unspanned;
+      return events;
+    }
+    this.#sql.clearSpansAfter.run(head.spanned);
+    this.#sql.clearTokenSpansAfter.run(head.spanned);
+    if (unspanned === null) {
+      this.#sql.insertSpans.run(head.spanned);
+      this.#sql.insertTokenSpans.run(head.spanned);
+    } else {
+      this.#sql.insertSpan.run(...unspanned.time!);
+      for (const [tokenId, span] of unspanned.tokens) this.#sql.insertTokenSpan.run(tokenId, ...span);
+    }
+    this.#unspanned = new UnspannedEvents(last.seq, last.seq, last.hash);
     return events;
   }
 
