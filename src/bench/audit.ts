@@ -8,6 +8,11 @@
 // for both). Goal (issue 10): ≥ 150,000 events/s on
 // SQLite and ≥ 60,000/s on PostgreSQL, the chain verified afterwards.
 //
+// Then SQLite's lookup spans, side by side: a log of 97 tokens appended 27
+// events at a time with spans written every 1,024 events (the default) and
+// with every append (as before), the appends and the reads by token and by
+// time on each.
+//
 // Events carry the time they are appended, as a gateway's do (its clock only
 // moves forward): replaying the same 4,096 times over and over made the time
 // index take every insert in the middle of the tree, which no gateway does.
@@ -173,6 +178,54 @@ async function benchStore(name: string, open: () => Promise<Store>): Promise<voi
   }
 }
 
+/** Events in each log of the lookup-span comparison. */
+const SPAN_LOG_EVENTS = Number(process.env.LATCHKEY_BENCH_SPAN_EVENTS ?? 200_000);
+
+async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
+  const start = performance.now();
+  const result = await work();
+  return [performance.now() - start, result];
+}
+
+/**
+ * One log of SPAN_LOG_EVENTS events (INPUTS' 97 tokens, 27 at a time, each
+ * append the next 27 of them) with spans every `spanEvery` events: µs per
+ * append, then one token's events read in pages of 1,000, a page of 100 from
+ * the middle, that token's request summary, and a time window of 500 events.
+ */
+async function spanLog(file: string, spanEvery: number, label: string): Promise<void> {
+  const store = await openSqliteStore({ file, spanEvery, backgroundCheckpoints: true });
+  try {
+    const base = Date.now();
+    const at = (i: number) => ({ ...INPUTS[i % INPUTS.length]!, time: base + i }) as AuditEventInput;
+    const [appendMs] = await timed(async () => {
+      for (let from = 0; from < SPAN_LOG_EVENTS; from += GATEWAY_BATCH) {
+        await store.appendAudit(Array.from({ length: Math.min(GATEWAY_BATCH, SPAN_LOG_EVENTS - from) }, (_, k) => at(from + k)));
+      }
+    });
+    const token = (INPUTS[5]!.detail as { tokenId: string }).tokenId;
+    const [allMs, found] = await timed(async () => {
+      let count = 0;
+      let afterSeq = 0;
+      for (;;) {
+        const page = await store.readAudit({ tokenId: token, afterSeq, limit: 1000 });
+        count += page.length;
+        if (page.length < 1000) return count;
+        afterSeq = page.at(-1)!.seq;
+      }
+    });
+    const [pageMs] = await timed(() => store.readAudit({ tokenId: token, afterSeq: SPAN_LOG_EVENTS / 2, limit: 100 }));
+    const [summaryMs] = await timed(() => store.summarizeRequests({ fromTime: base, toTime: base + SPAN_LOG_EVENTS, tokenId: token }));
+    const [windowMs, window] = await timed(() => store.readAudit({ fromTime: base + SPAN_LOG_EVENTS / 2, toTime: base + SPAN_LOG_EVENTS / 2 + 500, limit: 1000 }));
+    const appends = Math.ceil(SPAN_LOG_EVENTS / GATEWAY_BATCH);
+    line(label, `${((appendMs * 1000) / appends).toFixed(0)} µs per append of ${GATEWAY_BATCH}`);
+    line('', `one token: all ${found.toLocaleString('en-US')} events ${allMs.toFixed(0)} ms, a page of 100 ${pageMs.toFixed(1)} ms, its summary ${summaryMs.toFixed(0)} ms`);
+    line('', `a time window of ${window.length} events ${windowMs.toFixed(1)} ms`);
+  } finally {
+    await store.close();
+  }
+}
+
 export async function runAuditBench(): Promise<void> {
   process.stdout.write(`audit append throughput, sustained; node ${process.version}\n`);
   hashCeiling();
@@ -192,6 +245,10 @@ export async function runAuditBench(): Promise<void> {
       await store.migrate();
       return store;
     });
+    const events = SPAN_LOG_EVENTS.toLocaleString('en-US');
+    process.stdout.write(`SQLite lookup spans, ${events} events of 97 tokens appended ${GATEWAY_BATCH} at a time:\n`);
+    await spanLog(join(dir, `latchkey-${files++}.db`), 1024, '  spans every 1,024 events (the default)');
+    await spanLog(join(dir, `latchkey-${files++}.db`), 1, '  spans with every append (the rows written before; baseline)');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,9 +1,19 @@
 // SQLite's lookup spans for the audit events an append leaves without them
-// (see sqlite-store.ts #append): one for the whole group of events, and one
-// per token among them, each giving its first and last seq and its earliest
-// and latest time. Built in memory as this process appends, so that writing
-// them costs an INSERT per row; an INSERT ... SELECT ... GROUP BY over the
-// same events cost about 3 µs per event here, more than the append itself.
+// (see sqlite-store.ts #append): one for the whole group of events, and per
+// token a span for each run of its events no more than TOKEN_SPAN_GAP seqs
+// apart, each giving its first and last seq and its earliest and latest time.
+// Built in memory as this process appends, so that writing them costs an
+// INSERT per row; an INSERT ... SELECT over the same events cost about 3 µs
+// per event here, more than the append itself.
+
+/**
+ * A token's span ends where its next event is further on than this: a read of
+ * a token's events then visits at most this many rows per event it finds (one
+ * span for all of a rare token's events in a busy group would have it scan the
+ * whole group), and a token busy enough to come back within it costs one row
+ * per group.
+ */
+export const TOKEN_SPAN_GAP = 128;
 
 /** first seq, last seq, earliest time, latest time. */
 export type SpanRow = [number, number, number, number];
@@ -25,7 +35,8 @@ export class UnspannedEvents {
   #headSeq: number;
   #headHash: string;
   time: SpanRow | null = null;
-  readonly tokens = new Map<string, SpanRow>();
+  /** Each token's spans so far, the last one still open. */
+  readonly tokens = new Map<string, SpanRow[]>();
 
   constructor(after: number, headSeq: number, headHash: string) {
     this.after = after;
@@ -43,9 +54,14 @@ export class UnspannedEvents {
     if (this.time === null) this.time = [seq, seq, time, time];
     else extend(this.time, seq, time);
     if (typeof tokenId !== 'string') return;
-    const row = this.tokens.get(tokenId);
-    if (row === undefined) this.tokens.set(tokenId, [seq, seq, time, time]);
-    else extend(row, seq, time);
+    const rows = this.tokens.get(tokenId);
+    if (rows === undefined) {
+      this.tokens.set(tokenId, [[seq, seq, time, time]]);
+      return;
+    }
+    const open = rows[rows.length - 1]!;
+    if (seq - open[1] > TOKEN_SPAN_GAP) rows.push([seq, seq, time, time]);
+    else extend(open, seq, time);
   }
 
   /** The head the added events reach; call once an append's events are all added. */

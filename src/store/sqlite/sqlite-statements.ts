@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import { AUDIT_COLUMNS, SERVICE_COLUMNS, TOKEN_COLUMNS } from '../rows.js';
 import { LIVE_HOLDERS_SQLITE } from '../role-rules.js';
+import { TOKEN_SPAN_GAP } from './audit-spans.js';
 
 type Row = Record<string, unknown>;
 
@@ -74,8 +75,13 @@ export function prepareStatements(db: Database.Database) {
     // The same from the events themselves, for events this process did not append (another's, or before a restart).
     insertSpans: prepare(`INSERT INTO audit_spans (first_seq, last_seq, min_time, max_time)
       SELECT min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? HAVING count(*) > 0`),
+    // A token's run breaks where its event is more than TOKEN_SPAN_GAP seqs after its previous one.
     insertTokenSpans: prepare(`INSERT INTO audit_token_spans (token_id, first_seq, last_seq, min_time, max_time)
-      SELECT token_id, min(seq), max(seq), min(time), max(time) FROM audit_events WHERE seq > ? AND token_id IS NOT NULL GROUP BY token_id`),
+      SELECT token_id, min(seq), max(seq), min(time), max(time) FROM (
+        SELECT token_id, seq, time, sum(breaks) OVER (PARTITION BY token_id ORDER BY seq) AS run FROM (
+          SELECT token_id, seq, time, coalesce(seq - lag(seq) OVER (PARTITION BY token_id ORDER BY seq) > ${TOKEN_SPAN_GAP}, 1) AS breaks
+          FROM audit_events WHERE seq > ? AND token_id IS NOT NULL))
+      GROUP BY token_id, run`),
     // An event up to the given seq (the spans' end) that its span does not cover: the last span starting at or
     // before it must reach its seq and its time. Events past the spans' end are read without them.
     timeLookupGap: prepare<{ seq: number }>(`SELECT a.seq FROM audit_events a WHERE a.seq <= ? AND NOT EXISTS (

@@ -432,13 +432,12 @@ class SqliteStore implements Store {
    * Links events onto the head and inserts them; runs inside a write
    * transaction. Reads by token and by time find events through spans (see
    * migrations 6 to 8), which are written here once `spanEvery` events have
-   * gone without, for all of them at once: one span for the group, and one
-   * per token in it. Spans written with every append cost a row, and a page
-   * of the WAL, per token in every commit: a commit of 27 tokens' events took
-   * twice as long as one of a single token's. Until then reads scan the
-   * newest events directly (sqliteAuditTailQuery): at most `spanEvery` plus
-   * one append. A span then covers at most that many seqs, as one of an
-   * append of 1,000 did.
+   * gone without, for all of them at once: one span for the group, and per
+   * token one for each run of its events (audit-spans.ts). Spans written with
+   * every append cost a row, and a page of the WAL, per token in every
+   * commit: a commit of 27 tokens' events took twice as long as one of a
+   * single token's. Until then reads scan the newest events directly
+   * (sqliteAuditTailQuery): at most `spanEvery` plus one append.
    */
   #append(inputs: readonly AuditEventInput[]): AuditEvent[] {
     const head = this.#sql.appendHead.get() ?? { seq: 0, hash: GENESIS_HASH, spanned: 0 };
@@ -470,7 +469,7 @@ class SqliteStore implements Store {
       this.#sql.insertTokenSpans.run(head.spanned);
     } else {
       this.#sql.insertSpan.run(...unspanned.time!);
-      for (const [tokenId, span] of unspanned.tokens) this.#sql.insertTokenSpan.run(tokenId, ...span);
+      for (const [tokenId, spans] of unspanned.tokens) for (const span of spans) this.#sql.insertTokenSpan.run(tokenId, ...span);
     }
     this.#unspanned = new UnspannedEvents(last.seq, last.seq, last.hash);
     return events;
