@@ -111,9 +111,9 @@ export function auditPageLimit(filter: AuditFilter): number {
 
 /**
  * One token's events on SQLite, which keeps no index on the token column: its
- * spans (one per group of appends that held the token; see migrations 6 and
- * 8) in order, up to the spans' end, and within each span a range of the
- * table's key. A token's spans never overlap, since each lies inside one
+ * spans (one per run of its events in each group of appends; see migrations
+ * 6 and 8, and audit-spans.ts) in order, up to the spans' end, and within
+ * each span a range of the table's key. A token's spans never overlap, since each lies inside one
  * group's contiguous seqs, so span order then seq order is seq order and the
  * LIMIT stops the walk (no sort: the CROSS JOIN keeps the spans the outer
  * loop). The walk starts at the span holding afterSeq, if one does, and skips
