@@ -4,8 +4,9 @@
 // apart, each giving its first and last seq and its earliest and latest time.
 // Built in memory as this process appends, so that writing them costs an
 // INSERT per row; the same rows from an INSERT ... SELECT over the events
-// (what a store that did not append them all does) cost about 1 ms more per
-// group of 1,024 events here.
+// (what a store that did not append them all does) took 2.9 ms per group
+// of 1,024 events of 97 tokens here, the SELECT alone: 3 µs per event, more
+// than a third of what appending it costs.
 
 /**
  * A token's span ends where its next event is further on than this: a read of
