@@ -30,6 +30,7 @@ import { GENESIS_HASH, linkEvents } from '../audit/chain.js';
 import type { AuditEventInput } from '../audit/event.js';
 import { verifyAudit } from '../audit/verify.js';
 import { openPostgresStore, openSqliteStore } from '../store/index.js';
+import { DEFAULT_SPAN_EVERY } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 
 const SECONDS = Number(process.env.LATCHKEY_BENCH_SECONDS ?? 10);
@@ -247,7 +248,7 @@ export async function runAuditBench(): Promise<void> {
     });
     const events = SPAN_LOG_EVENTS.toLocaleString('en-US');
     process.stdout.write(`SQLite lookup spans, ${events} events of 97 tokens appended ${GATEWAY_BATCH} at a time:\n`);
-    await spanLog(join(dir, `latchkey-${files++}.db`), 1024, '  spans every 1,024 events (the default)');
+    await spanLog(join(dir, `latchkey-${files++}.db`), DEFAULT_SPAN_EVERY, `  spans every ${DEFAULT_SPAN_EVERY.toLocaleString('en-US')} events (the default)`);
     await spanLog(join(dir, `latchkey-${files++}.db`), 1, '  spans with every append (the rows written before; baseline)');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@
 export const TOKEN_SPAN_GAP = 128;
 
 /** first seq, last seq, earliest time, latest time. */
-export type SpanRow = [number, number, number, number];
+type SpanRow = [number, number, number, number];
 
 function extend(row: SpanRow, seq: number, time: number): void {
   row[1] = seq;

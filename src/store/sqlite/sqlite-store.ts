@@ -45,7 +45,7 @@ export interface SqliteStoreOptions {
   readonly spanEvery?: number;
 }
 
-const DEFAULT_SPAN_EVERY = 1024;
+export const DEFAULT_SPAN_EVERY = 1024;
 
 type Row = Record<string, unknown>;
 
@@ -450,7 +450,8 @@ class SqliteStore implements Store {
     }
     const last = events.at(-1);
     if (last === undefined) return events;
-    // The spans built so far hold for this head only; until this append is done, none are known.
+    // The spans built so far hold for this head only (right after spans were written there are none to hold);
+    // until this append is done, none are known.
     let unspanned = this.#unspanned?.covers(head.spanned, head.seq, head.hash) === true ? this.#unspanned : null;
     if (unspanned === null && head.spanned === head.seq) unspanned = new UnspannedEvents(head.seq, head.seq, head.hash);
     this.#unspanned = null;
@@ -471,7 +472,6 @@ class SqliteStore implements Store {
       this.#sql.insertSpan.run(...unspanned.time!);
       for (const [tokenId, spans] of unspanned.tokens) for (const span of spans) this.#sql.insertTokenSpan.run(tokenId, ...span);
     }
-    this.#unspanned = new UnspannedEvents(last.seq, last.seq, last.hash);
     return events;
   }
 
