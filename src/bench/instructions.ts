@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -17,7 +17,10 @@ import { median } from './wrk.js';
 // alone under callgrind; the upstream and this client run natively. Per round:
 // counters zeroed, exactly REQUESTS requests at CONCURRENCY in flight, counters
 // dumped. Kernel work (system calls, the socket writes) is not counted: that is
-// what `npm run bench -- gateway` adds.
+// what `npm run bench -- gateway` adds. Each proxy's node runs with
+// --perf-basic-prof, so that JIT-compiled code, which callgrind knows only by
+// address, is named from V8's map of it (/tmp/perf-<pid>.map): the JavaScript
+// function and its file, every tier of it as one.
 
 const ROUNDS = Number(process.env.LATCHKEY_BENCH_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.LATCHKEY_BENCH_REQUESTS ?? 2000);
@@ -72,10 +75,16 @@ function newestDump(dir: string): string[] {
 
 /** Where an instruction was spent, by the function and object callgrind names for it. */
 const BUCKETS: ReadonlyArray<readonly [string, RegExp]> = [
+  // JIT-compiled JavaScript, named from V8's perf map (jitNames): by whose file it is.
+  ["JS: Latchkey's own (build/)", /^JS: .* file:\/\/.*\/build\//],
+  ['JS: undici', /^JS: .*undici/],
+  ['JS: node (http, net, streams, events)', /^JS: .* node:/],
+  ['JS: other (the bench, libraries)', /^JS: /],
+  ['regular expressions (JIT)', /^RegExp:/],
   ['SQLite', /better_sqlite3\.node|sqlite3/],
   ['OpenSSL (SHA-256, HMAC)', /sha256|sha512|SHA256|HMAC|EVP_|ossl_|OPENSSL|libcrypto/],
   ['V8 garbage collector', /Heap|Scaveng|MarkCompact|Sweep|Marking|Evacuat|cppgc|::GC|Collector|WriteBarrier/],
-  ['JS code (JIT-compiled, no symbol)', /^\?\?\?/],
+  ['JIT code V8 did not name', /^\?\?\?|^0x[0-9a-f]+ /],
   ['V8 builtins and interpreter', /Builtins_/],
   ['V8 runtime (parsing, compiling, ICs)', /v8::|icu_/],
   ['node and libuv (C++)', /node::|uv_|uv__|llhttp|nghttp|simdutf|ada::/],
@@ -86,6 +95,7 @@ export interface InstructionProfile {
   readonly total: number;
   /** What the main thread (the event loop) ran, of total. */
   readonly main: number;
+  /** The main thread's instructions by part and by function: V8's compiler and GC helper threads land when they will, and would blur the picture. */
   readonly buckets: ReadonlyMap<string, number>;
   readonly functions: ReadonlyMap<string, number>;
 }
@@ -96,14 +106,16 @@ export interface InstructionProfile {
  * after `calls=`, which is the inclusive cost of that call. Names are given
  * once as `(id) name` and then as `(id)` alone.
  */
-export function readProfile(files: readonly string[]): InstructionProfile {
+export function readProfile(files: readonly string[], jit: JitNames = NO_JIT_NAMES): InstructionProfile {
   const functions = new Map<string, number>();
+  const helpers = new Map<string, number>();
   let total = 0;
   let main = 0;
   for (const file of files) {
-    const cost = readDump(file, functions);
+    const isMain = file.endsWith('-01');
+    const cost = readDump(file, isMain ? functions : helpers, jit);
     total += cost;
-    if (file.endsWith('-01')) main += cost;
+    if (isMain) main += cost;
   }
   const buckets = new Map<string, number>();
   for (const [name, cost] of functions) {
@@ -113,8 +125,49 @@ export function readProfile(files: readonly string[]): InstructionProfile {
   return { total, main, buckets, functions };
 }
 
-/** Adds one thread's dump into `functions`; returns its total. */
-function readDump(file: string, functions: Map<string, number>): number {
+/** JIT-compiled code by address, from V8's perf map: sorted starts, the end and the name of each. */
+export interface JitNames {
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  readonly names: readonly string[];
+}
+
+const NO_JIT_NAMES: JitNames = { starts: [], ends: [], names: [] };
+
+/**
+ * V8's perf map (`--perf-basic-prof`: lines of `start size name`, hex), code
+ * of every tier of a function under one name: `JS:*f file:line:col` (and ~ ^ +
+ * for the other tiers) as `JS: f file:line`. Later lines win where code was
+ * moved or its space reused.
+ */
+export function readJitNames(file: string): JitNames {
+  if (!existsSync(file)) return NO_JIT_NAMES;
+  const byStart = new Map<number, { end: number; name: string }>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
+    if (match === null) continue;
+    const start = Number.parseInt(match[1]!, 16);
+    const name = match[3]!.replace(/^JS:[*~^+]?/, 'JS: ').replace(/^(JS: .*):\d+$/, '$1');
+    byStart.set(start, { end: start + Number.parseInt(match[2]!, 16), name });
+  }
+  const starts = [...byStart.keys()].sort((a, b) => a - b);
+  return { starts, ends: starts.map((start) => byStart.get(start)!.end), names: starts.map((start) => byStart.get(start)!.name) };
+}
+
+/** The name of the JIT code at `address`, or undefined. */
+function jitName(jit: JitNames, address: number): string | undefined {
+  let low = 0;
+  let high = jit.starts.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (jit.starts[middle]! <= address) low = middle + 1;
+    else high = middle - 1;
+  }
+  return high >= 0 && address < jit.ends[high]! ? jit.names[high] : undefined;
+}
+
+/** Adds one thread's dump into `functions`; returns its total. Code callgrind names by address alone is named from `jit`. */
+function readDump(file: string, functions: Map<string, number>, jit: JitNames): number {
   const text = readFileSync(file, 'utf8');
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const resolve = (kind: 'ob' | 'fn', value: string): string => {
@@ -125,6 +178,16 @@ function readDump(file: string, functions: Map<string, number>): number {
   };
   let object = '???';
   let fn = '???';
+  const keys = new Map<string, string>();
+  const named = (name: string, of: string): string => {
+    const id = `${name} [${of}]`;
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = (/^0x[0-9a-f]+$/.test(name) ? jitName(jit, Number.parseInt(name, 16)) : undefined) ?? id;
+      keys.set(id, key);
+    }
+    return key;
+  };
   let callCost = false;
   let total = 0;
   for (const line of text.split('\n')) {
@@ -135,7 +198,7 @@ function readDump(file: string, functions: Map<string, number>): number {
         continue;
       }
       const cost = Number(line.split(' ')[1] ?? 0);
-      const key = `${fn} [${object}]`;
+      const key = named(fn, object);
       functions.set(key, (functions.get(key) ?? 0) + cost);
       total += cost;
       continue;
@@ -156,7 +219,7 @@ function readDump(file: string, functions: Map<string, number>): number {
 interface Target {
   readonly name: string;
   readonly label: string;
-  readonly start: (wrapper: readonly [string, ...string[]] | undefined) => Promise<NodeProcess>;
+  readonly start: (wrapper: readonly [string, ...string[]] | undefined, nodeArgs?: readonly string[]) => Promise<NodeProcess>;
   readonly path: string;
 }
 
@@ -172,7 +235,9 @@ interface Counted {
 async function countInstructions(target: Target, dir: string, headers: Record<string, string>): Promise<Counted> {
   const out = join(dir, target.name);
   mkdirSync(out);
-  const proxy = await target.start(['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(out, 'cg.out')}`, '--dump-instr=no', '--compress-strings=no', '--separate-threads=yes']);
+  const proxy = await target.start(['valgrind', '--tool=callgrind', `--callgrind-out-file=${join(out, 'cg.out')}`, '--dump-instr=no', '--compress-strings=no', '--separate-threads=yes'], ['--perf-basic-prof']);
+  // Under valgrind node keeps its pid (the tool runs in the same process), and so names its map by it.
+  const perfMap = `/tmp/perf-${proxy.child.pid!}.map`;
   const pool = new Pool(`http://127.0.0.1:${proxy.port}`, { connections: CONCURRENCY, headersTimeout: 120_000, bodyTimeout: 120_000 });
   try {
     const round = async (): Promise<InstructionProfile> => {
@@ -180,7 +245,7 @@ async function countInstructions(target: Target, dir: string, headers: Record<st
       await drive(pool, target.path, headers, REQUESTS, CONCURRENCY);
       callgrindControl(proxy.child.pid!, '-d');
       const dump = newestDump(out);
-      const profile = readProfile(dump);
+      const profile = readProfile(dump, readJitNames(perfMap));
       for (const file of dump) rmSync(file);
       return profile;
     };
@@ -193,16 +258,17 @@ async function countInstructions(target: Target, dir: string, headers: Record<st
     const profiles: InstructionProfile[] = [];
     for (let i = 0; i < ROUNDS; i++) profiles.push(await round());
     // The breakdown is the median round's: a round with a late compilation or a major GC is spread, not the picture.
-    const byTotal = [...profiles].sort((a, b) => a.total - b.total);
+    const byMain = [...profiles].sort((a, b) => a.main - b.main);
     return {
       perRequest: profiles.map((profile) => profile.total / REQUESTS),
       mainPerRequest: profiles.map((profile) => profile.main / REQUESTS),
       warmup,
-      profile: byTotal[Math.floor((byTotal.length - 1) / 2)]!,
+      profile: byMain[Math.floor((byMain.length - 1) / 2)]!,
     };
   } finally {
     await pool.close();
     await proxy.stop();
+    rmSync(perfMap, { force: true });
   }
 }
 
@@ -243,9 +309,9 @@ export async function runInstructionsBench(): Promise<void> {
     const headers = { authorization: `Bearer ${token}` };
     const slow = { startTimeoutMs: 300_000 };
     const targets: Target[] = [
-      { name: 'bare', label: 'bare undici proxy', path: BENCH_PATH, start: (wrapper) => spawnGatewayProcess(SELF, null, { args: ['--bare', String(upstream.port)], ...(wrapper ? { wrapper } : {}), ...slow }) },
-      { name: 'gateway', label: 'gateway (audit on, SQLite)', path: `/bench${BENCH_PATH}`, start: (wrapper) => spawnGatewayProcess(NODE_MAIN, nodeOptions(), { env: GATEWAY_ENV, ...(wrapper ? { wrapper } : {}), ...slow }) },
-      { name: 'unaudited', label: 'gateway (audit discarded)', path: `/bench${BENCH_PATH}`, start: (wrapper) => spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { env: GATEWAY_ENV, ...(wrapper ? { wrapper } : {}), ...slow }) },
+      { name: 'bare', label: 'bare undici proxy', path: BENCH_PATH, start: (wrapper, nodeArgs = []) => spawnGatewayProcess(SELF, null, { args: ['--bare', String(upstream.port)], nodeArgs, ...(wrapper ? { wrapper } : {}), ...slow }) },
+      { name: 'gateway', label: 'gateway (audit on, SQLite)', path: `/bench${BENCH_PATH}`, start: (wrapper, nodeArgs = []) => spawnGatewayProcess(NODE_MAIN, nodeOptions(), { env: GATEWAY_ENV, nodeArgs, ...(wrapper ? { wrapper } : {}), ...slow }) },
+      { name: 'unaudited', label: 'gateway (audit discarded)', path: `/bench${BENCH_PATH}`, start: (wrapper, nodeArgs = []) => spawnGatewayProcess(NODE_MAIN, nodeOptions({ benchDiscardAudit: true }), { env: GATEWAY_ENV, nodeArgs, ...(wrapper ? { wrapper } : {}), ...slow }) },
     ];
     process.stdout.write(
       `callgrind, each proxy alone: rounds of exactly ${REQUESTS} requests, at least ${MIN_WARMUP_ROUNDS} warm-up rounds, more until the last ${SETTLED_ROUNDS} are within 2 % of each other (at most ${MAX_WARMUP_ROUNDS}), then ${ROUNDS} measured (GET ${targets[1]!.path}, ${CONCURRENCY} in flight); ` +
@@ -273,17 +339,22 @@ export async function runInstructionsBench(): Promise<void> {
     );
     const names = [...new Set(targets.flatMap((target) => [...counted.get(target.name)!.profile.buckets.keys()]))];
     const bucket = (name: string, key: string) => (counted.get(name)!.profile.buckets.get(key) ?? 0) / REQUESTS;
-    process.stdout.write(`\nwhere the instructions of each request go (the median round), and what the gateway adds:\n${'part'.padEnd(40)}${'bare'.padStart(10)}${'unaudited'.padStart(11)}${'gateway'.padStart(10)}${'added'.padStart(10)}\n`);
+    process.stdout.write(`\nwhere the main thread's instructions of each request go (the median round), and what the gateway adds:\n${'part'.padEnd(40)}${'bare'.padStart(10)}${'unaudited'.padStart(11)}${'gateway'.padStart(10)}${'added'.padStart(10)}\n`);
     for (const key of names.sort((a, b) => bucket('gateway', b) - bucket('gateway', a))) {
       process.stdout.write(
         `${key.padEnd(40)}${thousands(bucket('bare', key)).padStart(10)}${thousands(bucket('unaudited', key)).padStart(11)}${thousands(bucket('gateway', key)).padStart(10)}${thousands(bucket('gateway', key) - bucket('bare', key)).padStart(10)}\n`,
       );
     }
     const fn = (name: string, key: string) => (counted.get(name)!.profile.functions.get(key) ?? 0) / REQUESTS;
-    const gatewayFunctions = [...counted.get('gateway')!.profile.functions.keys()];
-    const top = gatewayFunctions.map((key) => ({ key, added: fn('gateway', key) - fn('bare', key) })).sort((a, b) => b.added - a.added).slice(0, 20);
-    process.stdout.write(`\nthe 20 functions that add most, gateway (audit on) minus bare, instructions/request:\n`);
-    for (const { key, added: more } of top) process.stdout.write(`${thousands(more).padStart(8)}  ${key.length > 120 ? `${key.slice(0, 117)}...` : key}\n`);
+    const topAdded = (more: string, less: string, what: string) => {
+      const keys = new Set([...counted.get(more)!.profile.functions.keys(), ...counted.get(less)!.profile.functions.keys()]);
+      const top = [...keys].map((key) => ({ key, added: fn(more, key) - fn(less, key) })).sort((a, b) => b.added - a.added).slice(0, 20);
+      process.stdout.write(`\nthe 20 functions that add most on the main thread, ${what}, instructions/request:\n`);
+      for (const { key, added: count } of top) process.stdout.write(`${thousands(count).padStart(8)}  ${key.length > 120 ? `${key.slice(0, 117)}...` : key}\n`);
+    };
+    topAdded('gateway', 'bare', 'gateway (audit on) minus bare');
+    topAdded('unaudited', 'bare', 'checks and forwarding: gateway (audit discarded) minus bare');
+    topAdded('gateway', 'unaudited', 'the audit log: gateway (audit on) minus gateway (audit discarded)');
   } finally {
     for (const child of children.reverse()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
