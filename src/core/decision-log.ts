@@ -74,6 +74,8 @@ export class DecisionLog {
     }
     const entry = context.entry;
     if (reason === 'allowed' && entry !== null && context.matched !== null) this.#options.usage?.count(entry.id, context.matched, service?.name ?? '', context.action, context.resource, context.time);
+    // One shape for every decision, absent fields undefined (no serializer writes them): a literal with a spread
+    // defines each property after it through the V8 runtime, about 10,000 instructions per event.
     const detail: DecisionDetail = {
       node: this.#options.nodeName,
       tokenId: entry?.id ?? context.honeyId,
@@ -81,8 +83,8 @@ export class DecisionLog {
       env: entry?.env ?? this.#options.env ?? '',
       service: service?.name ?? '',
       action: context.action,
-      ...(context.override !== null && { override: context.override }),
-      ...(context.requestId !== null && { requestId: context.requestId }),
+      override: context.override ?? undefined,
+      requestId: context.requestId ?? undefined,
       // Cut here too, so the recorder's queue never holds a 15 KB path per event (the writer bounds every field).
       resource: truncated(context.resource, DECISION_FIELD_LIMITS.resource),
       decision,

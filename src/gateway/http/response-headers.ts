@@ -7,18 +7,28 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
 
 export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const nominated = nominatedFields(headers.connection);
   const out: OutgoingHttpHeaders = {};
+  // Fields are left out, never deleted afterwards: a delete turns the object into a slow dictionary for writeHead.
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || nominated?.has(name) === true) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }
-  const connection = headers.connection;
-  if (connection !== undefined) {
-    for (const part of connection.split(',')) {
-      const field = part.trim().toLowerCase();
-      if (field !== '') delete out[field];
-    }
-  }
   return out;
+}
+
+/**
+ * The fields `Connection` names beyond the hop-by-hop ones (lower-cased, as
+ * Node gives response header names); null when none, as for the usual
+ * `keep-alive` or `close`.
+ */
+function nominatedFields(connection: string | undefined): Set<string> | null {
+  if (connection === undefined) return null;
+  let nominated: Set<string> | null = null;
+  for (const part of connection.split(',')) {
+    const field = part.trim().toLowerCase();
+    if (field !== '' && field !== 'close' && !HOP_BY_HOP.has(field)) (nominated ??= new Set()).add(field);
+  }
+  return nominated;
 }
