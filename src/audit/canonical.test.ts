@@ -44,6 +44,16 @@ describe('canonical JSON', () => {
     );
   });
 
+  test('quotes every UTF-16 code unit as JSON.stringify does, alone, after text and around long text', () => {
+    for (let unit = 0; unit <= 0xffff; unit++) {
+      const c = String.fromCharCode(unit);
+      for (const text of [c, `a${c}`, 'x'.repeat(64) + c, c + 'y'.repeat(200)]) {
+        if (canonicalJson(text) !== JSON.stringify(text)) expect(canonicalJson(text)).toBe(JSON.stringify(text));
+      }
+    }
+    expect(canonicalJson('\ud83d\ude00'.repeat(40))).toBe(JSON.stringify('\ud83d\ude00'.repeat(40)));
+  });
+
   test('RFC 8785 examples: key order by UTF-16 code units, number forms', () => {
     expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ud83d\ude00': 3, '1': 4, '\u00f6': 5 })).toBe(
       '{"\\r":2,"1":4,"ö":5,"€":1,"😀":3}',

@@ -74,8 +74,9 @@ export class DecisionLog {
     }
     const entry = context.entry;
     if (reason === 'allowed' && entry !== null && context.matched !== null) this.#options.usage?.count(entry.id, context.matched, service?.name ?? '', context.action, context.resource, context.time);
-    // One shape for every decision, absent fields undefined (no serializer writes them): a literal with a spread
-    // defines each property after it through the V8 runtime, about 10,000 instructions per event.
+    // One shape for every decision, absent fields undefined (no serializer writes them). After a spread, a literal's
+    // properties are defined one by one; in a callgrind round that ran this as baseline code, through the V8
+    // runtime at about 10,000 instructions per event.
     const detail: DecisionDetail = {
       node: this.#options.nodeName,
       tokenId: entry?.id ?? context.honeyId,
