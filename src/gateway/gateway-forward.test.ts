@@ -89,6 +89,20 @@ describe('forwarding', () => {
     expect(reply.toLowerCase()).toContain('x-kept: yes');
   });
 
+  it('drops the fields every Connection header of the upstream names, when it sends more than one', async () => {
+    await world.start();
+    upstream.handle((_req, res) => {
+      res.writeHead(200, { connection: ['x-first', 'X-Second, keep-alive'], 'x-first': 'hop-1', 'x-second': 'hop-2', 'x-kept': 'yes' });
+      res.end('ok');
+    });
+    const { token } = await world.issue({ permissions: ['orders:*'] });
+    const reply = await rawExchange(world.gateway.address.port, `GET /orders/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1.1 200/);
+    expect(reply.toLowerCase()).not.toContain('hop-1');
+    expect(reply.toLowerCase()).not.toContain('hop-2');
+    expect(reply.toLowerCase()).toContain('x-kept: yes');
+  });
+
   it('streams request and response bodies, and refuses bodies over the service limit', async () => {
     await world.start();
     upstream.handle((_req, res, body) => res.end(Buffer.concat([Buffer.from('got:'), body])));

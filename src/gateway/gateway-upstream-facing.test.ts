@@ -92,6 +92,17 @@ describe('redirects', () => {
     // A rewritten link shows nothing of where the upstream lives.
     if (expected.startsWith('GATEWAY')) expect(String(reply.headers.location)).not.toContain(`:${upstream.port}`);
   });
+  it('rewrites each Location of an upstream that sends the field twice', async () => {
+    const gateway = `http://127.0.0.1:${world.gateway.address.port}`;
+    upstream.handle((_req, res) => {
+      res.setHeader('location', [`${upstream.url}/api/v1/a`, `${upstream.url}/api/v1/b`]);
+      res.writeHead(302, { 'content-length': 0 });
+      res.end();
+    });
+    const { token } = await world.issue({ permissions: ['orders:*'] });
+    const reply = await world.send('/orders/v1/orders', { token, method: 'POST' });
+    expect([reply.status, reply.headers.location]).toEqual([302, [`${gateway}/orders/v1/a`, `${gateway}/orders/v1/b`]]);
+  });
 });
 
 describe('RateLimit headers', () => {

@@ -7,7 +7,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
 
 export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const nominated = nominatedFields(headers.connection);
+  // undici gives a field sent more than once as an array, Connection included (typed as a string).
+  const connection = headers.connection as string | readonly string[] | undefined;
+  const nominated = nominatedFields(typeof connection === 'string' || connection === undefined ? connection : connection.join(','));
   const out: OutgoingHttpHeaders = {};
   // Fields are left out, never deleted afterwards: a delete turns the object into a slow dictionary for writeHead.
   for (const name in headers) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import type { Exchange } from './exchange.js';
 
 // What the gateway tells each side about the other (issue 17): a request id
@@ -38,9 +38,12 @@ export function pushForwardedFields(forwarded: string[], ex: Exchange): void {
  * address for the service; any other value is left as the upstream sent it.
  */
 export function rewriteUpstreamLinks(head: OutgoingHttpHeaders, ex: Exchange): void {
-  for (const field of ['location', 'content-location'] as const) {
-    const value = head[field];
-    if (typeof value === 'string') head[field] = rewritten(value, ex);
+  const links = head as Record<string, OutgoingHttpHeader | undefined>;
+  for (const field of ['location', 'content-location']) {
+    const value = links[field];
+    if (typeof value === 'string') links[field] = rewritten(value, ex);
+    // Sent more than once (undici gives an array): each one, so that none shows the upstream's address.
+    else if (Array.isArray(value)) links[field] = value.map((link) => rewritten(link, ex));
   }
 }
 
