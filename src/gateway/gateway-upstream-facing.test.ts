@@ -92,6 +92,7 @@ describe('redirects', () => {
     // A rewritten link shows nothing of where the upstream lives.
     if (expected.startsWith('GATEWAY')) expect(String(reply.headers.location)).not.toContain(`:${upstream.port}`);
   });
+
   it('rewrites each Location of an upstream that sends the field twice', async () => {
     const gateway = `http://127.0.0.1:${world.gateway.address.port}`;
     upstream.handle((_req, res) => {
