@@ -1,4 +1,5 @@
 import type { ServiceRoute } from '../../core/services/service-table.js';
+import { nominatedFields } from './connection-field.js';
 
 // One pass over the client's raw headers: find the token, refuse headers the
 // gateway will not interpret, and build the list forwarded upstream (without
@@ -185,12 +186,8 @@ export function scanRequestHeaders(raw: readonly string[], service: ServiceRoute
 
 /** Fields named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
 function withoutNominated(forward: string[], connection: string): string[] {
-  const named = new Set<string>();
-  for (const part of connection.split(',')) {
-    const field = part.trim().toLowerCase();
-    if (field !== '' && field !== 'close' && field !== 'keep-alive' && field !== 'upgrade') named.add(field);
-  }
-  if (named.size === 0) return forward;
+  const named = nominatedFields(connection);
+  if (named === null) return forward;
   const kept: string[] = [];
   for (let i = 0; i < forward.length; i += 2) {
     if (!named.has(forward[i]!.toLowerCase())) kept.push(forward[i]!, forward[i + 1]!);
