@@ -115,12 +115,11 @@ export interface InstructionProfile {
  */
 export function readProfile(files: readonly string[], jit: JitNames = NO_JIT_NAMES): InstructionProfile {
   const functions = new Map<string, number>();
-  const helpers = new Map<string, number>();
   let total = 0;
   let main = 0;
   for (const file of files) {
     const isMain = file.endsWith('-01');
-    const cost = readDump(file, isMain ? functions : helpers, jit);
+    const cost = readDump(file, isMain ? functions : null, jit);
     total += cost;
     if (isMain) main += cost;
   }
@@ -173,8 +172,8 @@ function jitName(jit: JitNames, address: number): string | undefined {
   return high >= 0 && address < jit.ends[high]! ? jit.names[high] : undefined;
 }
 
-/** Adds one thread's dump into `functions`; returns its total. Code callgrind names by address alone is named from `jit`. */
-function readDump(file: string, functions: Map<string, number>, jit: JitNames): number {
+/** Adds one thread's dump into `functions` (null: only its total is wanted); returns its total. Code callgrind names by address alone is named from `jit`. */
+function readDump(file: string, functions: Map<string, number> | null, jit: JitNames): number {
   const text = readFileSync(file, 'utf8');
   const names = { ob: new Map<string, string>(), fn: new Map<string, string>() };
   const resolve = (kind: 'ob' | 'fn', value: string): string => {
@@ -205,9 +204,10 @@ function readDump(file: string, functions: Map<string, number>, jit: JitNames): 
         continue;
       }
       const cost = Number(line.split(' ')[1] ?? 0);
+      total += cost;
+      if (functions === null) continue;
       const key = named(fn, object);
       functions.set(key, (functions.get(key) ?? 0) + cost);
-      total += cost;
       continue;
     }
     const eq = line.indexOf('=');
@@ -344,7 +344,7 @@ export async function runInstructionsBench(): Promise<void> {
     process.stdout.write(
       `added by the gateway: ${split(per)} instructions/request\n` +
         `  on the main thread (the event loop) alone: ${split(mainPer)}\n` +
-        `  in the quietest round (no major GC or compilation landing in it; repeats between runs within about 2 %): ${split(quietest)}\n` +
+        `  in the quietest round (the least disturbed by GC and compilation; it repeated within 2 % between runs here): ${split(quietest)}\n` +
         `  at the bare proxy's native rate on this machine (${perMicro.toFixed(0)} instructions per µs of its user CPU, ${userMicros.toFixed(1)} µs/request): about ${(added / perMicro).toFixed(1)} µs of user CPU per request\n`,
     );
     const names = [...new Set(targets.flatMap((target) => [...counted.get(target.name)!.profile.buckets.keys()]))];
