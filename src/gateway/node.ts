@@ -62,6 +62,8 @@ export interface GatewayNode {
   readonly opsAddress: ListenAddress | null;
   /** The plane listeners started, in the order given. */
   readonly planeListeners: readonly PlaneListener[];
+  /** What /readyz answers: the gateway is ready and its audit recorder accepts events. */
+  ready(): boolean;
   /** Graceful: the gateway drains, the audit queue is flushed, then the store closes. */
   close(): Promise<void>;
 }
@@ -123,6 +125,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
       throw err;
     }
   }
+  const ready = () => gateway.ready() && recorder.accepting;
   let ops: Server | null = null;
   let opsAddress: ListenAddress | null = null;
   if (options.opsListen != null) {
@@ -134,8 +137,8 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
         );
       } else if (req.url === '/healthz') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       else if (req.url === '/readyz') {
-        const ready = gateway.ready() && recorder.accepting;
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready }));
+        const now = ready();
+        res.writeHead(now ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: now }));
       } else res.writeHead(404).end();
     });
     const server = ops;
@@ -151,6 +154,7 @@ export async function runGatewayNode(options: GatewayNodeOptions): Promise<Gatew
     metrics,
     opsAddress,
     planeListeners,
+    ready,
     close() {
       closing ??= (async () => {
         // 1 and 2: stop accepting and drain.

@@ -105,30 +105,43 @@ export function registerGateway(program: Command): void {
     .option('--pg [addr]', 'also serve the PostgreSQL gateway, at addr or listen.postgres (off unless given)')
     .option('--pg-tls-cert <file>', 'PEM certificate: the PostgreSQL gateway answers SSLRequest with TLS (postgres.tls.cert)')
     .option('--pg-tls-key <file>', 'PEM private key of --pg-tls-cert (postgres.tls.key)')
-    .action(async (options: DataOptions & PgTlsOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true; pg?: string | true }) => {
+    .option('--processes <n>', 'gateway processes sharing the ports, for more cores (more than 1 needs a postgres:// store)', '1')
+    .action(async (options: DataOptions & PgTlsOptions & { env: string; gateway?: string; ops: string; redis?: string; auth?: string | true; pg?: string | true; processes: string }) => {
       const { loadConfig, loadTokenHasher, parseListenAddress } = await config();
+      const processes = await import('../../server/gateway-processes.js');
+      const count = processes.parseProcessCount(options.processes);
+      if (typeof count === 'string') throw new CliError(count, 'usage');
+      const inProcess = processes.isGatewayProcess();
       const { runGatewayNode } = await import('../../gateway/index.js');
       const { CredentialPolicy, OwnListeners } = await import('../../core/services/index.js');
       const { createLogger } = await import('../../server/logger.js');
       const { forwardAuthOnNode } = await import('../../server/forward-auth-node.js');
       const { postgresOnNode, postgresConnector } = await import('../../server/pg-node.js');
-      const { auth, pg, ...rest } = options;
+      const { auth, pg, processes: _count, ...rest } = options;
       const loaded = loadConfig({ ...overridesOf({ ...rest, ...(typeof auth === 'string' && { auth }), ...(typeof pg === 'string' && { pg }) }), ...(options.redis !== undefined && { redis: options.redis }) });
+      const opsListen = parseListenAddress(options.ops, '--ops');
+      if (count > 1 && !inProcess) {
+        if (!/^postgres(ql)?:\/\//i.test(loaded.store)) {
+          throw new CliError('--processes above 1 needs a postgres:// store: on a SQLite store the processes would not learn of each other\'s revocations', 'usage');
+        }
+        return superviseGatewayProcesses(processes, count, opsListen, options.env);
+      }
       // A node never creates a key: one it made up would silently refuse every token.
       const hasher = loadTokenHasher(loaded.dataDir, loaded.secret, false);
       // The admin API and PostgreSQL gateway this deployment configures are Latchkey's too: never an upstream.
       const ownListeners = new OwnListeners();
       ownListeners.add('admin', loaded.listen.admin.host, loaded.listen.admin.port);
       ownListeners.add('postgres gateway', loaded.listen.postgres.host, loaded.listen.postgres.port);
-      const opsListen = parseListenAddress(options.ops, '--ops');
       const node = await runGatewayNode({
         env: options.env,
         store: loaded.store,
         hasher,
         listen: loaded.listen.gateway,
-        opsListen,
+        // With --processes, the primary serves /metrics, /healthz and /readyz for all of them.
+        opsListen: inProcess ? null : opsListen,
         ...(loaded.redis !== undefined && { redisUrl: loaded.redis }),
-        nodeName: loaded.gateway.nodeName,
+        // Each process of --processes is its own node in the audit trail and the logs.
+        nodeName: inProcess ? `${loaded.gateway.nodeName}/${process.env.LATCHKEY_GATEWAY_PROCESS ?? '?'}` : loaded.gateway.nodeName,
         auditFailMode: loaded.audit.failMode,
         alerts: loaded.alerts,
         logger: createLogger(loaded.logLevel),
@@ -151,11 +164,32 @@ export function registerGateway(program: Command): void {
       });
       const ops = node.opsAddress === null ? '' : `\n  metrics and health     http://${node.opsAddress.host}:${node.opsAddress.port}`;
       const authLine = node.planeListeners.map((l) => `\n  ${l.name.padEnd(22)} ${l.name === 'postgres gateway' ? '' : 'http://'}${l.address.host}:${l.address.port}${l.name === 'postgres gateway' ? pgTlsNote(loaded.postgres.tls) : ''}`).join('');
-      process.stdout.write(`latchkey gateway (${options.env}) serving\n  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`);
+      const lines = `  HTTP gateway           http://${node.gateway.address.host}:${node.gateway.address.port}${ops}${authLine}\n`;
+      if (inProcess) return processes.serveAsGatewayProcess(node, lines);
+      process.stdout.write(`latchkey gateway (${options.env}) serving\n${lines}`);
       await waitForSignal();
       process.stdout.write('latchkey: shutting down\n');
       await node.close();
     });
+}
+
+/** The primary of `latchkey gateway --processes N`: starts them, prints what they serve, stops them on a signal. */
+async function superviseGatewayProcesses(
+  processes: typeof import('../../server/gateway-processes.js'),
+  count: number,
+  opsListen: { host: string; port: number },
+  env: string,
+): Promise<void> {
+  const group = await processes.startGatewayProcesses({ count, opsListen, log: (line) => process.stderr.write(`${line}\n`) })
+    .catch((err: unknown) => {
+      throw addressInUse(err, [['--ops', '--ops', opsListen]]);
+    });
+  const ops = group.opsAddress === null ? '' : `  metrics and health     http://${group.opsAddress.host}:${group.opsAddress.port} (all processes)\n`;
+  process.stdout.write(`latchkey gateway (${env}) serving, ${count} processes (pids ${group.pids().join(', ')})\n${group.lines}${ops}`);
+  const why = await Promise.race([waitForSignal().then(() => null), group.failed]);
+  process.stdout.write('latchkey: shutting down\n');
+  await group.stop();
+  if (why !== null) throw new CliError(why, 'internal_error');
 }
 
 /** How the PostgreSQL gateway takes tokens: over TLS, or only from loopback. */
