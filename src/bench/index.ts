@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark, each side by side with its baseline in the
-// same run, on this machine. Pick some with `npm run bench -- policy gateway instructions audit audit-overhead audit-flood scan forward-auth sql pg mcp reports`.
+// same run, on this machine. Pick some with `npm run bench -- policy gateway processes instructions audit audit-overhead audit-flood scan forward-auth sql pg mcp reports`.
 const SUITES = {
   policy: async () => (await import('./policy.js')).runPolicyBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
+  processes: async () => (await import('./processes.js')).runProcessesBench(),
   instructions: async () => (await import('./instructions.js')).runInstructionsBench(),
   audit: async () => (await import('./audit.js')).runAuditBench(),
   'audit-overhead': async () => (await import('./audit-overhead.js')).runAuditOverheadBench(),
