@@ -156,6 +156,18 @@ describe('latchkey gateway --processes 2 on a PostgreSQL store', () => {
     expect(ready).toEqual({ status: 200, body: JSON.stringify({ ready: true, processes: [true, true] }) });
   });
 
+  it("the primary's ops listener is one of Latchkey's own: no service reaches /metrics through it", async () => {
+    cli(['service', 'add', 'opsloop', '--kind', 'http', '--env', 'prod', '--upstream', group.ops]);
+    await untilRouted(group.url, '/opsloop/metrics');
+    const { token } = JSON.parse(cli(['token', 'create', '--name', 'loop', '--env', 'prod', '--allow', 'opsloop:read:/**', '--ttl', '1h'])) as { token: string };
+    // Every connection goes to the next process: both must refuse.
+    for (let i = 0; i < 4; i++) {
+      const reply = await request(`${group.url}/opsloop/metrics`, { headers: { authorization: `Bearer ${token}` }, reset: true });
+      const body = await reply.body.text();
+      expect([reply.statusCode, (JSON.parse(body) as { error: string }).error]).toEqual([502, 'upstream_unreachable']);
+    }
+  });
+
   it('a token revoked through the admin API is refused by both processes', async () => {
     const { id, token } = createToken();
     expect(await status(group.url, token)).toBe(200);

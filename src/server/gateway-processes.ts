@@ -24,6 +24,13 @@ export const MAX_GATEWAY_PROCESSES = 64;
 const READY = 'latchkey:ready';
 const READINESS = 'latchkey:readiness';
 const SHUTDOWN = 'latchkey:shutdown';
+const OPS_ADDRESS_ENV = 'LATCHKEY_GATEWAY_OPS_ADDRESS';
+
+/** In a process of --processes: the primary's ops listener (host and port), which the node must treat as its own. */
+export function primaryOpsAddress(): { host: string; port: number } | null {
+  const match = /^(.+):(\d+)$/.exec(process.env[OPS_ADDRESS_ENV] ?? '');
+  return match === null ? null : { host: match[1]!, port: Number(match[2]) };
+}
 
 /** What a process tells the primary once its node serves: the lines the primary prints for it. */
 interface ReadyMessage {
@@ -137,7 +144,11 @@ export async function startGatewayProcesses(options: GatewayProcessesOptions): P
   let allServing: (() => void) | null = null;
 
   function fork(slot: number): void {
-    const worker = cluster.fork({ LATCHKEY_GATEWAY_PROCESS: String(slot + 1) });
+    const worker = cluster.fork({
+      LATCHKEY_GATEWAY_PROCESS: String(slot + 1),
+      // The primary's ops listener is Latchkey's own: no service's upstream may be it (OwnListeners).
+      ...(opsAddress !== null && { [OPS_ADDRESS_ENV]: `${opsAddress.host}:${opsAddress.port}` }),
+    });
     slots[slot] = worker;
     worker.on('message', (message: { type?: string; lines?: string }) => {
       if (message?.type !== READY) return;
@@ -186,39 +197,8 @@ export async function startGatewayProcesses(options: GatewayProcessesOptions): P
     })));
   }
 
-  const everyoneServes = new Promise<void>((resolve, reject) => {
-    allServing = resolve;
-    startFailed = reject;
-  });
-  for (let slot = 0; slot < count; slot++) fork(slot);
-  try {
-    await everyoneServes;
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
-  started = true;
-
+  // Declared before the ops listener starts: /readyz may be asked while the processes start.
   let readinessId = 0;
-  /** Asks every slot's process; a slot without a serving process, or one that does not answer within a second, is not ready. */
-  async function readiness(): Promise<boolean[]> {
-    return Promise.all(slots.map((worker) => new Promise<boolean>((resolve) => {
-      if (worker === null || !serving.has(worker) || !worker.isConnected()) return resolve(false);
-      const id = ++readinessId;
-      const timer = setTimeout(() => done(false), 1000);
-      const onMessage = (message: ReadinessMessage) => {
-        if (message?.type === READINESS && message.id === id) done(message.ready === true);
-      };
-      function done(ready: boolean): void {
-        clearTimeout(timer);
-        worker!.off('message', onMessage);
-        resolve(ready);
-      }
-      worker.on('message', onMessage);
-      worker.send({ type: READINESS, id } satisfies ReadinessMessage);
-    })));
-  }
-
   let ops: Server | null = null;
   let opsAddress: ListenAddress | null = null;
   if (options.opsListen !== null) {
@@ -246,10 +226,43 @@ export async function startGatewayProcesses(options: GatewayProcessesOptions): P
         server.listen(options.opsListen!.port, options.opsListen!.host, () => resolve());
       });
     } catch (err) {
-      await stopAll();
+      server.close();
       throw err;
     }
     opsAddress = { host: options.opsListen.host, port: (server.address() as AddressInfo).port };
+  }
+
+  const everyoneServes = new Promise<void>((resolve, reject) => {
+    allServing = resolve;
+    startFailed = reject;
+  });
+  for (let slot = 0; slot < count; slot++) fork(slot);
+  try {
+    await everyoneServes;
+  } catch (err) {
+    await stopAll();
+    ops?.close();
+    throw err;
+  }
+  started = true;
+
+  /** Asks every slot's process; a slot without a serving process, or one that does not answer within a second, is not ready. */
+  async function readiness(): Promise<boolean[]> {
+    return Promise.all(slots.map((worker) => new Promise<boolean>((resolve) => {
+      if (worker === null || !serving.has(worker) || !worker.isConnected()) return resolve(false);
+      const id = ++readinessId;
+      const timer = setTimeout(() => done(false), 1000);
+      const onMessage = (message: ReadinessMessage) => {
+        if (message?.type === READINESS && message.id === id) done(message.ready === true);
+      };
+      function done(ready: boolean): void {
+        clearTimeout(timer);
+        worker!.off('message', onMessage);
+        resolve(ready);
+      }
+      worker.on('message', onMessage);
+      worker.send({ type: READINESS, id } satisfies ReadinessMessage);
+    })));
   }
 
   let stopped: Promise<void> | null = null;

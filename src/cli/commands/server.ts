@@ -132,6 +132,8 @@ export function registerGateway(program: Command): void {
       const ownListeners = new OwnListeners();
       ownListeners.add('admin', loaded.listen.admin.host, loaded.listen.admin.port);
       ownListeners.add('postgres gateway', loaded.listen.postgres.host, loaded.listen.postgres.port);
+      const primaryOps = inProcess ? processes.primaryOpsAddress() : null;
+      if (primaryOps !== null) ownListeners.add('ops', primaryOps.host, primaryOps.port);
       const node = await runGatewayNode({
         env: options.env,
         store: loaded.store,
